@@ -1,0 +1,362 @@
+//! The audit log: one record per biometric operation, access decision, door movement and
+//! passage (controlled or not). Records hold identifiers and reasons, never an embedding, a
+//! score vector or an image (C8): no type reachable from [`AuditRecord`] can carry one.
+//!
+//! The log format is the contract between producers (simulation, host runner, firmware) and
+//! the consent checker. Serde's externally tagged enums keep it readable as JSON Lines on the
+//! host and compact as postcard on the wire.
+
+use serde::{Deserialize, Serialize};
+
+use crate::consent::{ConsentDefect, ConsentForm, GrantorKind, Purpose};
+use crate::domain::{
+    ConsentId, CredentialId, CredentialKind, PersonId, PersonKind, TerminalId, Timestamp,
+};
+use crate::template::TemplateError;
+
+/// Who wrote a record. Every terminal is a template store of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Terminal(TerminalId),
+    /// The compound's management side (registration desk, guard booth).
+    Management,
+}
+
+impl core::fmt::Display for Source {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Source::Terminal(t) => t.fmt(f),
+            Source::Management => f.write_str("management"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Per-source sequence number, starting at 0 with no gaps: a gap means lost records (C8).
+    pub seq: u64,
+    pub at: Timestamp,
+    pub source: Source,
+    pub event: AuditEvent,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletionReason {
+    Withdrawn,
+    RetentionExpired,
+    /// The card the person's presence depended on expired or was revoked (renters, visitors).
+    PurposeEnded,
+    PersonLeft,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrollRefusal {
+    UnknownPerson,
+    NoValidConsent,
+    /// The card the person's stay depends on has already expired or been revoked.
+    PurposeEnded,
+    BadEmbedding(TemplateError),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscardReason {
+    /// The frame was captured while someone used a card or PIN.
+    NonFaceCredentialInUse,
+    /// The camera saw a face but the terminal is degraded.
+    Degraded,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchOutcome {
+    Matched(PersonId),
+    NoMatch,
+    /// The probe was malformed (wrong length, NaN) and was not searched.
+    Rejected,
+}
+
+/// Why access was granted or denied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionReason {
+    CredentialValid,
+    FaceMatched,
+    GuardOverride,
+    UnknownCredential,
+    CredentialExpired,
+    CredentialRevoked,
+    /// The credential kind is not accepted for this person here.
+    CredentialNotAccepted,
+    /// Policy refuses residents' non-face credentials (violates C2).
+    FaceRequiredByPolicy,
+    NoFaceMatch,
+    /// Camera or matcher down: the person is told to use a card (C7).
+    FaceUnavailable,
+    BadProbe,
+    /// The holder is no longer registered.
+    UnknownPerson,
+}
+
+impl DecisionReason {
+    pub fn grants(self) -> bool {
+        matches!(
+            self,
+            DecisionReason::CredentialValid
+                | DecisionReason::FaceMatched
+                | DecisionReason::GuardOverride
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenCause {
+    Grant,
+    GuardOverride,
+    /// Held open for everyone because of a fault (violates C7).
+    FaultOpenAll,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UncontrolledCause {
+    /// More passages than grants in one door-open window.
+    Tailgating,
+    /// Passage through a guard-opened path (car gate, override).
+    GuardBypass,
+    /// Passage while the door was open without being commanded.
+    DoorForced,
+    /// Passage while the gate was held open because of a fault.
+    FaultOpen,
+    /// The passage sensor fired with the door closed.
+    Unexplained,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmKind {
+    Tailgating,
+    DoorForced,
+    DoorHeldOpen,
+    UnexplainedPassage,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Component {
+    Camera,
+    Matcher,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportKind {
+    Templates,
+    FaceImages,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditEvent {
+    PersonRegistered {
+        person: PersonId,
+        kind: PersonKind,
+        minor: bool,
+    },
+    PersonLeft {
+        person: PersonId,
+    },
+    CredentialIssued {
+        person: PersonId,
+        credential: CredentialId,
+        kind: CredentialKind,
+        expires_at: Option<Timestamp>,
+    },
+    CredentialRevoked {
+        person: PersonId,
+        credential: CredentialId,
+    },
+    ConsentRecorded {
+        person: PersonId,
+        consent: ConsentId,
+        purpose: Purpose,
+        form: ConsentForm,
+        explicit: bool,
+        grantor: GrantorKind,
+        subject_minor: bool,
+        retention_until: Timestamp,
+    },
+    ConsentRejected {
+        person: PersonId,
+        consent: ConsentId,
+        defect: ConsentDefect,
+    },
+    ConsentWithdrawn {
+        person: PersonId,
+    },
+    EnrollmentRefused {
+        person: PersonId,
+        reason: EnrollRefusal,
+    },
+    TemplateStored {
+        person: PersonId,
+        /// When the store will delete it at the latest (C5).
+        delete_by: Timestamp,
+    },
+    TemplateDeleted {
+        person: PersonId,
+        reason: DeletionReason,
+    },
+    FrameDiscarded {
+        reason: DiscardReason,
+    },
+    /// A frame of a card user was kept or processed (violates C3; only a non-compliant policy).
+    FrameRetained {
+        person: PersonId,
+    },
+    MatchAttempt {
+        outcome: MatchOutcome,
+    },
+    AccessDecision {
+        person: Option<PersonId>,
+        credential: CredentialKind,
+        reason: DecisionReason,
+    },
+    DoorOpened {
+        cause: OpenCause,
+    },
+    DoorClosed,
+    Passage,
+    UncontrolledPassage {
+        cause: UncontrolledCause,
+    },
+    Alarm {
+        kind: AlarmKind,
+    },
+    ComponentFault {
+        component: Component,
+    },
+    ComponentRecovered {
+        component: Component,
+    },
+    ExportAttempt {
+        what: ExportKind,
+        refused: bool,
+    },
+    /// `now` went backwards; the terminal kept its own later time.
+    ClockWentBackwards {
+        reported: Timestamp,
+    },
+}
+
+impl AuditEvent {
+    /// Operations on biometric data (C8 lists them).
+    pub fn is_biometric_operation(&self) -> bool {
+        matches!(
+            self,
+            AuditEvent::EnrollmentRefused { .. }
+                | AuditEvent::TemplateStored { .. }
+                | AuditEvent::TemplateDeleted { .. }
+                | AuditEvent::FrameDiscarded { .. }
+                | AuditEvent::FrameRetained { .. }
+                | AuditEvent::MatchAttempt { .. }
+                | AuditEvent::ExportAttempt { .. }
+        )
+    }
+}
+
+#[cfg(feature = "std")]
+pub mod jsonl {
+    //! JSON Lines: one [`AuditRecord`] per line, the host's on-disk log format.
+
+    use super::AuditRecord;
+    use std::io::{BufRead, Write};
+    use std::string::String;
+    use std::vec::Vec;
+
+    /// A log that could not be read, with the 1-based line at fault.
+    #[derive(Debug)]
+    pub enum ReadError {
+        Io {
+            line: usize,
+            source: std::io::Error,
+        },
+        Malformed {
+            line: usize,
+            source: serde_json::Error,
+        },
+    }
+
+    impl core::fmt::Display for ReadError {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            match self {
+                ReadError::Io { line, source } => {
+                    write!(f, "line {line}: could not read: {source}")
+                }
+                ReadError::Malformed { line, source } => write!(
+                    f,
+                    "line {line}: not an audit record ({source}); each line must be one JSON object \
+                     such as {{\"seq\":0,\"at\":0,\"source\":\"management\",\"event\":\"door_closed\"}}"
+                ),
+            }
+        }
+    }
+
+    impl std::error::Error for ReadError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            match self {
+                ReadError::Io { source, .. } => Some(source),
+                ReadError::Malformed { source, .. } => Some(source),
+            }
+        }
+    }
+
+    impl ReadError {
+        pub fn line(&self) -> usize {
+            match self {
+                ReadError::Io { line, .. } | ReadError::Malformed { line, .. } => *line,
+            }
+        }
+    }
+
+    /// Parse one line (1-based `line` for the error).
+    pub fn parse_line(text: &str, line: usize) -> Result<AuditRecord, ReadError> {
+        serde_json::from_str(text).map_err(|source| ReadError::Malformed { line, source })
+    }
+
+    /// Read a whole log; blank lines are skipped.
+    pub fn read(reader: impl BufRead) -> Result<Vec<AuditRecord>, ReadError> {
+        let mut out = Vec::new();
+        for (i, text) in reader.lines().enumerate() {
+            let line = i + 1;
+            let text = text.map_err(|source| ReadError::Io { line, source })?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            out.push(parse_line(&text, line)?);
+        }
+        Ok(out)
+    }
+
+    /// Write records, one per line.
+    pub fn write<'a>(
+        mut writer: impl Write,
+        records: impl IntoIterator<Item = &'a AuditRecord>,
+    ) -> std::io::Result<()> {
+        for r in records {
+            serde_json::to_writer(&mut writer, r)?;
+            writer.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    /// One record as a line (no trailing newline).
+    pub fn to_line(record: &AuditRecord) -> String {
+        // Serialising plain data with string keys cannot fail.
+        serde_json::to_string(record).unwrap_or_default()
+    }
+}

@@ -1,0 +1,703 @@
+//! The consent checker: reads an audit log (from the simulation, the host or a target board)
+//! plus the compound's policy and reports every violation of C1–C8 (`shared/RULES.md`) with the
+//! rule, the record index and one sentence.
+//!
+//! It knows only the log format and the policy, never a terminal's internals, and it recomputes
+//! every deadline itself instead of trusting what the log claims. It streams: feed records one
+//! at a time with [`Checker::observe`], so logs of any length are checked in one pass.
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditEvent, AuditRecord, DecisionReason, MatchOutcome, OpenCause, Source};
+use crate::consent::{ConsentForm, GrantorKind, Purpose};
+use crate::domain::{CredentialId, CredentialKind, PersonId, PersonKind, Timestamp};
+use crate::policy::{FaultMode, MAX_LAWFUL_RETENTION_MS, Policy};
+
+/// One of the invariants of `shared/RULES.md`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Rule {
+    C1,
+    C2,
+    C3,
+    C4,
+    C5,
+    C6,
+    C7,
+    C8,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 8] = [
+        Rule::C1,
+        Rule::C2,
+        Rule::C3,
+        Rule::C4,
+        Rule::C5,
+        Rule::C6,
+        Rule::C7,
+        Rule::C8,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Rule::C1 => "separate, explicit consent before any template",
+            Rule::C2 => "a non-face way in that is no worse",
+            Rule::C3 => "non-consenting people are never matched, their frames never kept",
+            Rule::C4 => "withdrawal deletes everywhere within a bound",
+            Rule::C5 => "retention ends with the purpose or the limit",
+            Rule::C6 => "biometric data never leaves",
+            Rule::C7 => "faults degrade to non-face, never to open-for-all",
+            Rule::C8 => "every biometric operation audited, log complete",
+        }
+    }
+}
+
+impl core::fmt::Display for Rule {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(self, f)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    pub rule: Rule,
+    /// 0-based index of the record at fault; `None` for the policy itself.
+    pub record: Option<usize>,
+    pub message: String,
+}
+
+impl core::fmt::Display for Violation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.record {
+            Some(i) => write!(f, "{} at record {}: {}", self.rule, i, self.message),
+            None => write!(f, "{} in the policy: {}", self.rule, self.message),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub policy: String,
+    pub records: usize,
+    pub violations: Vec<Violation>,
+}
+
+impl Report {
+    pub fn is_clean(&self) -> bool {
+        self.violations.is_empty()
+    }
+    pub fn count(&self, rule: Rule) -> usize {
+        self.violations.iter().filter(|v| v.rule == rule).count()
+    }
+}
+
+/// Check a whole log.
+pub fn check(log: &[AuditRecord], policy: &Policy) -> Report {
+    let mut checker = Checker::new(policy);
+    for (i, r) in log.iter().enumerate() {
+        checker.observe(i, r);
+    }
+    checker.finish()
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PersonInfo {
+    kind: PersonKind,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct CredentialInfo {
+    kind: CredentialKind,
+    expires_at: Option<Timestamp>,
+    revoked: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ConsentInfo {
+    /// Why the consent cannot allow a template, if it cannot.
+    defect: Option<&'static str>,
+    retention_until: Timestamp,
+    /// When it was withdrawn (the first withdrawal record seen).
+    withdrawn_at: Option<(Timestamp, usize)>,
+}
+
+/// Why a template must be gone by a time, and which record created that duty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Duty {
+    Withdrawal,
+    PersonLeft,
+    Retention,
+    StayEnded,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct TemplateInfo {
+    deadline: Timestamp,
+    duty: Duty,
+    origin: usize,
+    /// Already reported late: report once.
+    reported: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct SourceInfo {
+    next_seq: u64,
+    last_at: Timestamp,
+    /// Grants not yet used by a passage.
+    open_grants: u64,
+}
+
+/// Streaming checker; see the module docs.
+#[derive(Debug)]
+pub struct Checker {
+    policy: Policy,
+    records: usize,
+    persons: BTreeMap<PersonId, PersonInfo>,
+    left: BTreeMap<PersonId, (Timestamp, usize)>,
+    credentials: BTreeMap<CredentialId, CredentialInfo>,
+    by_holder: BTreeSet<(PersonId, CredentialId)>,
+    consents: BTreeMap<PersonId, ConsentInfo>,
+    templates: BTreeMap<(PersonId, Source), TemplateInfo>,
+    due: BTreeSet<(Timestamp, PersonId, Source)>,
+    sources: BTreeMap<Source, SourceInfo>,
+    violations: Vec<Violation>,
+}
+
+fn secs(ms: u64) -> String {
+    if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{}.{:03} s", ms / 1000, ms % 1000)
+    }
+}
+
+impl Checker {
+    pub fn new(policy: &Policy) -> Checker {
+        let mut c = Checker {
+            policy: policy.clone(),
+            records: 0,
+            persons: BTreeMap::new(),
+            left: BTreeMap::new(),
+            credentials: BTreeMap::new(),
+            by_holder: BTreeSet::new(),
+            consents: BTreeMap::new(),
+            templates: BTreeMap::new(),
+            due: BTreeSet::new(),
+            sources: BTreeMap::new(),
+            violations: Vec::new(),
+        };
+        c.check_policy();
+        c
+    }
+
+    fn flag(&mut self, rule: Rule, record: Option<usize>, message: String) {
+        self.violations.push(Violation {
+            rule,
+            record,
+            message,
+        });
+    }
+
+    fn check_policy(&mut self) {
+        let p = self.policy.clone();
+        if !p.face_optional {
+            self.flag(
+                Rule::C2,
+                None,
+                format!(
+                    "policy '{}' makes face the only way in for residents",
+                    p.name
+                ),
+            );
+        }
+        if !p.resident_non_face.iter().any(|k| k.is_personal_non_face()) {
+            self.flag(
+                Rule::C2,
+                None,
+                format!(
+                    "policy '{}' issues residents no card, ID or PIN to use instead of their face",
+                    p.name
+                ),
+            );
+        }
+        if p.non_face_extra_registration {
+            self.flag(Rule::C2, None, format!("policy '{}' makes residents who refuse face register again (e.g. by hotline) before they get a card", p.name));
+        }
+        if !p.discard_incidental_frames {
+            self.flag(
+                Rule::C3,
+                None,
+                format!(
+                    "policy '{}' keeps the camera frames of people who use a card",
+                    p.name
+                ),
+            );
+        }
+        if p.max_retention_ms > MAX_LAWFUL_RETENTION_MS {
+            self.flag(
+                Rule::C5,
+                None,
+                format!(
+                    "policy '{}' keeps templates up to {}, longer than the 3-year limit",
+                    p.name,
+                    secs(p.max_retention_ms)
+                ),
+            );
+        }
+        if p.on_fault == FaultMode::OpenForAll {
+            self.flag(
+                Rule::C7,
+                None,
+                format!(
+                    "policy '{}' holds the gate open for everyone when the camera or matcher fails",
+                    p.name
+                ),
+            );
+        }
+    }
+
+    /// Violations found so far.
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    pub fn finish(self) -> Report {
+        Report {
+            policy: self.policy.name,
+            records: self.records,
+            violations: self.violations,
+        }
+    }
+
+    /// Feed the record at 0-based position `index` of the log.
+    pub fn observe(&mut self, index: usize, r: &AuditRecord) {
+        self.records = self.records.max(index + 1);
+        self.check_sequence(index, r);
+        self.check_overdue(index, r.at);
+        let src = r.source;
+        match r.event {
+            AuditEvent::PersonRegistered { person, kind, .. } => {
+                self.persons.insert(person, PersonInfo { kind });
+                self.left.remove(&person);
+                self.refresh(person);
+            }
+            AuditEvent::PersonLeft { person } => {
+                self.left.entry(person).or_insert((r.at, index));
+                self.refresh(person);
+            }
+            AuditEvent::CredentialIssued {
+                person,
+                credential,
+                kind,
+                expires_at,
+            } => {
+                self.credentials.insert(
+                    credential,
+                    CredentialInfo {
+                        kind,
+                        expires_at,
+                        revoked: false,
+                    },
+                );
+                self.by_holder.insert((person, credential));
+                self.refresh(person);
+            }
+            AuditEvent::CredentialRevoked { person, credential } => {
+                if let Some(c) = self.credentials.get_mut(&credential) {
+                    c.revoked = true;
+                }
+                self.refresh(person);
+            }
+            AuditEvent::ConsentRecorded {
+                person,
+                purpose,
+                form,
+                explicit,
+                grantor,
+                subject_minor,
+                retention_until,
+                ..
+            } => {
+                let defect = if purpose != Purpose::FaceAccess {
+                    Some("it is not for face access")
+                } else if form != ConsentForm::Separate {
+                    Some("it was bundled with other terms")
+                } else if !explicit {
+                    Some("it was not explicit")
+                } else {
+                    match (grantor, subject_minor) {
+                        (GrantorKind::ThirdParty, _) => Some("it was given by a third party"),
+                        (GrantorKind::MinorGuardian, _) => Some("the guardian was not an adult"),
+                        (GrantorKind::Subject, true) => {
+                            Some("the person is under 14 and no guardian consented")
+                        }
+                        (GrantorKind::AdultGuardian, false) => {
+                            Some("a guardian consented for someone aged 14 or more")
+                        }
+                        _ => None,
+                    }
+                };
+                let limit = r.at.plus_ms(self.policy.max_retention_ms);
+                if retention_until > limit {
+                    self.flag(Rule::C5, Some(index), format!("{person}'s consent keeps the template until {retention_until}, beyond the policy's limit ({limit})"));
+                }
+                self.consents.insert(
+                    person,
+                    ConsentInfo {
+                        defect,
+                        retention_until: retention_until.min(limit),
+                        withdrawn_at: None,
+                    },
+                );
+                self.refresh(person);
+            }
+            AuditEvent::ConsentWithdrawn { person } => {
+                if let Some(c) = self.consents.get_mut(&person) {
+                    c.withdrawn_at.get_or_insert((r.at, index));
+                } else {
+                    self.consents.insert(
+                        person,
+                        ConsentInfo {
+                            defect: Some("it was withdrawn"),
+                            retention_until: r.at,
+                            withdrawn_at: Some((r.at, index)),
+                        },
+                    );
+                }
+                self.refresh(person);
+            }
+            AuditEvent::ConsentRejected { .. } | AuditEvent::EnrollmentRefused { .. } => {}
+            AuditEvent::TemplateStored { person, .. } => {
+                if let Some(why) = self.consent_problem(person, r.at) {
+                    self.flag(Rule::C1, Some(index), format!("a template of {person} was stored at {src} without valid face consent: {why}"));
+                }
+                let (deadline, duty, origin) = self.required_deadline(person, index);
+                self.set_template(
+                    person,
+                    src,
+                    TemplateInfo {
+                        deadline,
+                        duty,
+                        origin,
+                        reported: false,
+                    },
+                );
+            }
+            AuditEvent::TemplateDeleted { person, .. } => {
+                if self.remove_template(person, src).is_none() {
+                    self.flag(
+                        Rule::C8,
+                        Some(index),
+                        format!(
+                            "{src} deleted a template of {person} whose storing was never audited"
+                        ),
+                    );
+                }
+            }
+            AuditEvent::FrameDiscarded { .. } => {}
+            AuditEvent::FrameRetained { person } => {
+                self.flag(
+                    Rule::C3,
+                    Some(index),
+                    format!("{src} kept the frame of {person} captured while they used a card"),
+                );
+            }
+            AuditEvent::MatchAttempt {
+                outcome: MatchOutcome::Matched(person),
+            } => self.check_match(index, r.at, src, person),
+            AuditEvent::MatchAttempt { .. } => {}
+            AuditEvent::AccessDecision {
+                person,
+                credential,
+                reason,
+            } => self.check_decision(index, r.at, src, person, credential, reason),
+            AuditEvent::DoorOpened {
+                cause: OpenCause::FaultOpenAll,
+            } => {
+                self.flag(Rule::C7, Some(index), format!("{src} was held open for everyone because of a fault instead of falling back to cards"));
+            }
+            AuditEvent::DoorOpened { .. } | AuditEvent::DoorClosed => {}
+            AuditEvent::Passage => {
+                let s = self.sources.get_mut(&src);
+                match s {
+                    Some(s) if s.open_grants > 0 => s.open_grants -= 1,
+                    _ => self.flag(Rule::C7, Some(index), format!("{src} logged a controlled passage that no grant covers; it should be an uncontrolled passage")),
+                }
+            }
+            AuditEvent::UncontrolledPassage { .. } | AuditEvent::Alarm { .. } => {}
+            AuditEvent::ComponentFault { .. } | AuditEvent::ComponentRecovered { .. } => {}
+            AuditEvent::ExportAttempt { what, refused } => {
+                if !refused {
+                    self.flag(
+                        Rule::C6,
+                        Some(index),
+                        format!("{src} let {what:?} be exported"),
+                    );
+                }
+            }
+            AuditEvent::ClockWentBackwards { .. } => {}
+        }
+    }
+
+    fn check_sequence(&mut self, index: usize, r: &AuditRecord) {
+        let src = r.source;
+        match self.sources.get_mut(&src) {
+            None => {
+                self.sources.insert(
+                    src,
+                    SourceInfo {
+                        next_seq: r.seq.saturating_add(1),
+                        last_at: r.at,
+                        open_grants: 0,
+                    },
+                );
+            }
+            Some(s) => {
+                let (expected, last_at) = (s.next_seq, s.last_at);
+                s.next_seq = r.seq.saturating_add(1);
+                s.last_at = s.last_at.max(r.at);
+                if r.seq != expected {
+                    self.flag(Rule::C8, Some(index), format!("{src}'s record has sequence number {} where {expected} was expected: records are missing or reordered", r.seq));
+                }
+                if r.at < last_at {
+                    self.flag(
+                        Rule::C8,
+                        Some(index),
+                        format!(
+                            "{src}'s record is dated {}, before its previous record ({last_at})",
+                            r.at
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Why `person` may not have a template at `at`, if so.
+    fn consent_problem(&self, person: PersonId, at: Timestamp) -> Option<String> {
+        let Some(c) = self.consents.get(&person) else {
+            return Some(String::from("no consent was recorded"));
+        };
+        if let Some(defect) = c.defect {
+            return Some(format!("the recorded consent is invalid ({defect})"));
+        }
+        if let Some((t, _)) = c.withdrawn_at {
+            return Some(format!("consent was withdrawn at {t}"));
+        }
+        if at >= c.retention_until {
+            return Some(format!("consent expired at {}", c.retention_until));
+        }
+        None
+    }
+
+    /// When `person`'s templates must be gone, by this log's account.
+    fn required_deadline(
+        &self,
+        person: PersonId,
+        fallback_origin: usize,
+    ) -> (Timestamp, Duty, usize) {
+        let mut best = (Timestamp::NEVER, Duty::Retention, fallback_origin);
+        let mut consider = |t: Timestamp, duty: Duty, origin: usize| {
+            if t < best.0 {
+                best = (t, duty, origin);
+            }
+        };
+        if let Some(&(t, i)) = self.left.get(&person) {
+            consider(t, Duty::PersonLeft, i);
+        }
+        if let Some(c) = self.consents.get(&person) {
+            if let Some((t, i)) = c.withdrawn_at {
+                consider(t, Duty::Withdrawal, i);
+            }
+            consider(c.retention_until, Duty::Retention, fallback_origin);
+        }
+        if self
+            .persons
+            .get(&person)
+            .is_some_and(|p| p.kind.is_time_limited())
+        {
+            let mut end: Option<Timestamp> = None;
+            for (_, id) in self
+                .by_holder
+                .range((person, CredentialId(0))..=(person, CredentialId(u64::MAX)))
+            {
+                if let Some(c) = self.credentials.get(id) {
+                    if c.revoked || !c.kind.is_personal_non_face() {
+                        continue;
+                    }
+                    let until = c.expires_at.unwrap_or(Timestamp::NEVER);
+                    end = Some(end.map_or(until, |e| e.max(until)));
+                }
+            }
+            if let Some(end) = end {
+                consider(end, Duty::StayEnded, fallback_origin);
+            }
+        }
+        best
+    }
+
+    fn set_template(&mut self, person: PersonId, src: Source, info: TemplateInfo) {
+        if let Some(old) = self.templates.insert((person, src), info) {
+            self.due.remove(&(old.deadline, person, src));
+        }
+        if !info.reported {
+            self.due.insert((info.deadline, person, src));
+        }
+    }
+
+    fn remove_template(&mut self, person: PersonId, src: Source) -> Option<TemplateInfo> {
+        let old = self.templates.remove(&(person, src))?;
+        self.due.remove(&(old.deadline, person, src));
+        Some(old)
+    }
+
+    /// Recompute the deadlines of `person`'s templates after their consent or cards changed.
+    fn refresh(&mut self, person: PersonId) {
+        let stores: Vec<(Source, TemplateInfo)> = self
+            .templates
+            .range((person, Source::Management)..)
+            .take_while(|((p, _), _)| *p == person)
+            .map(|((_, s), info)| (*s, *info))
+            .collect();
+        for (src, info) in stores {
+            let (deadline, duty, origin) = self.required_deadline(person, info.origin);
+            self.set_template(
+                person,
+                src,
+                TemplateInfo {
+                    deadline,
+                    duty,
+                    origin,
+                    reported: info.reported,
+                },
+            );
+        }
+    }
+
+    fn check_overdue(&mut self, index: usize, now: Timestamp) {
+        let bound = self.policy.deletion_bound_ms;
+        // `due` holds only templates not yet reported late, earliest deadline first.
+        while let Some(&(deadline, person, src)) = self.due.first() {
+            if deadline.plus_ms(bound) >= now {
+                break;
+            }
+            self.due.pop_first();
+            let Some(info) = self.templates.get_mut(&(person, src)) else {
+                continue;
+            };
+            info.reported = true;
+            let info = *info;
+            let (rule, why) = match info.duty {
+                Duty::Withdrawal => (Rule::C4, "consent was withdrawn"),
+                Duty::PersonLeft => (Rule::C5, "the person left the compound"),
+                Duty::Retention => (Rule::C5, "the retention period ended"),
+                Duty::StayEnded => (Rule::C5, "the card their stay depended on ended"),
+            };
+            self.flag(
+                rule,
+                Some(info.origin),
+                format!(
+                    "{person}'s template was still in {src} at {now} (record {index}), more than {} after {why} at {deadline}",
+                    secs(bound)
+                ),
+            );
+        }
+    }
+
+    fn check_match(&mut self, index: usize, at: Timestamp, src: Source, person: PersonId) {
+        let bound = self.policy.deletion_bound_ms;
+        if !self.templates.contains_key(&(person, src)) {
+            self.flag(Rule::C8, Some(index), format!("{src} matched {person} against a template whose storing was never audited (or was deleted)"));
+        }
+        let Some(c) = self.consents.get(&person).copied() else {
+            return self.flag(
+                Rule::C3,
+                Some(index),
+                format!("{src} matched {person}, who never consented to face use"),
+            );
+        };
+        if let Some(defect) = c.defect {
+            return self.flag(
+                Rule::C3,
+                Some(index),
+                format!("{src} matched {person}, whose consent is invalid ({defect})"),
+            );
+        }
+        if let Some((t, _)) = c.withdrawn_at {
+            if at > t.plus_ms(bound) {
+                self.flag(
+                    Rule::C4,
+                    Some(index),
+                    format!("{src} matched {person} at {at}, after they withdrew consent at {t}"),
+                );
+            }
+            return;
+        }
+        if at > c.retention_until.plus_ms(bound) {
+            self.flag(
+                Rule::C5,
+                Some(index),
+                format!(
+                    "{src} matched {person} at {at}, after their retention ended at {}",
+                    c.retention_until
+                ),
+            );
+        }
+    }
+
+    fn has_valid_non_face(&self, person: PersonId, at: Timestamp) -> bool {
+        self.by_holder
+            .range((person, CredentialId(0))..=(person, CredentialId(u64::MAX)))
+            .filter_map(|(_, id)| self.credentials.get(id))
+            .any(|c| {
+                !c.revoked && c.kind.is_personal_non_face() && c.expires_at.is_none_or(|t| at < t)
+            })
+    }
+
+    fn check_decision(
+        &mut self,
+        index: usize,
+        at: Timestamp,
+        src: Source,
+        person: Option<PersonId>,
+        credential: CredentialKind,
+        reason: DecisionReason,
+    ) {
+        if reason == DecisionReason::CredentialValid || reason == DecisionReason::FaceMatched {
+            if let Some(s) = self.sources.get_mut(&src) {
+                s.open_grants += 1;
+            }
+        }
+        let resident = person
+            .and_then(|p| self.persons.get(&p))
+            .is_some_and(|p| p.kind.is_resident());
+        match reason {
+            DecisionReason::FaceRequiredByPolicy => {
+                self.flag(
+                    Rule::C2,
+                    Some(index),
+                    format!(
+                        "{src} refused a resident's {credential:?} because policy requires face"
+                    ),
+                );
+            }
+            DecisionReason::FaceUnavailable if credential != CredentialKind::Face => {
+                self.flag(
+                    Rule::C7,
+                    Some(index),
+                    format!("{src} refused a {credential:?} because the face path was down"),
+                );
+            }
+            DecisionReason::FaceMatched if resident => {
+                if let Some(p) = person.filter(|&p| !self.has_valid_non_face(p, at)) {
+                    self.flag(Rule::C2, Some(index), format!("{p} entered by face at {src} while holding no valid card, ID or PIN: face is their only way in"));
+                }
+            }
+            _ => {}
+        }
+    }
+}

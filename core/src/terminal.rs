@@ -1,0 +1,900 @@
+//! The gate terminal: a sans-IO state machine in the style of `quinn-proto`.
+//!
+//! `handle(now, event)` returns the actions to carry out (grant or deny, open or close the door,
+//! alarms) and the audit records to keep; `poll_timeout()` says when the terminal next needs to
+//! be woken with [`Event::Tick`] (door timers, template deletion deadlines). It owns no clock,
+//! thread or I/O, so the simulation, the host runner, the firmware and proptest drive the very
+//! same code.
+//!
+//! Each terminal is also a template store with its own replica of the consent ledger and of the
+//! credential directory, fed by [`AdminCommand`]s that the compound broadcasts to every terminal
+//! (see [`crate::compound::Compound`]).
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{
+    AlarmKind, AuditEvent, AuditRecord, Component, DecisionReason, DeletionReason, DiscardReason,
+    EnrollRefusal, ExportKind, MatchOutcome, OpenCause, Source, UncontrolledCause,
+};
+use crate::consent::{self, ConsentLedger, ConsentRecord};
+use crate::domain::{
+    CompoundId, Credential, CredentialId, CredentialKind, Person, PersonId, PersonKind, TerminalId,
+    Timestamp,
+};
+use crate::policy::{FaultMode, Policy};
+use crate::template::{Candidate, Precision, Probe, TemplateError, TemplateStore};
+
+/// Static settings of one terminal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TerminalConfig {
+    pub id: TerminalId,
+    pub compound: CompoundId,
+    /// Embedding dimension of the gallery (128 for the simulation, 512 for the ONNX embedder).
+    pub dim: usize,
+    pub precision: Precision,
+    /// Cosine similarity at or above which a probe matches (FIGURES.md: 0.35–0.45 for fr_feature).
+    pub match_threshold: f32,
+    /// How long the door stays open after the last grant if nobody passes.
+    pub door_open_ms: u64,
+    /// After the door is commanded shut, passages within this time still belong to the window
+    /// (the leaf is still closing: that is where tailgaters slip through).
+    pub door_close_grace_ms: u64,
+    /// A door still sensed open this long after it was commanded shut raises "held open".
+    pub held_open_alarm_ms: u64,
+}
+
+impl TerminalConfig {
+    pub fn new(id: TerminalId, compound: CompoundId, dim: usize) -> TerminalConfig {
+        TerminalConfig {
+            id,
+            compound,
+            dim,
+            precision: Precision::Int8,
+            match_threshold: 0.40,
+            door_open_ms: 4_000,
+            door_close_grace_ms: 1_500,
+            held_open_alarm_ms: 15_000,
+        }
+    }
+}
+
+/// What the compound's management tells every terminal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminCommand {
+    RegisterPerson(Person),
+    /// Moved out or left: credentials revoked, consent ended, template deleted.
+    PersonLeft(PersonId),
+    IssueCredential(Credential),
+    RevokeCredential(CredentialId),
+    RecordConsent(ConsentRecord),
+    WithdrawConsent(PersonId),
+    /// Enrol a face. The embedding is used once and never leaves the terminal.
+    Enroll {
+        person: PersonId,
+        embedding: Vec<f32>,
+    },
+    /// Someone asked for templates or face images to be exported: always refused and audited (C6).
+    ExportRequest(ExportKind),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// A card, ID card, PIN or visitor pass at the reader of the given kind. `frame_captured`:
+    /// the camera also caught the person's face (it is discarded unprocessed, C3).
+    CredentialPresented {
+        kind: CredentialKind,
+        credential: CredentialId,
+        frame_captured: bool,
+    },
+    /// The camera captured a face and the extractor turned it into an embedding.
+    FaceProbe {
+        embedding: Vec<f32>,
+    },
+    /// The passage sensor counted one person through.
+    PassageSensed,
+    /// The door's position sensor changed.
+    DoorSensor {
+        open: bool,
+    },
+    ComponentFault(Component),
+    ComponentRecovered(Component),
+    /// A guard opens this door for someone (a visitor registered at the booth, a trolley).
+    GuardOverride {
+        credential: CredentialId,
+    },
+    /// Time passed; nothing else happened.
+    Tick,
+    Admin(AdminCommand),
+}
+
+/// Why an admin command could not be applied (it changes nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminRejection {
+    UnknownPerson,
+    /// The credential id is already held by someone else.
+    CredentialIdTaken,
+    UnknownCredential,
+    /// Enrolment refused (the reason is audited too).
+    EnrollmentRefused(EnrollRefusal),
+    ConsentRejected(consent::ConsentDefect),
+    ExportRefused,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Grant {
+        person: PersonId,
+        credential: CredentialKind,
+    },
+    Deny {
+        person: Option<PersonId>,
+        credential: CredentialKind,
+        reason: DecisionReason,
+    },
+    OpenDoor,
+    CloseDoor,
+    Alarm(AlarmKind),
+    AdminRejected(AdminRejection),
+    Audit(AuditRecord),
+}
+
+/// The actions produced by one [`Terminal::handle`] call, drained from a reused buffer.
+pub type Actions<'a> = alloc::vec::Drain<'a, Action>;
+
+/// One door-open period: from the first open command until the leaf is shut again.
+#[derive(Clone, Copy, Debug)]
+struct DoorWindow {
+    cause: OpenCause,
+    grants: u32,
+    passages: u32,
+    /// When to command the door shut ([`Timestamp::NEVER`] while held open by a fault).
+    close_at: Timestamp,
+    /// Set once the door was commanded shut: the window ends then at `closing_until`.
+    closing_since: Option<Timestamp>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Door {
+    window: Option<DoorWindow>,
+    sensed_open: bool,
+    held_alarm_raised: bool,
+    forced_alarm_raised: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct CredentialEntry {
+    credential: Credential,
+    revoked: bool,
+}
+
+/// Running totals a driver can read without parsing the audit log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalStats {
+    pub grants: u64,
+    pub denials: u64,
+    pub passages: u64,
+    pub uncontrolled_passages: u64,
+    pub tailgating_detected: u64,
+    pub alarms: u64,
+    pub frames_discarded: u64,
+    pub templates_deleted: u64,
+    pub audit_records: u64,
+}
+
+#[derive(Debug)]
+pub struct Terminal {
+    config: TerminalConfig,
+    policy: Policy,
+    now: Timestamp,
+    seq: u64,
+    persons: BTreeMap<PersonId, Person>,
+    credentials: BTreeMap<CredentialId, CredentialEntry>,
+    credentials_by_holder: BTreeSet<(PersonId, CredentialId)>,
+    ledger: ConsentLedger,
+    store: TemplateStore,
+    camera_ok: bool,
+    matcher_ok: bool,
+    door: Door,
+    stats: TerminalStats,
+    probe: Probe,
+    top: Vec<Candidate>,
+    expired: Vec<PersonId>,
+    actions: Vec<Action>,
+}
+
+impl Terminal {
+    pub fn new(config: TerminalConfig, policy: Policy) -> Result<Terminal, TemplateError> {
+        let store = TemplateStore::new(config.dim, config.precision)?;
+        Ok(Terminal {
+            config,
+            policy,
+            now: Timestamp::ZERO,
+            seq: 0,
+            persons: BTreeMap::new(),
+            credentials: BTreeMap::new(),
+            credentials_by_holder: BTreeSet::new(),
+            ledger: ConsentLedger::new(),
+            store,
+            camera_ok: true,
+            matcher_ok: true,
+            door: Door::default(),
+            stats: TerminalStats::default(),
+            probe: Probe::default(),
+            top: Vec::with_capacity(1),
+            expired: Vec::new(),
+            actions: Vec::with_capacity(8),
+        })
+    }
+
+    pub fn id(&self) -> TerminalId {
+        self.config.id
+    }
+    pub fn config(&self) -> &TerminalConfig {
+        &self.config
+    }
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+    pub fn store(&self) -> &TemplateStore {
+        &self.store
+    }
+    pub fn ledger(&self) -> &ConsentLedger {
+        &self.ledger
+    }
+    pub fn stats(&self) -> TerminalStats {
+        self.stats
+    }
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+    /// True while the camera and matcher both work (face path available).
+    pub fn face_available(&self) -> bool {
+        self.camera_ok && self.matcher_ok
+    }
+    pub fn door_commanded_open(&self) -> bool {
+        self.door.window.is_some_and(|w| w.closing_since.is_none())
+    }
+    pub fn person(&self, id: PersonId) -> Option<&Person> {
+        self.persons.get(&id)
+    }
+    /// The person's usable (issued, unrevoked, unexpired) non-face credentials.
+    pub fn valid_non_face_credentials(
+        &self,
+        person: PersonId,
+    ) -> impl Iterator<Item = &Credential> + '_ {
+        let now = self.now;
+        self.holder_credentials(person)
+            .filter(move |e| {
+                !e.revoked
+                    && !e.credential.is_expired(now)
+                    && e.credential.kind.is_personal_non_face()
+            })
+            .map(|e| &e.credential)
+    }
+
+    /// When the terminal next needs [`Event::Tick`], if ever.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let mut next = self.store.next_deadline();
+        if let Some(w) = self.door.window {
+            let door_timer = match w.closing_since {
+                None => w.close_at,
+                Some(since) if !self.door.sensed_open => {
+                    since.plus_ms(self.config.door_close_grace_ms)
+                }
+                // Still sensed open after the close command: only the held-open alarm is pending.
+                Some(since) if !self.door.held_alarm_raised => {
+                    since.plus_ms(self.config.held_open_alarm_ms)
+                }
+                Some(_) => Timestamp::NEVER,
+            };
+            next = next.min(door_timer);
+        }
+        (next != Timestamp::NEVER).then_some(next)
+    }
+
+    /// Feed one event at time `now`; returns what to do. Never panics, whatever the input.
+    pub fn handle(&mut self, now: Timestamp, event: Event) -> Actions<'_> {
+        self.actions.clear();
+        if now < self.now {
+            // Keep our own monotonic time: a clock stepping back must not undo deadlines.
+            self.audit(AuditEvent::ClockWentBackwards { reported: now });
+        } else {
+            self.now = now;
+        }
+        self.run_timers();
+        match event {
+            Event::CredentialPresented {
+                kind,
+                credential,
+                frame_captured,
+            } => self.on_credential(kind, credential, frame_captured),
+            Event::FaceProbe { embedding } => self.on_face(&embedding),
+            Event::PassageSensed => self.on_passage(),
+            Event::DoorSensor { open } => self.on_door_sensor(open),
+            Event::ComponentFault(c) => self.on_fault(c),
+            Event::ComponentRecovered(c) => self.on_recovery(c),
+            Event::GuardOverride { credential } => self.on_guard_override(credential),
+            Event::Tick => {}
+            Event::Admin(cmd) => self.on_admin(cmd),
+        }
+        // Admin commands can move deadlines into the past (a card revoked): act on them now.
+        self.sweep_templates();
+        self.actions.drain(..)
+    }
+
+    // ---- audit and decisions -------------------------------------------------------------
+
+    fn audit(&mut self, event: AuditEvent) {
+        let record = AuditRecord {
+            seq: self.seq,
+            at: self.now,
+            source: Source::Terminal(self.config.id),
+            event,
+        };
+        self.seq += 1;
+        self.stats.audit_records += 1;
+        self.actions.push(Action::Audit(record));
+    }
+
+    fn decide(
+        &mut self,
+        person: Option<PersonId>,
+        credential: CredentialKind,
+        reason: DecisionReason,
+    ) {
+        self.audit(AuditEvent::AccessDecision {
+            person,
+            credential,
+            reason,
+        });
+        match (reason.grants(), person) {
+            (true, Some(person)) => {
+                self.stats.grants += 1;
+                self.actions.push(Action::Grant { person, credential });
+                let cause = if reason == DecisionReason::GuardOverride {
+                    OpenCause::GuardOverride
+                } else {
+                    OpenCause::Grant
+                };
+                self.open_door(cause);
+            }
+            _ => {
+                self.stats.denials += 1;
+                self.actions.push(Action::Deny {
+                    person,
+                    credential,
+                    reason,
+                });
+            }
+        }
+    }
+
+    fn alarm(&mut self, kind: AlarmKind) {
+        self.stats.alarms += 1;
+        self.audit(AuditEvent::Alarm { kind });
+        self.actions.push(Action::Alarm(kind));
+    }
+
+    // ---- door ----------------------------------------------------------------------------
+
+    fn open_door(&mut self, cause: OpenCause) {
+        let close_at = if cause == OpenCause::FaultOpenAll {
+            Timestamp::NEVER
+        } else {
+            self.now.plus_ms(self.config.door_open_ms)
+        };
+        let granted = u32::from(cause == OpenCause::Grant);
+        match &mut self.door.window {
+            Some(w)
+                if w.cause == cause
+                    || (w.cause == OpenCause::Grant && cause != OpenCause::Grant) =>
+            {
+                w.grants = w.grants.saturating_add(granted);
+                w.close_at = w.close_at.max(close_at);
+                w.cause = cause;
+                if w.closing_since.take().is_some() {
+                    self.actions.push(Action::OpenDoor);
+                    self.audit(AuditEvent::DoorOpened { cause });
+                }
+            }
+            // A grant during a guard or fault window does not narrow that window.
+            Some(_) => {}
+            None => {
+                self.door.window = Some(DoorWindow {
+                    cause,
+                    grants: granted,
+                    passages: 0,
+                    close_at,
+                    closing_since: None,
+                });
+                self.door.held_alarm_raised = false;
+                self.actions.push(Action::OpenDoor);
+                self.audit(AuditEvent::DoorOpened { cause });
+            }
+        }
+    }
+
+    fn close_door(&mut self) {
+        if let Some(w) = &mut self.door.window {
+            if w.closing_since.is_none() {
+                w.closing_since = Some(self.now);
+                self.actions.push(Action::CloseDoor);
+                self.audit(AuditEvent::DoorClosed);
+            }
+        }
+    }
+
+    fn run_timers(&mut self) {
+        let now = self.now;
+        if let Some(w) = self.door.window {
+            match w.closing_since {
+                None if now >= w.close_at => self.close_door(),
+                Some(since)
+                    if now >= since.plus_ms(self.config.door_close_grace_ms)
+                        && !self.door.sensed_open =>
+                {
+                    self.door.window = None;
+                }
+                _ => {}
+            }
+        }
+        let shut_since = self.door.window.and_then(|w| w.closing_since);
+        if let Some(since) = shut_since {
+            if self.door.sensed_open
+                && !self.door.held_alarm_raised
+                && now >= since.plus_ms(self.config.held_open_alarm_ms)
+            {
+                self.door.held_alarm_raised = true;
+                self.alarm(AlarmKind::DoorHeldOpen);
+            }
+        }
+        self.sweep_templates();
+    }
+
+    fn on_passage(&mut self) {
+        self.stats.passages += 1;
+        let Some(w) = self.door.window.as_mut() else {
+            let cause = if self.door.sensed_open {
+                UncontrolledCause::DoorForced
+            } else {
+                UncontrolledCause::Unexplained
+            };
+            self.uncontrolled(cause);
+            if cause == UncontrolledCause::Unexplained {
+                self.alarm(AlarmKind::UnexplainedPassage);
+            }
+            return;
+        };
+        w.passages = w.passages.saturating_add(1);
+        let (cause, passages, grants, closing) =
+            (w.cause, w.passages, w.grants, w.closing_since.is_some());
+        match cause {
+            OpenCause::Grant if passages <= grants => {
+                self.audit(AuditEvent::Passage);
+                if passages == grants && !closing {
+                    // Everyone granted is through: shut now rather than wait for the timer.
+                    self.close_door();
+                }
+            }
+            OpenCause::Grant => {
+                self.stats.tailgating_detected += 1;
+                self.uncontrolled(UncontrolledCause::Tailgating);
+                self.alarm(AlarmKind::Tailgating);
+            }
+            OpenCause::GuardOverride => self.uncontrolled(UncontrolledCause::GuardBypass),
+            OpenCause::FaultOpenAll => self.uncontrolled(UncontrolledCause::FaultOpen),
+        }
+    }
+
+    fn uncontrolled(&mut self, cause: UncontrolledCause) {
+        self.stats.uncontrolled_passages += 1;
+        self.audit(AuditEvent::UncontrolledPassage { cause });
+    }
+
+    fn on_door_sensor(&mut self, open: bool) {
+        if open == self.door.sensed_open {
+            return;
+        }
+        self.door.sensed_open = open;
+        if open {
+            if self.door.window.is_none() && !self.door.forced_alarm_raised {
+                self.door.forced_alarm_raised = true;
+                self.alarm(AlarmKind::DoorForced);
+            }
+        } else {
+            self.door.forced_alarm_raised = false;
+            self.door.held_alarm_raised = false;
+            if self.door.window.is_some_and(|w| w.closing_since.is_some()) {
+                self.door.window = None;
+            }
+        }
+    }
+
+    // ---- faults --------------------------------------------------------------------------
+
+    fn on_fault(&mut self, component: Component) {
+        let flag = match component {
+            Component::Camera => &mut self.camera_ok,
+            Component::Matcher => &mut self.matcher_ok,
+        };
+        if !*flag {
+            return;
+        }
+        *flag = false;
+        self.audit(AuditEvent::ComponentFault { component });
+        if self.policy.on_fault == FaultMode::OpenForAll {
+            self.open_door(OpenCause::FaultOpenAll);
+        }
+    }
+
+    fn on_recovery(&mut self, component: Component) {
+        let flag = match component {
+            Component::Camera => &mut self.camera_ok,
+            Component::Matcher => &mut self.matcher_ok,
+        };
+        if *flag {
+            return;
+        }
+        *flag = true;
+        self.audit(AuditEvent::ComponentRecovered { component });
+        if self.face_available()
+            && self
+                .door
+                .window
+                .is_some_and(|w| w.cause == OpenCause::FaultOpenAll)
+        {
+            self.close_door();
+        }
+    }
+
+    // ---- credentials and faces -----------------------------------------------------------
+
+    fn holder_credentials(&self, person: PersonId) -> impl Iterator<Item = &CredentialEntry> + '_ {
+        self.credentials_by_holder
+            .range((person, CredentialId(0))..=(person, CredentialId(u64::MAX)))
+            .filter_map(|(_, id)| self.credentials.get(id))
+    }
+
+    fn on_credential(&mut self, kind: CredentialKind, id: CredentialId, frame_captured: bool) {
+        let entry = self
+            .credentials
+            .get(&id)
+            .copied()
+            .filter(|e| e.credential.kind == kind);
+        let holder = entry.map(|e| e.credential.holder);
+        if frame_captured {
+            // C3: the frame is dropped before anything looks at it, whoever holds the card.
+            match holder {
+                Some(person) if !self.policy.discard_incidental_frames => {
+                    self.audit(AuditEvent::FrameRetained { person })
+                }
+                _ => {
+                    self.stats.frames_discarded += 1;
+                    self.audit(AuditEvent::FrameDiscarded {
+                        reason: DiscardReason::NonFaceCredentialInUse,
+                    })
+                }
+            }
+        }
+        let Some(entry) = entry else {
+            return self.decide(None, kind, DecisionReason::UnknownCredential);
+        };
+        let person = entry.credential.holder;
+        let reason = match self.persons.get(&person) {
+            None => DecisionReason::UnknownPerson,
+            Some(_) if entry.revoked => DecisionReason::CredentialRevoked,
+            Some(_) if entry.credential.is_expired(self.now) => DecisionReason::CredentialExpired,
+            Some(_) if !kind.is_personal_non_face() => DecisionReason::CredentialNotAccepted,
+            Some(p) if p.kind.is_resident() && !self.policy.face_optional => {
+                DecisionReason::FaceRequiredByPolicy
+            }
+            Some(p) if p.kind.is_resident() && !self.policy.accepts_resident_non_face(kind) => {
+                DecisionReason::CredentialNotAccepted
+            }
+            Some(_) => DecisionReason::CredentialValid,
+        };
+        self.decide(Some(person), kind, reason);
+    }
+
+    fn on_face(&mut self, embedding: &[f32]) {
+        if !self.face_available() {
+            self.stats.frames_discarded += 1;
+            self.audit(AuditEvent::FrameDiscarded {
+                reason: DiscardReason::Degraded,
+            });
+            return self.decide(None, CredentialKind::Face, DecisionReason::FaceUnavailable);
+        }
+        if self.probe.prepare(embedding, self.config.dim).is_err() {
+            self.audit(AuditEvent::MatchAttempt {
+                outcome: MatchOutcome::Rejected,
+            });
+            return self.decide(None, CredentialKind::Face, DecisionReason::BadProbe);
+        }
+        let searched =
+            self.store
+                .search_into(&self.probe, 1, self.config.match_threshold, &mut self.top);
+        let now = self.now;
+        // Defence in depth for C3/C4: a hit without live consent is treated as no match.
+        let hit = match searched {
+            Ok(()) => self
+                .top
+                .first()
+                .map(|c| c.person)
+                .filter(|&p| self.ledger.active(p, now).is_some()),
+            Err(_) => None,
+        };
+        match hit {
+            Some(person) => {
+                self.audit(AuditEvent::MatchAttempt {
+                    outcome: MatchOutcome::Matched(person),
+                });
+                self.decide(
+                    Some(person),
+                    CredentialKind::Face,
+                    DecisionReason::FaceMatched,
+                );
+            }
+            None => {
+                self.audit(AuditEvent::MatchAttempt {
+                    outcome: MatchOutcome::NoMatch,
+                });
+                self.decide(None, CredentialKind::Face, DecisionReason::NoFaceMatch);
+            }
+        }
+    }
+
+    fn on_guard_override(&mut self, id: CredentialId) {
+        let entry = self.credentials.get(&id).copied();
+        let guard = entry.and_then(|e| self.persons.get(&e.credential.holder).copied());
+        let reason = match (entry, guard) {
+            (None, _) => DecisionReason::UnknownCredential,
+            (Some(_), None) => DecisionReason::UnknownPerson,
+            (Some(e), Some(_)) if e.revoked => DecisionReason::CredentialRevoked,
+            (Some(e), Some(_)) if e.credential.is_expired(self.now) => {
+                DecisionReason::CredentialExpired
+            }
+            (Some(e), Some(g))
+                if e.credential.kind != CredentialKind::GuardOverride
+                    || g.kind != PersonKind::Guard =>
+            {
+                DecisionReason::CredentialNotAccepted
+            }
+            (Some(_), Some(_)) => DecisionReason::GuardOverride,
+        };
+        self.decide(
+            entry.map(|e| e.credential.holder),
+            CredentialKind::GuardOverride,
+            reason,
+        );
+    }
+
+    // ---- retention -----------------------------------------------------------------------
+
+    /// When `person`'s template must be gone: the consent's retention or, for people whose stay
+    /// is time-limited, the expiry of their last card, whichever is first (C5).
+    fn template_deadline(&self, person: PersonId) -> Timestamp {
+        let consent_end = self
+            .ledger
+            .active(person, self.now)
+            .map_or(self.now, |c| c.retention_until);
+        let stay_end = match self.persons.get(&person) {
+            Some(p) if p.kind.is_time_limited() => self.stay_end(person),
+            Some(_) => Timestamp::NEVER,
+            None => self.now,
+        };
+        consent_end.min(stay_end)
+    }
+
+    fn stay_end(&self, person: PersonId) -> Timestamp {
+        let mut end: Option<Timestamp> = None;
+        for e in self.holder_credentials(person) {
+            if e.revoked || !e.credential.kind.is_personal_non_face() {
+                continue;
+            }
+            let until = e.credential.expires_at.unwrap_or(Timestamp::NEVER);
+            end = Some(end.map_or(until, |t| t.max(until)));
+        }
+        // No card at all: the stay is bounded by consent only.
+        end.unwrap_or(Timestamp::NEVER)
+    }
+
+    fn refresh_deadline(&mut self, person: PersonId) {
+        if self.store.contains(person) {
+            let deadline = self.template_deadline(person);
+            self.store.set_deadline(person, deadline);
+        }
+    }
+
+    fn sweep_templates(&mut self) {
+        let now = self.now;
+        if now < self.store.next_deadline() {
+            return;
+        }
+        let mut expired = core::mem::take(&mut self.expired);
+        expired.clear();
+        self.store.remove_expired(now, |p| expired.push(p));
+        for &person in &expired {
+            let reason = if self.ledger.active(person, now).is_none() {
+                DeletionReason::RetentionExpired
+            } else {
+                DeletionReason::PurposeEnded
+            };
+            self.stats.templates_deleted += 1;
+            self.audit(AuditEvent::TemplateDeleted { person, reason });
+        }
+        self.expired = expired;
+        self.ledger.expire(now);
+    }
+
+    fn delete_template(&mut self, person: PersonId, reason: DeletionReason) {
+        if self.store.remove(person) {
+            self.stats.templates_deleted += 1;
+            self.audit(AuditEvent::TemplateDeleted { person, reason });
+        }
+    }
+
+    // ---- admin ---------------------------------------------------------------------------
+
+    fn reject(&mut self, why: AdminRejection) {
+        self.actions.push(Action::AdminRejected(why));
+    }
+
+    fn on_admin(&mut self, cmd: AdminCommand) {
+        match cmd {
+            AdminCommand::RegisterPerson(person) => {
+                self.persons.insert(person.id, person);
+                self.audit(AuditEvent::PersonRegistered {
+                    person: person.id,
+                    kind: person.kind,
+                    minor: person.is_minor(),
+                });
+                self.refresh_deadline(person.id);
+            }
+            AdminCommand::PersonLeft(person) => {
+                if self.persons.remove(&person).is_none() {
+                    return self.reject(AdminRejection::UnknownPerson);
+                }
+                self.delete_template(person, DeletionReason::PersonLeft);
+                if self.ledger.withdraw(person) {
+                    self.audit(AuditEvent::ConsentWithdrawn { person });
+                }
+                let held: Vec<CredentialId> = self
+                    .holder_credentials(person)
+                    .filter(|e| !e.revoked)
+                    .map(|e| e.credential.id)
+                    .collect();
+                for credential in held {
+                    if let Some(e) = self.credentials.get_mut(&credential) {
+                        e.revoked = true;
+                    }
+                    self.audit(AuditEvent::CredentialRevoked { person, credential });
+                }
+                self.audit(AuditEvent::PersonLeft { person });
+            }
+            AdminCommand::IssueCredential(credential) => {
+                if !self.persons.contains_key(&credential.holder) {
+                    return self.reject(AdminRejection::UnknownPerson);
+                }
+                if let Some(old) = self.credentials.get(&credential.id) {
+                    if old.credential.holder != credential.holder {
+                        return self.reject(AdminRejection::CredentialIdTaken);
+                    }
+                }
+                self.credentials.insert(
+                    credential.id,
+                    CredentialEntry {
+                        credential,
+                        revoked: false,
+                    },
+                );
+                self.credentials_by_holder
+                    .insert((credential.holder, credential.id));
+                self.audit(AuditEvent::CredentialIssued {
+                    person: credential.holder,
+                    credential: credential.id,
+                    kind: credential.kind,
+                    expires_at: credential.expires_at,
+                });
+                self.refresh_deadline(credential.holder);
+            }
+            AdminCommand::RevokeCredential(id) => {
+                let Some(entry) = self.credentials.get_mut(&id) else {
+                    return self.reject(AdminRejection::UnknownCredential);
+                };
+                if entry.revoked {
+                    return;
+                }
+                entry.revoked = true;
+                let person = entry.credential.holder;
+                self.audit(AuditEvent::CredentialRevoked {
+                    person,
+                    credential: id,
+                });
+                self.refresh_deadline(person);
+            }
+            AdminCommand::RecordConsent(record) => self.on_consent(record),
+            AdminCommand::WithdrawConsent(person) => {
+                // Withdrawal needs nothing but the person: as easy as consent (C4).
+                self.ledger.withdraw(person);
+                self.audit(AuditEvent::ConsentWithdrawn { person });
+                self.delete_template(person, DeletionReason::Withdrawn);
+            }
+            AdminCommand::Enroll { person, embedding } => self.on_enroll(person, &embedding),
+            AdminCommand::ExportRequest(what) => {
+                self.audit(AuditEvent::ExportAttempt {
+                    what,
+                    refused: true,
+                });
+                self.reject(AdminRejection::ExportRefused);
+            }
+        }
+    }
+
+    fn on_consent(&mut self, record: ConsentRecord) {
+        let subject = self.persons.get(&record.person);
+        let guardian = match record.grantor {
+            consent::Grantor::Guardian(g) => self.persons.get(&g),
+            _ => None,
+        };
+        match consent::validate(&record, self.config.compound, subject, guardian, self.now) {
+            Ok(grantor) => {
+                let minor = subject.is_some_and(|p| p.is_minor());
+                let retention_until = self.ledger.accept(record, &self.policy);
+                self.audit(AuditEvent::ConsentRecorded {
+                    person: record.person,
+                    consent: record.id,
+                    purpose: record.purpose,
+                    form: record.form,
+                    explicit: record.explicit,
+                    grantor,
+                    subject_minor: minor,
+                    retention_until,
+                });
+                self.refresh_deadline(record.person);
+            }
+            Err(defect) => {
+                self.audit(AuditEvent::ConsentRejected {
+                    person: record.person,
+                    consent: record.id,
+                    defect,
+                });
+                self.reject(AdminRejection::ConsentRejected(defect));
+            }
+        }
+    }
+
+    fn on_enroll(&mut self, person: PersonId, embedding: &[f32]) {
+        let refusal = if !self.persons.contains_key(&person) {
+            Some(EnrollRefusal::UnknownPerson)
+        } else if self.ledger.active(person, self.now).is_none() {
+            Some(EnrollRefusal::NoValidConsent)
+        } else if self.template_deadline(person) <= self.now {
+            Some(EnrollRefusal::PurposeEnded)
+        } else {
+            None
+        };
+        let result = match refusal {
+            Some(r) => Err(r),
+            None => {
+                let deadline = self.template_deadline(person);
+                self.store
+                    .insert(person, embedding, deadline)
+                    .map(|()| deadline)
+                    .map_err(EnrollRefusal::BadEmbedding)
+            }
+        };
+        match result {
+            Ok(delete_by) => self.audit(AuditEvent::TemplateStored { person, delete_by }),
+            Err(reason) => {
+                self.audit(AuditEvent::EnrollmentRefused { person, reason });
+                self.reject(AdminRejection::EnrollmentRefused(reason));
+            }
+        }
+    }
+}
