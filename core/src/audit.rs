@@ -9,9 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::consent::{ConsentDefect, ConsentForm, GrantorKind, Purpose};
-use crate::domain::{
-    ConsentId, CredentialId, CredentialKind, PersonId, PersonKind, TerminalId, Timestamp,
-};
+use crate::domain::{ConsentId, CredentialId, CredentialKind, PersonId, PersonKind, TerminalId, Timestamp};
 use crate::template::TemplateError;
 
 /// Who wrote a record. Every terminal is a template store of its own.
@@ -103,12 +101,7 @@ pub enum DecisionReason {
 
 impl DecisionReason {
     pub fn grants(self) -> bool {
-        matches!(
-            self,
-            DecisionReason::CredentialValid
-                | DecisionReason::FaceMatched
-                | DecisionReason::GuardOverride
-        )
+        matches!(self, DecisionReason::CredentialValid | DecisionReason::FaceMatched | DecisionReason::GuardOverride)
     }
 }
 
@@ -281,14 +274,8 @@ pub mod jsonl {
     /// A log that could not be read, with the 1-based line at fault.
     #[derive(Debug)]
     pub enum ReadError {
-        Io {
-            line: usize,
-            source: std::io::Error,
-        },
-        Malformed {
-            line: usize,
-            source: serde_json::Error,
-        },
+        Io { line: usize, source: std::io::Error },
+        Malformed { line: usize, source: serde_json::Error },
     }
 
     impl core::fmt::Display for ReadError {

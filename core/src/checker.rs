@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditEvent, AuditRecord, DecisionReason, MatchOutcome, OpenCause, Source};
 use crate::consent::{ConsentForm, GrantorKind, Purpose};
-use crate::domain::{CredentialId, CredentialKind, PersonId, PersonKind, Timestamp};
+use crate::domain::{CredentialId, CredentialKind, PersonId, PersonKind, TerminalId, Timestamp};
 use crate::policy::{FaultMode, MAX_LAWFUL_RETENTION_MS, Policy};
 
 /// One of the invariants of `shared/RULES.md`.
@@ -31,16 +31,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 8] = [
-        Rule::C1,
-        Rule::C2,
-        Rule::C3,
-        Rule::C4,
-        Rule::C5,
-        Rule::C6,
-        Rule::C7,
-        Rule::C8,
-    ];
+    pub const ALL: [Rule; 8] = [Rule::C1, Rule::C2, Rule::C3, Rule::C4, Rule::C5, Rule::C6, Rule::C7, Rule::C8];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -95,6 +86,10 @@ impl Report {
     }
 }
 
+/// The smallest [`Source`] in its derived order (terminals sort before management).
+const FIRST_SOURCE: Source =
+    Source::Terminal(TerminalId { gate: crate::domain::GateId(0), direction: crate::domain::Direction::Inbound });
+
 /// Check a whole log.
 pub fn check(log: &[AuditRecord], policy: &Policy) -> Report {
     let mut checker = Checker::new(policy);
@@ -113,7 +108,7 @@ struct PersonInfo {
 struct CredentialInfo {
     kind: CredentialKind,
     expires_at: Option<Timestamp>,
-    revoked: bool,
+    revoked_at: Option<Timestamp>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -168,11 +163,7 @@ pub struct Checker {
 }
 
 fn secs(ms: u64) -> String {
-    if ms % 1000 == 0 {
-        format!("{} s", ms / 1000)
-    } else {
-        format!("{}.{:03} s", ms / 1000, ms % 1000)
-    }
+    if ms % 1000 == 0 { format!("{} s", ms / 1000) } else { format!("{}.{:03} s", ms / 1000, ms % 1000) }
 }
 
 impl Checker {
@@ -195,47 +186,26 @@ impl Checker {
     }
 
     fn flag(&mut self, rule: Rule, record: Option<usize>, message: String) {
-        self.violations.push(Violation {
-            rule,
-            record,
-            message,
-        });
+        self.violations.push(Violation { rule, record, message });
     }
 
     fn check_policy(&mut self) {
         let p = self.policy.clone();
         if !p.face_optional {
-            self.flag(
-                Rule::C2,
-                None,
-                format!(
-                    "policy '{}' makes face the only way in for residents",
-                    p.name
-                ),
-            );
+            self.flag(Rule::C2, None, format!("policy '{}' makes face the only way in for residents", p.name));
         }
         if !p.resident_non_face.iter().any(|k| k.is_personal_non_face()) {
             self.flag(
                 Rule::C2,
                 None,
-                format!(
-                    "policy '{}' issues residents no card, ID or PIN to use instead of their face",
-                    p.name
-                ),
+                format!("policy '{}' issues residents no card, ID or PIN to use instead of their face", p.name),
             );
         }
         if p.non_face_extra_registration {
             self.flag(Rule::C2, None, format!("policy '{}' makes residents who refuse face register again (e.g. by hotline) before they get a card", p.name));
         }
         if !p.discard_incidental_frames {
-            self.flag(
-                Rule::C3,
-                None,
-                format!(
-                    "policy '{}' keeps the camera frames of people who use a card",
-                    p.name
-                ),
-            );
+            self.flag(Rule::C3, None, format!("policy '{}' keeps the camera frames of people who use a card", p.name));
         }
         if p.max_retention_ms > MAX_LAWFUL_RETENTION_MS {
             self.flag(
@@ -252,10 +222,7 @@ impl Checker {
             self.flag(
                 Rule::C7,
                 None,
-                format!(
-                    "policy '{}' holds the gate open for everyone when the camera or matcher fails",
-                    p.name
-                ),
+                format!("policy '{}' holds the gate open for everyone when the camera or matcher fails", p.name),
             );
         }
     }
@@ -266,11 +233,7 @@ impl Checker {
     }
 
     pub fn finish(self) -> Report {
-        Report {
-            policy: self.policy.name,
-            records: self.records,
-            violations: self.violations,
-        }
+        Report { policy: self.policy.name, records: self.records, violations: self.violations }
     }
 
     /// Feed the record at 0-based position `index` of the log.
@@ -289,26 +252,14 @@ impl Checker {
                 self.left.entry(person).or_insert((r.at, index));
                 self.refresh(person);
             }
-            AuditEvent::CredentialIssued {
-                person,
-                credential,
-                kind,
-                expires_at,
-            } => {
-                self.credentials.insert(
-                    credential,
-                    CredentialInfo {
-                        kind,
-                        expires_at,
-                        revoked: false,
-                    },
-                );
+            AuditEvent::CredentialIssued { person, credential, kind, expires_at } => {
+                self.credentials.insert(credential, CredentialInfo { kind, expires_at, revoked_at: None });
                 self.by_holder.insert((person, credential));
                 self.refresh(person);
             }
             AuditEvent::CredentialRevoked { person, credential } => {
                 if let Some(c) = self.credentials.get_mut(&credential) {
-                    c.revoked = true;
+                    c.revoked_at.get_or_insert(r.at);
                 }
                 self.refresh(person);
             }
@@ -332,12 +283,8 @@ impl Checker {
                     match (grantor, subject_minor) {
                         (GrantorKind::ThirdParty, _) => Some("it was given by a third party"),
                         (GrantorKind::MinorGuardian, _) => Some("the guardian was not an adult"),
-                        (GrantorKind::Subject, true) => {
-                            Some("the person is under 14 and no guardian consented")
-                        }
-                        (GrantorKind::AdultGuardian, false) => {
-                            Some("a guardian consented for someone aged 14 or more")
-                        }
+                        (GrantorKind::Subject, true) => Some("the person is under 14 and no guardian consented"),
+                        (GrantorKind::AdultGuardian, false) => Some("a guardian consented for someone aged 14 or more"),
                         _ => None,
                     }
                 };
@@ -347,11 +294,7 @@ impl Checker {
                 }
                 self.consents.insert(
                     person,
-                    ConsentInfo {
-                        defect,
-                        retention_until: retention_until.min(limit),
-                        withdrawn_at: None,
-                    },
+                    ConsentInfo { defect, retention_until: retention_until.min(limit), withdrawn_at: None },
                 );
                 self.refresh(person);
             }
@@ -373,28 +316,21 @@ impl Checker {
             AuditEvent::ConsentRejected { .. } | AuditEvent::EnrollmentRefused { .. } => {}
             AuditEvent::TemplateStored { person, .. } => {
                 if let Some(why) = self.consent_problem(person, r.at) {
-                    self.flag(Rule::C1, Some(index), format!("a template of {person} was stored at {src} without valid face consent: {why}"));
+                    self.flag(
+                        Rule::C1,
+                        Some(index),
+                        format!("a template of {person} was stored at {src} without valid face consent: {why}"),
+                    );
                 }
                 let (deadline, duty, origin) = self.required_deadline(person, index);
-                self.set_template(
-                    person,
-                    src,
-                    TemplateInfo {
-                        deadline,
-                        duty,
-                        origin,
-                        reported: false,
-                    },
-                );
+                self.set_template(person, src, TemplateInfo { deadline, duty, origin, reported: false });
             }
             AuditEvent::TemplateDeleted { person, .. } => {
                 if self.remove_template(person, src).is_none() {
                     self.flag(
                         Rule::C8,
                         Some(index),
-                        format!(
-                            "{src} deleted a template of {person} whose storing was never audited"
-                        ),
+                        format!("{src} deleted a template of {person} whose storing was never audited"),
                     );
                 }
             }
@@ -406,19 +342,19 @@ impl Checker {
                     format!("{src} kept the frame of {person} captured while they used a card"),
                 );
             }
-            AuditEvent::MatchAttempt {
-                outcome: MatchOutcome::Matched(person),
-            } => self.check_match(index, r.at, src, person),
+            AuditEvent::MatchAttempt { outcome: MatchOutcome::Matched(person) } => {
+                self.check_match(index, r.at, src, person)
+            }
             AuditEvent::MatchAttempt { .. } => {}
-            AuditEvent::AccessDecision {
-                person,
-                credential,
-                reason,
-            } => self.check_decision(index, r.at, src, person, credential, reason),
-            AuditEvent::DoorOpened {
-                cause: OpenCause::FaultOpenAll,
-            } => {
-                self.flag(Rule::C7, Some(index), format!("{src} was held open for everyone because of a fault instead of falling back to cards"));
+            AuditEvent::AccessDecision { person, credential, reason } => {
+                self.check_decision(index, r.at, src, person, credential, reason)
+            }
+            AuditEvent::DoorOpened { cause: OpenCause::FaultOpenAll } => {
+                self.flag(
+                    Rule::C7,
+                    Some(index),
+                    format!("{src} was held open for everyone because of a fault instead of falling back to cards"),
+                );
             }
             AuditEvent::DoorOpened { .. } | AuditEvent::DoorClosed => {}
             AuditEvent::Passage => {
@@ -432,11 +368,7 @@ impl Checker {
             AuditEvent::ComponentFault { .. } | AuditEvent::ComponentRecovered { .. } => {}
             AuditEvent::ExportAttempt { what, refused } => {
                 if !refused {
-                    self.flag(
-                        Rule::C6,
-                        Some(index),
-                        format!("{src} let {what:?} be exported"),
-                    );
+                    self.flag(Rule::C6, Some(index), format!("{src} let {what:?} be exported"));
                 }
             }
             AuditEvent::ClockWentBackwards { .. } => {}
@@ -447,14 +379,8 @@ impl Checker {
         let src = r.source;
         match self.sources.get_mut(&src) {
             None => {
-                self.sources.insert(
-                    src,
-                    SourceInfo {
-                        next_seq: r.seq.saturating_add(1),
-                        last_at: r.at,
-                        open_grants: 0,
-                    },
-                );
+                self.sources
+                    .insert(src, SourceInfo { next_seq: r.seq.saturating_add(1), last_at: r.at, open_grants: 0 });
             }
             Some(s) => {
                 let (expected, last_at) = (s.next_seq, s.last_at);
@@ -467,10 +393,7 @@ impl Checker {
                     self.flag(
                         Rule::C8,
                         Some(index),
-                        format!(
-                            "{src}'s record is dated {}, before its previous record ({last_at})",
-                            r.at
-                        ),
+                        format!("{src}'s record is dated {}, before its previous record ({last_at})", r.at),
                     );
                 }
             }
@@ -495,11 +418,7 @@ impl Checker {
     }
 
     /// When `person`'s templates must be gone, by this log's account.
-    fn required_deadline(
-        &self,
-        person: PersonId,
-        fallback_origin: usize,
-    ) -> (Timestamp, Duty, usize) {
+    fn required_deadline(&self, person: PersonId, fallback_origin: usize) -> (Timestamp, Duty, usize) {
         let mut best = (Timestamp::NEVER, Duty::Retention, fallback_origin);
         let mut consider = |t: Timestamp, duty: Duty, origin: usize| {
             if t < best.0 {
@@ -515,25 +434,22 @@ impl Checker {
             }
             consider(c.retention_until, Duty::Retention, fallback_origin);
         }
-        if self
-            .persons
-            .get(&person)
-            .is_some_and(|p| p.kind.is_time_limited())
-        {
-            let mut end: Option<Timestamp> = None;
-            for (_, id) in self
-                .by_holder
-                .range((person, CredentialId(0))..=(person, CredentialId(u64::MAX)))
-            {
-                if let Some(c) = self.credentials.get(id) {
-                    if c.revoked || !c.kind.is_personal_non_face() {
-                        continue;
+        if self.persons.get(&person).is_some_and(|p| p.kind.is_time_limited()) {
+            // The stay ends with the last usable card; if every card was revoked, at the last
+            // revocation. A person never seen with a card gives the log no date to hold them to.
+            let mut usable: Option<Timestamp> = None;
+            let mut last_revoked: Option<Timestamp> = None;
+            for (_, id) in self.by_holder.range((person, CredentialId(0))..=(person, CredentialId(u64::MAX))) {
+                let Some(c) = self.credentials.get(id).filter(|c| c.kind.is_personal_non_face()) else { continue };
+                match c.revoked_at {
+                    Some(t) => last_revoked = Some(last_revoked.map_or(t, |l| l.max(t))),
+                    None => {
+                        let until = c.expires_at.unwrap_or(Timestamp::NEVER);
+                        usable = Some(usable.map_or(until, |u| u.max(until)));
                     }
-                    let until = c.expires_at.unwrap_or(Timestamp::NEVER);
-                    end = Some(end.map_or(until, |e| e.max(until)));
                 }
             }
-            if let Some(end) = end {
+            if let Some(end) = usable.or(last_revoked) {
                 consider(end, Duty::StayEnded, fallback_origin);
             }
         }
@@ -559,22 +475,12 @@ impl Checker {
     fn refresh(&mut self, person: PersonId) {
         let stores: Vec<(Source, TemplateInfo)> = self
             .templates
-            .range((person, Source::Management)..)
-            .take_while(|((p, _), _)| *p == person)
+            .range((person, FIRST_SOURCE)..=(person, Source::Management))
             .map(|((_, s), info)| (*s, *info))
             .collect();
         for (src, info) in stores {
             let (deadline, duty, origin) = self.required_deadline(person, info.origin);
-            self.set_template(
-                person,
-                src,
-                TemplateInfo {
-                    deadline,
-                    duty,
-                    origin,
-                    reported: info.reported,
-                },
-            );
+            self.set_template(person, src, TemplateInfo { deadline, duty, origin, reported: info.reported });
         }
     }
 
@@ -611,7 +517,11 @@ impl Checker {
     fn check_match(&mut self, index: usize, at: Timestamp, src: Source, person: PersonId) {
         let bound = self.policy.deletion_bound_ms;
         if !self.templates.contains_key(&(person, src)) {
-            self.flag(Rule::C8, Some(index), format!("{src} matched {person} against a template whose storing was never audited (or was deleted)"));
+            self.flag(
+                Rule::C8,
+                Some(index),
+                format!("{src} matched {person} against a template whose storing was never audited (or was deleted)"),
+            );
         }
         let Some(c) = self.consents.get(&person).copied() else {
             return self.flag(
@@ -641,10 +551,7 @@ impl Checker {
             self.flag(
                 Rule::C5,
                 Some(index),
-                format!(
-                    "{src} matched {person} at {at}, after their retention ended at {}",
-                    c.retention_until
-                ),
+                format!("{src} matched {person} at {at}, after their retention ended at {}", c.retention_until),
             );
         }
     }
@@ -653,9 +560,7 @@ impl Checker {
         self.by_holder
             .range((person, CredentialId(0))..=(person, CredentialId(u64::MAX)))
             .filter_map(|(_, id)| self.credentials.get(id))
-            .any(|c| {
-                !c.revoked && c.kind.is_personal_non_face() && c.expires_at.is_none_or(|t| at < t)
-            })
+            .any(|c| c.revoked_at.is_none() && c.kind.is_personal_non_face() && c.expires_at.is_none_or(|t| at < t))
     }
 
     fn check_decision(
@@ -672,17 +577,13 @@ impl Checker {
                 s.open_grants += 1;
             }
         }
-        let resident = person
-            .and_then(|p| self.persons.get(&p))
-            .is_some_and(|p| p.kind.is_resident());
+        let resident = person.and_then(|p| self.persons.get(&p)).is_some_and(|p| p.kind.is_resident());
         match reason {
             DecisionReason::FaceRequiredByPolicy => {
                 self.flag(
                     Rule::C2,
                     Some(index),
-                    format!(
-                        "{src} refused a resident's {credential:?} because policy requires face"
-                    ),
+                    format!("{src} refused a resident's {credential:?} because policy requires face"),
                 );
             }
             DecisionReason::FaceUnavailable if credential != CredentialKind::Face => {

@@ -31,11 +31,7 @@ impl Compound {
             config.compound = id;
             terminals.push(Terminal::new(config, policy.clone())?);
         }
-        Ok(Compound {
-            id,
-            policy,
-            terminals,
-        })
+        Ok(Compound { id, policy, terminals })
     }
 
     pub fn id(&self) -> CompoundId {
@@ -52,12 +48,7 @@ impl Compound {
     }
 
     /// Broadcast an admin command to every terminal, appending `(terminal, action)` pairs.
-    pub fn admin(
-        &mut self,
-        now: Timestamp,
-        cmd: &AdminCommand,
-        out: &mut Vec<(TerminalId, Action)>,
-    ) {
+    pub fn admin(&mut self, now: Timestamp, cmd: &AdminCommand, out: &mut Vec<(TerminalId, Action)>) {
         for t in &mut self.terminals {
             let id = t.id();
             out.extend(t.handle(now, Event::Admin(cmd.clone())).map(|a| (id, a)));
@@ -81,10 +72,7 @@ impl Compound {
 
     /// The earliest time any terminal needs a tick.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.terminals
-            .iter()
-            .filter_map(Terminal::poll_timeout)
-            .min()
+        self.terminals.iter().filter_map(Terminal::poll_timeout).min()
     }
 
     /// Fire every timer due up to `now` in time order (ties: terminal order), then tick every

@@ -90,16 +90,10 @@ impl ConsentDefect {
             ConsentDefect::UnknownPerson => "the person is not registered at this compound",
             ConsentDefect::WrongPurpose => "the consent is not for face access",
             ConsentDefect::OtherCompound => "the consent was given for another compound",
-            ConsentDefect::Bundled => {
-                "the consent was bundled with other terms instead of being separate"
-            }
+            ConsentDefect::Bundled => "the consent was bundled with other terms instead of being separate",
             ConsentDefect::NotExplicit => "the consent was not an explicit, affirmative act",
-            ConsentDefect::GivenByThirdParty => {
-                "the consent was given by someone else (e.g. a landlord)"
-            }
-            ConsentDefect::MinorWithoutGuardian => {
-                "the person is under 14 and no guardian consented"
-            }
+            ConsentDefect::GivenByThirdParty => "the consent was given by someone else (e.g. a landlord)",
+            ConsentDefect::MinorWithoutGuardian => "the person is under 14 and no guardian consented",
             ConsentDefect::GuardianNotAnAdult => "the guardian who consented is not an adult",
             ConsentDefect::GuardianForAdult => "a guardian consented for a person aged 14 or more",
             ConsentDefect::FromTheFuture => "the consent is dated after the time it was recorded",
@@ -166,13 +160,7 @@ impl ConsentLedger {
     pub fn accept(&mut self, record: ConsentRecord, policy: &Policy) -> Timestamp {
         let retention = record.retention_ms.min(policy.max_retention_ms);
         let retention_until = record.given_at.plus_ms(retention);
-        self.active.insert(
-            record.person,
-            ActiveConsent {
-                record,
-                retention_until,
-            },
-        );
+        self.active.insert(record.person, ActiveConsent { record, retention_until });
         retention_until
     }
 

@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// A point in time, in milliseconds since the driver's epoch. The core never reads a clock:
 /// every `now` comes in from the caller (simulation, host runner or firmware tick).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Timestamp(pub u64);
 
@@ -34,15 +32,7 @@ impl core::fmt::Display for Timestamp {
             return f.write_str("never");
         }
         let s = self.0 / 1000;
-        write!(
-            f,
-            "d{}+{:02}:{:02}:{:02}.{:03}",
-            s / 86_400,
-            (s / 3600) % 24,
-            (s / 60) % 60,
-            s % 60,
-            self.0 % 1000
-        )
+        write!(f, "d{}+{:02}:{:02}:{:02}.{:03}", s / 86_400, (s / 3600) % 24, (s / 60) % 60, s % 60, self.0 % 1000)
     }
 }
 
@@ -108,10 +98,7 @@ impl PersonKind {
     /// Kinds whose presence in the compound is time-limited: their template's purpose ends
     /// when their last card expires (C5).
     pub fn is_time_limited(self) -> bool {
-        matches!(
-            self,
-            PersonKind::Renter | PersonKind::Visitor | PersonKind::Courier
-        )
+        matches!(self, PersonKind::Renter | PersonKind::Visitor | PersonKind::Courier)
     }
 }
 
@@ -155,10 +142,7 @@ impl CredentialKind {
     pub fn is_personal_non_face(self) -> bool {
         matches!(
             self,
-            CredentialKind::IcCard
-                | CredentialKind::IdCard
-                | CredentialKind::Pin
-                | CredentialKind::VisitorPass
+            CredentialKind::IcCard | CredentialKind::IdCard | CredentialKind::Pin | CredentialKind::VisitorPass
         )
     }
 }
@@ -212,16 +196,10 @@ pub struct Gate {
 
 impl Gate {
     pub fn inbound(self) -> TerminalId {
-        TerminalId {
-            gate: self.id,
-            direction: Direction::Inbound,
-        }
+        TerminalId { gate: self.id, direction: Direction::Inbound }
     }
     pub fn outbound(self) -> TerminalId {
-        TerminalId {
-            gate: self.id,
-            direction: Direction::Outbound,
-        }
+        TerminalId { gate: self.id, direction: Direction::Outbound }
     }
     pub fn terminals(self) -> [TerminalId; 2] {
         [self.inbound(), self.outbound()]

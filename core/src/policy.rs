@@ -48,11 +48,7 @@ impl Policy {
         Policy {
             name: String::from("compliant"),
             face_optional: true,
-            resident_non_face: alloc::vec![
-                CredentialKind::IcCard,
-                CredentialKind::IdCard,
-                CredentialKind::Pin
-            ],
+            resident_non_face: alloc::vec![CredentialKind::IcCard, CredentialKind::IdCard, CredentialKind::Pin],
             non_face_extra_registration: false,
             discard_incidental_frames: true,
             max_retention_ms: 365 * 24 * 3600 * 1000,

@@ -41,10 +41,7 @@ impl core::fmt::Display for TemplateError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             TemplateError::WrongDimension { expected, got } => {
-                write!(
-                    f,
-                    "embedding has {got} values but the store holds {expected}-d templates"
-                )
+                write!(f, "embedding has {got} values but the store holds {expected}-d templates")
             }
             TemplateError::NotFinite => f.write_str("embedding contains NaN or infinity"),
             TemplateError::ZeroVector => f.write_str("embedding is all zeros"),
@@ -60,19 +57,13 @@ impl std::error::Error for TemplateError {}
 
 fn check_dim(dim: usize) -> Result<(), TemplateError> {
     if dim == 0 || dim > MAX_DIM {
-        return Err(TemplateError::UnsupportedDimension {
-            dim: dim.min(u32::MAX as usize) as u32,
-        });
+        return Err(TemplateError::UnsupportedDimension { dim: dim.min(u32::MAX as usize) as u32 });
     }
     Ok(())
 }
 
 /// L2-normalise `embedding` into `out` (cleared first).
-pub fn normalize_into(
-    embedding: &[f32],
-    dim: usize,
-    out: &mut Vec<f32>,
-) -> Result<(), TemplateError> {
+pub fn normalize_into(embedding: &[f32], dim: usize, out: &mut Vec<f32>) -> Result<(), TemplateError> {
     check_dim(dim)?;
     if embedding.len() != dim {
         return Err(TemplateError::WrongDimension {
@@ -103,11 +94,7 @@ pub fn quantize_into(normalized: &[f32], out: &mut Vec<i8>) -> f32 {
         return 0.0;
     }
     let to_q = 127.0 / max_abs;
-    out.extend(
-        normalized
-            .iter()
-            .map(|&v| libm::roundf(v * to_q).clamp(-127.0, 127.0) as i8),
-    );
+    out.extend(normalized.iter().map(|&v| libm::roundf(v * to_q).clamp(-127.0, 127.0) as i8));
     max_abs / 127.0
 }
 
@@ -162,10 +149,7 @@ fn offer(top: &mut Vec<Candidate>, k: usize, c: Candidate) {
             _ => return,
         }
     }
-    let at = top
-        .iter()
-        .position(|t| c.ranks_before(t))
-        .unwrap_or(top.len());
+    let at = top.iter().position(|t| c.ranks_before(t)).unwrap_or(top.len());
     top.insert(at, c);
 }
 
@@ -203,10 +187,7 @@ pub(crate) mod kernels {
     #[inline(always)]
     pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
         // Integer addition is associative, so LLVM may reorder freely: results are exact.
-        a.iter()
-            .zip(b)
-            .map(|(&x, &y)| i32::from(x) * i32::from(y))
-            .sum()
+        a.iter().zip(b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum()
     }
 }
 
@@ -257,15 +238,7 @@ mod x86 {
     use super::*;
 
     #[target_feature(enable = "avx2")]
-    fn scan_f32_avx2(
-        v: &[f32],
-        dim: usize,
-        p: &[PersonId],
-        q: &[f32],
-        k: usize,
-        th: f32,
-        top: &mut Vec<Candidate>,
-    ) {
+    fn scan_f32_avx2(v: &[f32], dim: usize, p: &[PersonId], q: &[f32], k: usize, th: f32, top: &mut Vec<Candidate>) {
         scan_f32(v, dim, p, q, k, th, top)
     }
 
@@ -284,15 +257,7 @@ mod x86 {
         scan_i8(v, s, dim, p, q, qs, k, th, top)
     }
 
-    pub fn f32(
-        v: &[f32],
-        dim: usize,
-        p: &[PersonId],
-        q: &[f32],
-        k: usize,
-        th: f32,
-        top: &mut Vec<Candidate>,
-    ) {
+    pub fn f32(v: &[f32], dim: usize, p: &[PersonId], q: &[f32], k: usize, th: f32, top: &mut Vec<Candidate>) {
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
             unsafe { scan_f32_avx2(v, dim, p, q, k, th, top) }
@@ -398,12 +363,7 @@ impl TemplateStore {
     }
 
     /// Insert or replace `person`'s template; `deadline` is when it must be deleted (C5).
-    pub fn insert(
-        &mut self,
-        person: PersonId,
-        embedding: &[f32],
-        deadline: Timestamp,
-    ) -> Result<(), TemplateError> {
+    pub fn insert(&mut self, person: PersonId, embedding: &[f32], deadline: Timestamp) -> Result<(), TemplateError> {
         normalize_into(embedding, self.dim, &mut self.scratch_norm)?;
         let slot = match self.slot_of.get(&person) {
             Some(&slot) => slot,
@@ -412,9 +372,7 @@ impl TemplateStore {
                 self.persons.push(person);
                 self.deadlines.push(deadline);
                 match self.precision {
-                    Precision::F32 => self
-                        .values_f32
-                        .resize(self.values_f32.len() + self.dim, 0.0),
+                    Precision::F32 => self.values_f32.resize(self.values_f32.len() + self.dim, 0.0),
                     Precision::Int8 => {
                         self.values_i8.resize(self.values_i8.len() + self.dim, 0);
                         self.scales.push(0.0);
@@ -448,13 +406,11 @@ impl TemplateStore {
         let dim = self.dim;
         match self.precision {
             Precision::F32 => {
-                self.values_f32
-                    .copy_within(last * dim..(last + 1) * dim, slot * dim);
+                self.values_f32.copy_within(last * dim..(last + 1) * dim, slot * dim);
                 self.values_f32.truncate(last * dim);
             }
             Precision::Int8 => {
-                self.values_i8
-                    .copy_within(last * dim..(last + 1) * dim, slot * dim);
+                self.values_i8.copy_within(last * dim..(last + 1) * dim, slot * dim);
                 self.values_i8.truncate(last * dim);
                 self.scales.swap_remove(slot);
             }
@@ -490,13 +446,8 @@ impl TemplateStore {
         if now < self.next_deadline {
             return;
         }
-        let mut due: Vec<PersonId> = self
-            .persons
-            .iter()
-            .zip(&self.deadlines)
-            .filter(|&(_, &d)| d <= now)
-            .map(|(&p, _)| p)
-            .collect();
+        let mut due: Vec<PersonId> =
+            self.persons.iter().zip(&self.deadlines).filter(|&(_, &d)| d <= now).map(|(&p, _)| p).collect();
         due.sort_unstable();
         for person in due {
             self.remove(person);
@@ -506,12 +457,7 @@ impl TemplateStore {
     }
 
     fn recompute_next_deadline(&mut self) {
-        self.next_deadline = self
-            .deadlines
-            .iter()
-            .copied()
-            .min()
-            .unwrap_or(Timestamp::NEVER);
+        self.next_deadline = self.deadlines.iter().copied().min().unwrap_or(Timestamp::NEVER);
     }
 
     /// 1:N search: the best `k` templates scoring at least `threshold`, best first, into `top`.
@@ -524,24 +470,15 @@ impl TemplateStore {
     ) -> Result<(), TemplateError> {
         top.clear();
         if probe.dim() != self.dim {
-            return Err(TemplateError::WrongDimension {
-                expected: self.dim as u32,
-                got: probe.dim() as u32,
-            });
+            return Err(TemplateError::WrongDimension { expected: self.dim as u32, got: probe.dim() as u32 });
         }
         if k == 0 {
             return Ok(());
         }
         match self.precision {
-            Precision::F32 => dispatch_f32(
-                &self.values_f32,
-                self.dim,
-                &self.persons,
-                &probe.normalized,
-                k,
-                threshold,
-                top,
-            ),
+            Precision::F32 => {
+                dispatch_f32(&self.values_f32, self.dim, &self.persons, &probe.normalized, k, threshold, top)
+            }
             Precision::Int8 => dispatch_i8(
                 &self.values_i8,
                 &self.scales,
@@ -558,12 +495,7 @@ impl TemplateStore {
     }
 
     /// Convenience form of [`TemplateStore::search_into`] that allocates.
-    pub fn search(
-        &self,
-        probe: &Probe,
-        k: usize,
-        threshold: f32,
-    ) -> Result<Vec<Candidate>, TemplateError> {
+    pub fn search(&self, probe: &Probe, k: usize, threshold: f32) -> Result<Vec<Candidate>, TemplateError> {
         let mut top = Vec::with_capacity(k.min(64));
         self.search_into(probe, k, threshold, &mut top)?;
         Ok(top)

@@ -15,13 +15,12 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{
-    AlarmKind, AuditEvent, AuditRecord, Component, DecisionReason, DeletionReason, DiscardReason,
-    EnrollRefusal, ExportKind, MatchOutcome, OpenCause, Source, UncontrolledCause,
+    AlarmKind, AuditEvent, AuditRecord, Component, DecisionReason, DeletionReason, DiscardReason, EnrollRefusal,
+    ExportKind, MatchOutcome, OpenCause, Source, UncontrolledCause,
 };
 use crate::consent::{self, ConsentLedger, ConsentRecord};
 use crate::domain::{
-    CompoundId, Credential, CredentialId, CredentialKind, Person, PersonId, PersonKind, TerminalId,
-    Timestamp,
+    CompoundId, Credential, CredentialId, CredentialKind, Person, PersonId, PersonKind, TerminalId, Timestamp,
 };
 use crate::policy::{FaultMode, Policy};
 use crate::template::{Candidate, Precision, Probe, TemplateError, TemplateStore};
@@ -119,6 +118,9 @@ pub enum AdminRejection {
     /// The credential id is already held by someone else.
     CredentialIdTaken,
     UnknownCredential,
+    /// Revoking this would leave a resident without any card, ID or PIN (C2): issue the
+    /// replacement first, or register the move-out with [`AdminCommand::PersonLeft`].
+    LastNonFaceCredential,
     /// Enrolment refused (the reason is audited too).
     EnrollmentRefused(EnrollRefusal),
     ConsentRejected(consent::ConsentDefect),
@@ -128,15 +130,8 @@ pub enum AdminRejection {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
-    Grant {
-        person: PersonId,
-        credential: CredentialKind,
-    },
-    Deny {
-        person: Option<PersonId>,
-        credential: CredentialKind,
-        reason: DecisionReason,
-    },
+    Grant { person: PersonId, credential: CredentialKind },
+    Deny { person: Option<PersonId>, credential: CredentialKind, reason: DecisionReason },
     OpenDoor,
     CloseDoor,
     Alarm(AlarmKind),
@@ -264,17 +259,10 @@ impl Terminal {
         self.persons.get(&id)
     }
     /// The person's usable (issued, unrevoked, unexpired) non-face credentials.
-    pub fn valid_non_face_credentials(
-        &self,
-        person: PersonId,
-    ) -> impl Iterator<Item = &Credential> + '_ {
+    pub fn valid_non_face_credentials(&self, person: PersonId) -> impl Iterator<Item = &Credential> + '_ {
         let now = self.now;
         self.holder_credentials(person)
-            .filter(move |e| {
-                !e.revoked
-                    && !e.credential.is_expired(now)
-                    && e.credential.kind.is_personal_non_face()
-            })
+            .filter(move |e| !e.revoked && !e.credential.is_expired(now) && e.credential.kind.is_personal_non_face())
             .map(|e| &e.credential)
     }
 
@@ -284,13 +272,9 @@ impl Terminal {
         if let Some(w) = self.door.window {
             let door_timer = match w.closing_since {
                 None => w.close_at,
-                Some(since) if !self.door.sensed_open => {
-                    since.plus_ms(self.config.door_close_grace_ms)
-                }
+                Some(since) if !self.door.sensed_open => since.plus_ms(self.config.door_close_grace_ms),
                 // Still sensed open after the close command: only the held-open alarm is pending.
-                Some(since) if !self.door.held_alarm_raised => {
-                    since.plus_ms(self.config.held_open_alarm_ms)
-                }
+                Some(since) if !self.door.held_alarm_raised => since.plus_ms(self.config.held_open_alarm_ms),
                 Some(_) => Timestamp::NEVER,
             };
             next = next.min(door_timer);
@@ -309,11 +293,9 @@ impl Terminal {
         }
         self.run_timers();
         match event {
-            Event::CredentialPresented {
-                kind,
-                credential,
-                frame_captured,
-            } => self.on_credential(kind, credential, frame_captured),
+            Event::CredentialPresented { kind, credential, frame_captured } => {
+                self.on_credential(kind, credential, frame_captured)
+            }
             Event::FaceProbe { embedding } => self.on_face(&embedding),
             Event::PassageSensed => self.on_passage(),
             Event::DoorSensor { open } => self.on_door_sensor(open),
@@ -331,46 +313,25 @@ impl Terminal {
     // ---- audit and decisions -------------------------------------------------------------
 
     fn audit(&mut self, event: AuditEvent) {
-        let record = AuditRecord {
-            seq: self.seq,
-            at: self.now,
-            source: Source::Terminal(self.config.id),
-            event,
-        };
+        let record = AuditRecord { seq: self.seq, at: self.now, source: Source::Terminal(self.config.id), event };
         self.seq += 1;
         self.stats.audit_records += 1;
         self.actions.push(Action::Audit(record));
     }
 
-    fn decide(
-        &mut self,
-        person: Option<PersonId>,
-        credential: CredentialKind,
-        reason: DecisionReason,
-    ) {
-        self.audit(AuditEvent::AccessDecision {
-            person,
-            credential,
-            reason,
-        });
+    fn decide(&mut self, person: Option<PersonId>, credential: CredentialKind, reason: DecisionReason) {
+        self.audit(AuditEvent::AccessDecision { person, credential, reason });
         match (reason.grants(), person) {
             (true, Some(person)) => {
                 self.stats.grants += 1;
                 self.actions.push(Action::Grant { person, credential });
-                let cause = if reason == DecisionReason::GuardOverride {
-                    OpenCause::GuardOverride
-                } else {
-                    OpenCause::Grant
-                };
+                let cause =
+                    if reason == DecisionReason::GuardOverride { OpenCause::GuardOverride } else { OpenCause::Grant };
                 self.open_door(cause);
             }
             _ => {
                 self.stats.denials += 1;
-                self.actions.push(Action::Deny {
-                    person,
-                    credential,
-                    reason,
-                });
+                self.actions.push(Action::Deny { person, credential, reason });
             }
         }
     }
@@ -391,10 +352,7 @@ impl Terminal {
         };
         let granted = u32::from(cause == OpenCause::Grant);
         match &mut self.door.window {
-            Some(w)
-                if w.cause == cause
-                    || (w.cause == OpenCause::Grant && cause != OpenCause::Grant) =>
-            {
+            Some(w) if w.cause == cause || (w.cause == OpenCause::Grant && cause != OpenCause::Grant) => {
                 w.grants = w.grants.saturating_add(granted);
                 w.close_at = w.close_at.max(close_at);
                 w.cause = cause;
@@ -406,13 +364,8 @@ impl Terminal {
             // A grant during a guard or fault window does not narrow that window.
             Some(_) => {}
             None => {
-                self.door.window = Some(DoorWindow {
-                    cause,
-                    grants: granted,
-                    passages: 0,
-                    close_at,
-                    closing_since: None,
-                });
+                self.door.window =
+                    Some(DoorWindow { cause, grants: granted, passages: 0, close_at, closing_since: None });
                 self.door.held_alarm_raised = false;
                 self.actions.push(Action::OpenDoor);
                 self.audit(AuditEvent::DoorOpened { cause });
@@ -435,10 +388,7 @@ impl Terminal {
         if let Some(w) = self.door.window {
             match w.closing_since {
                 None if now >= w.close_at => self.close_door(),
-                Some(since)
-                    if now >= since.plus_ms(self.config.door_close_grace_ms)
-                        && !self.door.sensed_open =>
-                {
+                Some(since) if now >= since.plus_ms(self.config.door_close_grace_ms) && !self.door.sensed_open => {
                     self.door.window = None;
                 }
                 _ => {}
@@ -460,11 +410,8 @@ impl Terminal {
     fn on_passage(&mut self) {
         self.stats.passages += 1;
         let Some(w) = self.door.window.as_mut() else {
-            let cause = if self.door.sensed_open {
-                UncontrolledCause::DoorForced
-            } else {
-                UncontrolledCause::Unexplained
-            };
+            let cause =
+                if self.door.sensed_open { UncontrolledCause::DoorForced } else { UncontrolledCause::Unexplained };
             self.uncontrolled(cause);
             if cause == UncontrolledCause::Unexplained {
                 self.alarm(AlarmKind::UnexplainedPassage);
@@ -472,8 +419,7 @@ impl Terminal {
             return;
         };
         w.passages = w.passages.saturating_add(1);
-        let (cause, passages, grants, closing) =
-            (w.cause, w.passages, w.grants, w.closing_since.is_some());
+        let (cause, passages, grants, closing) = (w.cause, w.passages, w.grants, w.closing_since.is_some());
         match cause {
             OpenCause::Grant if passages <= grants => {
                 self.audit(AuditEvent::Passage);
@@ -543,12 +489,7 @@ impl Terminal {
         }
         *flag = true;
         self.audit(AuditEvent::ComponentRecovered { component });
-        if self.face_available()
-            && self
-                .door
-                .window
-                .is_some_and(|w| w.cause == OpenCause::FaultOpenAll)
-        {
+        if self.face_available() && self.door.window.is_some_and(|w| w.cause == OpenCause::FaultOpenAll) {
             self.close_door();
         }
     }
@@ -562,11 +503,7 @@ impl Terminal {
     }
 
     fn on_credential(&mut self, kind: CredentialKind, id: CredentialId, frame_captured: bool) {
-        let entry = self
-            .credentials
-            .get(&id)
-            .copied()
-            .filter(|e| e.credential.kind == kind);
+        let entry = self.credentials.get(&id).copied().filter(|e| e.credential.kind == kind);
         let holder = entry.map(|e| e.credential.holder);
         if frame_captured {
             // C3: the frame is dropped before anything looks at it, whoever holds the card.
@@ -576,9 +513,7 @@ impl Terminal {
                 }
                 _ => {
                     self.stats.frames_discarded += 1;
-                    self.audit(AuditEvent::FrameDiscarded {
-                        reason: DiscardReason::NonFaceCredentialInUse,
-                    })
+                    self.audit(AuditEvent::FrameDiscarded { reason: DiscardReason::NonFaceCredentialInUse })
                 }
             }
         }
@@ -591,9 +526,7 @@ impl Terminal {
             Some(_) if entry.revoked => DecisionReason::CredentialRevoked,
             Some(_) if entry.credential.is_expired(self.now) => DecisionReason::CredentialExpired,
             Some(_) if !kind.is_personal_non_face() => DecisionReason::CredentialNotAccepted,
-            Some(p) if p.kind.is_resident() && !self.policy.face_optional => {
-                DecisionReason::FaceRequiredByPolicy
-            }
+            Some(p) if p.kind.is_resident() && !self.policy.face_optional => DecisionReason::FaceRequiredByPolicy,
             Some(p) if p.kind.is_resident() && !self.policy.accepts_resident_non_face(kind) => {
                 DecisionReason::CredentialNotAccepted
             }
@@ -605,45 +538,27 @@ impl Terminal {
     fn on_face(&mut self, embedding: &[f32]) {
         if !self.face_available() {
             self.stats.frames_discarded += 1;
-            self.audit(AuditEvent::FrameDiscarded {
-                reason: DiscardReason::Degraded,
-            });
+            self.audit(AuditEvent::FrameDiscarded { reason: DiscardReason::Degraded });
             return self.decide(None, CredentialKind::Face, DecisionReason::FaceUnavailable);
         }
         if self.probe.prepare(embedding, self.config.dim).is_err() {
-            self.audit(AuditEvent::MatchAttempt {
-                outcome: MatchOutcome::Rejected,
-            });
+            self.audit(AuditEvent::MatchAttempt { outcome: MatchOutcome::Rejected });
             return self.decide(None, CredentialKind::Face, DecisionReason::BadProbe);
         }
-        let searched =
-            self.store
-                .search_into(&self.probe, 1, self.config.match_threshold, &mut self.top);
+        let searched = self.store.search_into(&self.probe, 1, self.config.match_threshold, &mut self.top);
         let now = self.now;
         // Defence in depth for C3/C4: a hit without live consent is treated as no match.
         let hit = match searched {
-            Ok(()) => self
-                .top
-                .first()
-                .map(|c| c.person)
-                .filter(|&p| self.ledger.active(p, now).is_some()),
+            Ok(()) => self.top.first().map(|c| c.person).filter(|&p| self.ledger.active(p, now).is_some()),
             Err(_) => None,
         };
         match hit {
             Some(person) => {
-                self.audit(AuditEvent::MatchAttempt {
-                    outcome: MatchOutcome::Matched(person),
-                });
-                self.decide(
-                    Some(person),
-                    CredentialKind::Face,
-                    DecisionReason::FaceMatched,
-                );
+                self.audit(AuditEvent::MatchAttempt { outcome: MatchOutcome::Matched(person) });
+                self.decide(Some(person), CredentialKind::Face, DecisionReason::FaceMatched);
             }
             None => {
-                self.audit(AuditEvent::MatchAttempt {
-                    outcome: MatchOutcome::NoMatch,
-                });
+                self.audit(AuditEvent::MatchAttempt { outcome: MatchOutcome::NoMatch });
                 self.decide(None, CredentialKind::Face, DecisionReason::NoFaceMatch);
             }
         }
@@ -656,22 +571,13 @@ impl Terminal {
             (None, _) => DecisionReason::UnknownCredential,
             (Some(_), None) => DecisionReason::UnknownPerson,
             (Some(e), Some(_)) if e.revoked => DecisionReason::CredentialRevoked,
-            (Some(e), Some(_)) if e.credential.is_expired(self.now) => {
-                DecisionReason::CredentialExpired
-            }
-            (Some(e), Some(g))
-                if e.credential.kind != CredentialKind::GuardOverride
-                    || g.kind != PersonKind::Guard =>
-            {
+            (Some(e), Some(_)) if e.credential.is_expired(self.now) => DecisionReason::CredentialExpired,
+            (Some(e), Some(g)) if e.credential.kind != CredentialKind::GuardOverride || g.kind != PersonKind::Guard => {
                 DecisionReason::CredentialNotAccepted
             }
             (Some(_), Some(_)) => DecisionReason::GuardOverride,
         };
-        self.decide(
-            entry.map(|e| e.credential.holder),
-            CredentialKind::GuardOverride,
-            reason,
-        );
+        self.decide(entry.map(|e| e.credential.holder), CredentialKind::GuardOverride, reason);
     }
 
     // ---- retention -----------------------------------------------------------------------
@@ -679,10 +585,7 @@ impl Terminal {
     /// When `person`'s template must be gone: the consent's retention or, for people whose stay
     /// is time-limited, the expiry of their last card, whichever is first (C5).
     fn template_deadline(&self, person: PersonId) -> Timestamp {
-        let consent_end = self
-            .ledger
-            .active(person, self.now)
-            .map_or(self.now, |c| c.retention_until);
+        let consent_end = self.ledger.active(person, self.now).map_or(self.now, |c| c.retention_until);
         let stay_end = match self.persons.get(&person) {
             Some(p) if p.kind.is_time_limited() => self.stay_end(person),
             Some(_) => Timestamp::NEVER,
@@ -691,17 +594,14 @@ impl Terminal {
         consent_end.min(stay_end)
     }
 
+    /// End of a time-limited person's stay: the expiry of their last usable card. Without one
+    /// their stay (and with it the template's purpose) has ended.
     fn stay_end(&self, person: PersonId) -> Timestamp {
-        let mut end: Option<Timestamp> = None;
-        for e in self.holder_credentials(person) {
-            if e.revoked || !e.credential.kind.is_personal_non_face() {
-                continue;
-            }
-            let until = e.credential.expires_at.unwrap_or(Timestamp::NEVER);
-            end = Some(end.map_or(until, |t| t.max(until)));
-        }
-        // No card at all: the stay is bounded by consent only.
-        end.unwrap_or(Timestamp::NEVER)
+        self.holder_credentials(person)
+            .filter(|e| !e.revoked && e.credential.kind.is_personal_non_face())
+            .map(|e| e.credential.expires_at.unwrap_or(Timestamp::NEVER))
+            .max()
+            .unwrap_or(self.now)
     }
 
     fn refresh_deadline(&mut self, person: PersonId) {
@@ -764,11 +664,8 @@ impl Terminal {
                 if self.ledger.withdraw(person) {
                     self.audit(AuditEvent::ConsentWithdrawn { person });
                 }
-                let held: Vec<CredentialId> = self
-                    .holder_credentials(person)
-                    .filter(|e| !e.revoked)
-                    .map(|e| e.credential.id)
-                    .collect();
+                let held: Vec<CredentialId> =
+                    self.holder_credentials(person).filter(|e| !e.revoked).map(|e| e.credential.id).collect();
                 for credential in held {
                     if let Some(e) = self.credentials.get_mut(&credential) {
                         e.revoked = true;
@@ -786,15 +683,8 @@ impl Terminal {
                         return self.reject(AdminRejection::CredentialIdTaken);
                     }
                 }
-                self.credentials.insert(
-                    credential.id,
-                    CredentialEntry {
-                        credential,
-                        revoked: false,
-                    },
-                );
-                self.credentials_by_holder
-                    .insert((credential.holder, credential.id));
+                self.credentials.insert(credential.id, CredentialEntry { credential, revoked: false });
+                self.credentials_by_holder.insert((credential.holder, credential.id));
                 self.audit(AuditEvent::CredentialIssued {
                     person: credential.holder,
                     credential: credential.id,
@@ -810,12 +700,22 @@ impl Terminal {
                 if entry.revoked {
                     return;
                 }
-                entry.revoked = true;
-                let person = entry.credential.holder;
-                self.audit(AuditEvent::CredentialRevoked {
-                    person,
-                    credential: id,
-                });
+                let credential = entry.credential;
+                let person = credential.holder;
+                let resident = self.persons.get(&person).is_some_and(|p| p.kind.is_resident());
+                if resident && credential.kind.is_personal_non_face() {
+                    let others = self
+                        .holder_credentials(person)
+                        .filter(|e| !e.revoked && e.credential.id != id && e.credential.kind.is_personal_non_face())
+                        .count();
+                    if others == 0 {
+                        return self.reject(AdminRejection::LastNonFaceCredential);
+                    }
+                }
+                if let Some(entry) = self.credentials.get_mut(&id) {
+                    entry.revoked = true;
+                }
+                self.audit(AuditEvent::CredentialRevoked { person, credential: id });
                 self.refresh_deadline(person);
             }
             AdminCommand::RecordConsent(record) => self.on_consent(record),
@@ -827,10 +727,7 @@ impl Terminal {
             }
             AdminCommand::Enroll { person, embedding } => self.on_enroll(person, &embedding),
             AdminCommand::ExportRequest(what) => {
-                self.audit(AuditEvent::ExportAttempt {
-                    what,
-                    refused: true,
-                });
+                self.audit(AuditEvent::ExportAttempt { what, refused: true });
                 self.reject(AdminRejection::ExportRefused);
             }
         }
@@ -859,11 +756,7 @@ impl Terminal {
                 self.refresh_deadline(record.person);
             }
             Err(defect) => {
-                self.audit(AuditEvent::ConsentRejected {
-                    person: record.person,
-                    consent: record.id,
-                    defect,
-                });
+                self.audit(AuditEvent::ConsentRejected { person: record.person, consent: record.id, defect });
                 self.reject(AdminRejection::ConsentRejected(defect));
             }
         }
@@ -883,10 +776,7 @@ impl Terminal {
             Some(r) => Err(r),
             None => {
                 let deadline = self.template_deadline(person);
-                self.store
-                    .insert(person, embedding, deadline)
-                    .map(|()| deadline)
-                    .map_err(EnrollRefusal::BadEmbedding)
+                self.store.insert(person, embedding, deadline).map(|()| deadline).map_err(EnrollRefusal::BadEmbedding)
             }
         };
         match result {
