@@ -1,0 +1,290 @@
+//! The terminal state machine: door windows, tailgating, forced and held-open doors, degrading
+//! on faults, clock steps, and no panic on any input sequence.
+
+use gatelab_core::audit::{AlarmKind, AuditEvent, Component, DecisionReason, OpenCause, UncontrolledCause, jsonl};
+use gatelab_core::consent::{ConsentForm, Grantor, Purpose};
+use gatelab_core::policy::FaultMode;
+use gatelab_core::*;
+use proptest::prelude::*;
+
+const DIM: usize = 8;
+
+fn terminal(policy: Policy) -> Terminal {
+    let config = TerminalConfig::new(Gate { id: GateId(3) }.inbound(), CompoundId(1), DIM);
+    Terminal::new(config, policy).unwrap()
+}
+
+fn run(t: &mut Terminal, now: u64, e: Event) -> Vec<Action> {
+    t.handle(Timestamp(now), e).collect()
+}
+
+fn audits(actions: &[Action]) -> Vec<AuditEvent> {
+    actions.iter().filter_map(|a| if let Action::Audit(r) = a { Some(r.event) } else { None }).collect()
+}
+
+/// A terminal with person 1 (owner, card 11) and person 2 (owner, card 12, enrolled face).
+fn populated(policy: Policy) -> Terminal {
+    let mut t = terminal(policy);
+    for p in [1u32, 2] {
+        let person = Person { id: PersonId(p), kind: PersonKind::Owner, household: None, age_years: 40 };
+        run(&mut t, 0, Event::Admin(AdminCommand::RegisterPerson(person)));
+        let card = Credential {
+            id: CredentialId(10 + u64::from(p)),
+            holder: PersonId(p),
+            kind: CredentialKind::IcCard,
+            expires_at: None,
+        };
+        run(&mut t, 0, Event::Admin(AdminCommand::IssueCredential(card)));
+    }
+    let consent = ConsentRecord {
+        id: ConsentId(1),
+        person: PersonId(2),
+        purpose: Purpose::FaceAccess,
+        scope: CompoundId(1),
+        form: ConsentForm::Separate,
+        explicit: true,
+        grantor: Grantor::Subject,
+        given_at: Timestamp(0),
+        retention_ms: 10 * 86_400_000,
+    };
+    run(&mut t, 0, Event::Admin(AdminCommand::RecordConsent(consent)));
+    run(&mut t, 0, Event::Admin(AdminCommand::Enroll { person: PersonId(2), embedding: face(2) }));
+    assert!(t.store().contains(PersonId(2)));
+    t
+}
+
+fn face(p: u32) -> Vec<f32> {
+    let mut v = vec![0.0; DIM];
+    v[p as usize % DIM] = 1.0;
+    v
+}
+
+fn card(p: u32) -> Event {
+    Event::CredentialPresented {
+        kind: CredentialKind::IcCard,
+        credential: CredentialId(10 + u64::from(p)),
+        frame_captured: false,
+    }
+}
+
+#[test]
+fn one_grant_one_passage_then_the_door_shuts() {
+    let mut t = populated(Policy::compliant());
+    let a = run(&mut t, 1_000, card(1));
+    assert!(a.contains(&Action::Grant { person: PersonId(1), credential: CredentialKind::IcCard }));
+    assert!(a.contains(&Action::OpenDoor));
+    assert!(audits(&a).contains(&AuditEvent::DoorOpened { cause: OpenCause::Grant }));
+    let a = run(&mut t, 2_000, Event::PassageSensed);
+    assert!(audits(&a).contains(&AuditEvent::Passage));
+    assert!(a.contains(&Action::CloseDoor), "the door shuts as soon as everyone granted is through");
+}
+
+#[test]
+fn a_follower_in_the_same_window_is_a_detected_tailgater() {
+    let mut t = populated(Policy::compliant());
+    run(&mut t, 1_000, card(1));
+    run(&mut t, 2_000, Event::PassageSensed);
+    let a = run(&mut t, 2_400, Event::PassageSensed);
+    assert!(audits(&a).contains(&AuditEvent::UncontrolledPassage { cause: UncontrolledCause::Tailgating }));
+    assert!(a.contains(&Action::Alarm(AlarmKind::Tailgating)));
+    assert_eq!(t.stats().tailgating_detected, 1);
+    // Two grants in one window cover two passages.
+    let mut t = populated(Policy::compliant());
+    run(&mut t, 1_000, card(1));
+    run(&mut t, 1_200, Event::FaceProbe { embedding: face(2) });
+    run(&mut t, 2_000, Event::PassageSensed);
+    let a = run(&mut t, 2_100, Event::PassageSensed);
+    assert!(audits(&a).contains(&AuditEvent::Passage));
+    assert_eq!(t.stats().tailgating_detected, 0);
+}
+
+#[test]
+fn the_door_closes_on_its_timer_and_timeouts_are_announced() {
+    let mut t = populated(Policy::compliant());
+    run(&mut t, 1_000, card(1));
+    let close_at = t.poll_timeout().unwrap();
+    assert_eq!(close_at, Timestamp(1_000 + t.config().door_open_ms));
+    let a = run(&mut t, close_at.0, Event::Tick);
+    assert!(a.contains(&Action::CloseDoor));
+    // After the closing grace the window is over: a passage now is unexplained.
+    let a = run(&mut t, close_at.0 + 10_000, Event::PassageSensed);
+    assert!(audits(&a).contains(&AuditEvent::UncontrolledPassage { cause: UncontrolledCause::Unexplained }));
+}
+
+#[test]
+fn forced_and_held_open_doors_raise_alarms() {
+    let mut t = populated(Policy::compliant());
+    let a = run(&mut t, 1_000, Event::DoorSensor { open: true });
+    assert!(a.contains(&Action::Alarm(AlarmKind::DoorForced)));
+    let a = run(&mut t, 1_500, Event::PassageSensed);
+    assert!(audits(&a).contains(&AuditEvent::UncontrolledPassage { cause: UncontrolledCause::DoorForced }));
+    run(&mut t, 2_000, Event::DoorSensor { open: false });
+
+    run(&mut t, 10_000, card(1));
+    run(&mut t, 10_100, Event::DoorSensor { open: true });
+    run(&mut t, 11_000, Event::PassageSensed); // close commanded
+    let held_at = t.poll_timeout().unwrap();
+    let a = run(&mut t, held_at.0, Event::Tick);
+    assert!(a.contains(&Action::Alarm(AlarmKind::DoorHeldOpen)));
+    // The alarm fires once; what remains is the template's retention deadline.
+    assert_eq!(t.poll_timeout(), Some(Timestamp(10 * 86_400_000)));
+}
+
+#[test]
+fn faults_degrade_to_cards_and_never_open_the_door() {
+    let mut t = populated(Policy::compliant());
+    for c in [Component::Camera, Component::Matcher] {
+        let a = run(&mut t, 1_000, Event::ComponentFault(c));
+        assert!(!a.contains(&Action::OpenDoor));
+        assert!(!t.face_available());
+        let a = run(&mut t, 2_000, Event::FaceProbe { embedding: face(2) });
+        assert!(a.iter().any(|x| matches!(x, Action::Deny { reason: DecisionReason::FaceUnavailable, .. })));
+        let a = run(&mut t, 3_000, card(1));
+        assert!(a.iter().any(|x| matches!(x, Action::Grant { .. })), "cards still work (C7)");
+        run(&mut t, 3_500, Event::PassageSensed);
+        run(&mut t, 4_000, Event::ComponentRecovered(c));
+        assert!(t.face_available());
+    }
+}
+
+#[test]
+fn open_for_all_policy_holds_the_door_and_audits_every_passage() {
+    let mut policy = Policy::compliant();
+    policy.on_fault = FaultMode::OpenForAll;
+    let mut t = populated(policy);
+    let a = run(&mut t, 1_000, Event::ComponentFault(Component::Camera));
+    assert!(a.contains(&Action::OpenDoor));
+    for i in 0..5 {
+        let a = run(&mut t, 2_000 + i, Event::PassageSensed);
+        assert!(audits(&a).contains(&AuditEvent::UncontrolledPassage { cause: UncontrolledCause::FaultOpen }));
+    }
+    let a = run(&mut t, 9_000, Event::ComponentRecovered(Component::Camera));
+    assert!(a.contains(&Action::CloseDoor));
+}
+
+#[test]
+fn a_clock_stepping_back_is_audited_and_does_not_rewind() {
+    let mut t = populated(Policy::compliant());
+    run(&mut t, 50_000, Event::Tick);
+    let a = run(&mut t, 10_000, Event::Tick);
+    assert!(audits(&a).contains(&AuditEvent::ClockWentBackwards { reported: Timestamp(10_000) }));
+    assert_eq!(t.now(), Timestamp(50_000));
+    // A jump forward past the retention deletes the template.
+    let a = run(&mut t, 11 * 86_400_000, Event::Tick);
+    assert!(audits(&a).iter().any(|e| matches!(e, AuditEvent::TemplateDeleted { person: PersonId(2), .. })));
+}
+
+#[test]
+fn audit_records_round_trip_through_json_lines_and_postcard() {
+    let mut t = populated(Policy::compliant());
+    let mut log = Vec::new();
+    for (now, e) in [(1_000, card(1)), (1_200, Event::FaceProbe { embedding: face(2) }), (2_000, Event::PassageSensed)]
+    {
+        log.extend(t.handle(Timestamp(now), e).filter_map(|a| if let Action::Audit(r) = a { Some(r) } else { None }));
+    }
+    let mut buf = Vec::new();
+    jsonl::write(&mut buf, &log).unwrap();
+    assert_eq!(jsonl::read(&buf[..]).unwrap(), log);
+    for r in &log {
+        let bytes = postcard::to_allocvec(r).unwrap();
+        assert_eq!(&postcard::from_bytes::<AuditRecord>(&bytes).unwrap(), r);
+    }
+    let err = jsonl::read(&b"{\"seq\":0}\n"[..]).unwrap_err();
+    assert_eq!(err.line(), 1);
+    assert!(err.to_string().contains("line 1"));
+}
+
+fn arb_event() -> impl Strategy<Value = Event> {
+    let id = 0u64..30;
+    let person = (0u32..6).prop_map(PersonId);
+    let kind = prop::sample::select(CredentialKind::ALL.to_vec());
+    let floats = prop::collection::vec(prop_oneof![any::<f32>(), -1.0f32..1.0], 0..12);
+    let admin = prop_oneof![
+        (
+            person.clone(),
+            prop::sample::select(vec![
+                PersonKind::Owner,
+                PersonKind::Renter,
+                PersonKind::Visitor,
+                PersonKind::Courier,
+                PersonKind::Guard
+            ]),
+            any::<u8>()
+        )
+            .prop_map(|(id, kind, age_years)| AdminCommand::RegisterPerson(Person {
+                id,
+                kind,
+                household: None,
+                age_years
+            })),
+        person.clone().prop_map(AdminCommand::PersonLeft),
+        (id.clone(), person.clone(), kind.clone(), prop::option::of(any::<u64>())).prop_map(
+            |(i, holder, kind, exp)| AdminCommand::IssueCredential(Credential {
+                id: CredentialId(i),
+                holder,
+                kind,
+                expires_at: exp.map(Timestamp)
+            })
+        ),
+        id.clone().prop_map(|i| AdminCommand::RevokeCredential(CredentialId(i))),
+        (person.clone(), any::<u64>(), any::<u64>(), any::<bool>(), any::<bool>()).prop_map(
+            |(p, given, ret, explicit, separate)| {
+                AdminCommand::RecordConsent(ConsentRecord {
+                    id: ConsentId(given),
+                    person: p,
+                    purpose: Purpose::FaceAccess,
+                    scope: CompoundId(1),
+                    form: if separate { ConsentForm::Separate } else { ConsentForm::Bundled },
+                    explicit,
+                    grantor: Grantor::Subject,
+                    given_at: Timestamp(given % 100_000),
+                    retention_ms: ret,
+                })
+            }
+        ),
+        person.clone().prop_map(AdminCommand::WithdrawConsent),
+        (person, floats.clone()).prop_map(|(person, embedding)| AdminCommand::Enroll { person, embedding }),
+    ];
+    prop_oneof![
+        (kind, id.clone(), any::<bool>()).prop_map(|(kind, i, frame_captured)| Event::CredentialPresented {
+            kind,
+            credential: CredentialId(i),
+            frame_captured
+        }),
+        floats.prop_map(|embedding| Event::FaceProbe { embedding }),
+        Just(Event::PassageSensed),
+        any::<bool>().prop_map(|open| Event::DoorSensor { open }),
+        prop_oneof![Just(Component::Camera), Just(Component::Matcher)].prop_map(Event::ComponentFault),
+        prop_oneof![Just(Component::Camera), Just(Component::Matcher)].prop_map(Event::ComponentRecovered),
+        id.prop_map(|i| Event::GuardOverride { credential: CredentialId(i) }),
+        Just(Event::Tick),
+        admin.prop_map(Event::Admin),
+    ]
+}
+
+proptest! {
+    /// No input sequence makes the terminal panic, its audit sequence numbers stay gap-free,
+    /// and no template ever exists without live consent.
+    #[test]
+    fn arbitrary_inputs_never_panic(events in prop::collection::vec((prop_oneof![0u64..200_000, any::<u64>()], arb_event()), 1..60)) {
+        for precision in [Precision::F32, Precision::Int8] {
+            let mut config = TerminalConfig::new(Gate { id: GateId(1) }.inbound(), CompoundId(1), DIM);
+            config.precision = precision;
+            let mut t = Terminal::new(config, Policy::compliant()).unwrap();
+            let mut next_seq = 0;
+            for (now, e) in events.iter().cloned() {
+                for a in t.handle(Timestamp(now), e) {
+                    if let Action::Audit(r) = a {
+                        prop_assert_eq!(r.seq, next_seq);
+                        next_seq += 1;
+                    }
+                }
+                let now = t.now();
+                for p in t.store().persons() {
+                    prop_assert!(t.ledger().active(p, now).is_some());
+                }
+                let _ = t.poll_timeout();
+            }
+        }
+    }
+}
