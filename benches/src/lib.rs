@@ -1,0 +1,83 @@
+//! Inputs and yardsticks shared by the benchmarks.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use gatelab_core::template::{Precision, Probe, TemplateStore};
+use gatelab_core::{PersonId, Timestamp};
+
+pub fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// A fixed pseudo-random vector in [-0.5, 0.5)^dim.
+pub fn vector(seed: u64, dim: usize) -> Vec<f32> {
+    (0..dim as u64).map(|i| (splitmix((seed << 16) ^ i) >> 40) as f32 / (1u64 << 24) as f32 - 0.5).collect()
+}
+
+/// A gallery of `n` random templates.
+pub fn gallery(n: usize, dim: usize, precision: Precision) -> TemplateStore {
+    let mut store = TemplateStore::new(dim, precision).expect("supported dimension");
+    store.reserve(n);
+    for p in 0..n {
+        store.insert(PersonId(p as u32), &vector(p as u64, dim), Timestamp::NEVER).expect("finite vector");
+    }
+    store
+}
+
+pub fn probes(count: usize, dim: usize) -> Vec<Probe> {
+    (0..count).map(|i| Probe::new(&vector(1_000_000 + i as u64, dim), dim).expect("finite vector")).collect()
+}
+
+/// Single-core read bandwidth in bytes/s over an array of `bytes`: the best of several
+/// sequential sums, with the same software prefetch distance the int8 scan uses, so the
+/// yardstick is as good a reader as the thing it measures. An array larger than the last-level
+/// cache gives DRAM bandwidth; one the size of a gallery gives what that gallery can be read at.
+pub fn read_bandwidth(bytes: usize, rounds: usize) -> f64 {
+    let words = vec![1u64; (bytes / 8).max(8)];
+    let mut best = Duration::MAX;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        // Eight independent sums so the adds never limit the reads.
+        let mut acc = [0u64; 8];
+        for (i, chunk) in words.chunks_exact(8).enumerate() {
+            prefetch(&words, i * 8 + 256);
+            for j in 0..8 {
+                acc[j] = acc[j].wrapping_add(chunk[j]);
+            }
+        }
+        black_box(acc);
+        best = best.min(start.elapsed());
+    }
+    (words.len() * 8) as f64 / best.as_secs_f64()
+}
+
+#[inline(always)]
+#[allow(unsafe_code)]
+fn prefetch(words: &[u64], index: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(w) = words.get(index) {
+        // SAFETY: a prefetch is only a hint and never faults; the address is inside `words`.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((w as *const u64).cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (words, index);
+}
+
+/// Median seconds per call of `f` over `samples` timed batches of `batch` calls.
+pub fn median_secs(samples: usize, batch: usize, mut f: impl FnMut()) -> f64 {
+    let mut times: Vec<f64> = (0..samples)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..batch {
+                f();
+            }
+            start.elapsed().as_secs_f64() / batch as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
