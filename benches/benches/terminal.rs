@@ -51,13 +51,13 @@ fn stream(len: usize, faces: bool) -> Vec<(Timestamp, Event)> {
     let mut now = 1_000u64;
     let mut p = 0u32;
     while out.len() < len {
-        let present = if faces && p % 4 == 0 {
+        let present = if faces && p.is_multiple_of(4) {
             Event::FaceProbe { embedding: vector(u64::from(p % PEOPLE), DIM) }
         } else {
             Event::CredentialPresented {
                 kind: CredentialKind::IcCard,
                 credential: CredentialId(u64::from(p % PEOPLE)),
-                frame_captured: p % 3 == 0,
+                frame_captured: p.is_multiple_of(3),
             }
         };
         out.push((Timestamp(now), present));

@@ -163,7 +163,7 @@ pub struct Checker {
 }
 
 fn secs(ms: u64) -> String {
-    if ms % 1000 == 0 { format!("{} s", ms / 1000) } else { format!("{}.{:03} s", ms / 1000, ms % 1000) }
+    if ms.is_multiple_of(1000) { format!("{} s", ms / 1000) } else { format!("{}.{:03} s", ms / 1000, ms % 1000) }
 }
 
 impl Checker {
@@ -572,10 +572,10 @@ impl Checker {
         credential: CredentialKind,
         reason: DecisionReason,
     ) {
-        if reason == DecisionReason::CredentialValid || reason == DecisionReason::FaceMatched {
-            if let Some(s) = self.sources.get_mut(&src) {
-                s.open_grants += 1;
-            }
+        if (reason == DecisionReason::CredentialValid || reason == DecisionReason::FaceMatched)
+            && let Some(s) = self.sources.get_mut(&src)
+        {
+            s.open_grants += 1;
         }
         let resident = person.and_then(|p| self.persons.get(&p)).is_some_and(|p| p.kind.is_resident());
         match reason {

@@ -374,12 +374,12 @@ impl Terminal {
     }
 
     fn close_door(&mut self) {
-        if let Some(w) = &mut self.door.window {
-            if w.closing_since.is_none() {
-                w.closing_since = Some(self.now);
-                self.actions.push(Action::CloseDoor);
-                self.audit(AuditEvent::DoorClosed);
-            }
+        if let Some(w) = &mut self.door.window
+            && w.closing_since.is_none()
+        {
+            w.closing_since = Some(self.now);
+            self.actions.push(Action::CloseDoor);
+            self.audit(AuditEvent::DoorClosed);
         }
     }
 
@@ -395,14 +395,13 @@ impl Terminal {
             }
         }
         let shut_since = self.door.window.and_then(|w| w.closing_since);
-        if let Some(since) = shut_since {
-            if self.door.sensed_open
-                && !self.door.held_alarm_raised
-                && now >= since.plus_ms(self.config.held_open_alarm_ms)
-            {
-                self.door.held_alarm_raised = true;
-                self.alarm(AlarmKind::DoorHeldOpen);
-            }
+        if let Some(since) = shut_since
+            && self.door.sensed_open
+            && !self.door.held_alarm_raised
+            && now >= since.plus_ms(self.config.held_open_alarm_ms)
+        {
+            self.door.held_alarm_raised = true;
+            self.alarm(AlarmKind::DoorHeldOpen);
         }
         self.sweep_templates();
     }
@@ -678,10 +677,10 @@ impl Terminal {
                 if !self.persons.contains_key(&credential.holder) {
                     return self.reject(AdminRejection::UnknownPerson);
                 }
-                if let Some(old) = self.credentials.get(&credential.id) {
-                    if old.credential.holder != credential.holder {
-                        return self.reject(AdminRejection::CredentialIdTaken);
-                    }
+                if let Some(old) = self.credentials.get(&credential.id)
+                    && old.credential.holder != credential.holder
+                {
+                    return self.reject(AdminRejection::CredentialIdTaken);
                 }
                 self.credentials.insert(credential.id, CredentialEntry { credential, revoked: false });
                 self.credentials_by_holder.insert((credential.holder, credential.id));

@@ -33,7 +33,7 @@ fn bad_embeddings_are_refused_with_a_reason() {
     assert_eq!(store.insert(PersonId(1), &[0.0; 4], NEVER), Err(TemplateError::ZeroVector));
     // Huge but finite values normalise without overflowing.
     store.insert(PersonId(1), &[f32::MAX, f32::MAX, 0.0, 0.0], NEVER).unwrap();
-    assert!(store.is_empty() == false);
+    assert!(!store.is_empty());
     assert!(TemplateStore::new(0, Precision::Int8).is_err());
     assert!(TemplateStore::new(100_000, Precision::Int8).is_err());
     assert!(Probe::new(&[1.0; 3], 4).is_err());

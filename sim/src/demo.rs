@@ -153,7 +153,7 @@ pub fn scripted_morning(policy: &Policy, script: Script) -> (Vec<AuditRecord>, O
 
     // Registration day (t = 0): everyone is registered; residents get a card if the policy issues
     // one; three in four agree to face use (children through their guardian) and are enrolled.
-    let refuses_face = |i: u32| i % 4 == 0;
+    let refuses_face = |i: u32| i.is_multiple_of(4);
     for i in 0..script.residents {
         let kind = if i % 5 == 3 { PersonKind::Renter } else { PersonKind::Owner };
         let minor = i % 7 == 6;
