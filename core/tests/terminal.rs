@@ -288,3 +288,24 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Whatever bytes arrive (a corrupt wire frame, a garbled log line), decoding either fails
+    /// cleanly or yields records the checker digests without panicking.
+    #[test]
+    fn corrupt_logs_never_panic_the_checker(frames in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..48), 1..40), text in ".{0,200}") {
+        let mut checker = Checker::new(&Policy::forced_face());
+        let mut index = 0;
+        for frame in &frames {
+            if let Ok(record) = postcard::from_bytes::<AuditRecord>(frame) {
+                checker.observe(index, &record);
+                index += 1;
+            }
+        }
+        if let Ok(record) = jsonl::parse_line(&text, 1) {
+            checker.observe(index, &record);
+        }
+        let report = checker.finish();
+        prop_assert!(report.violations.iter().all(|v| !v.message.is_empty()));
+    }
+}
