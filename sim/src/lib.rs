@@ -6,3 +6,4 @@
 pub mod check;
 pub mod demo;
 pub mod policy_file;
+pub mod scenario;

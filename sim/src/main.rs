@@ -72,6 +72,20 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Work with compound scenarios (scenarios/*.toml).
+    Scenario {
+        #[command(subcommand)]
+        command: ScenarioCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ScenarioCommand {
+    /// Validate scenario files; errors name the field and what to do. Exit 0 if all are valid.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -141,6 +155,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
             }
             Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Some(Command::Scenario { command: ScenarioCommand::Check { files } }) => {
+            for file in files {
+                let s = gatelab_sim::scenario::Scenario::load(&file)?;
+                let lanes: u32 = s.gates.iter().map(|g| g.lanes_in + g.lanes_out).sum();
+                println!(
+                    "{}: ok — '{}', {} residents, {} gate(s), {} lanes, policy '{}'",
+                    file.display(),
+                    s.name,
+                    s.population.owners + s.population.renters,
+                    s.gates.len(),
+                    lanes,
+                    s.policy.name
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Policy { command: PolicyCommand::Show { name } }) => {
             let policy = gatelab_core::Policy::builtin(&name).with_context(|| {
