@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
 use gatelab_benches::{median_secs, vector};
-use gatelab_core::consent::{ConsentForm, Grantor, Purpose};
+use gatelab_core::consent::Grantor;
 use gatelab_core::*;
 
 const PEOPLE: u32 = 1_000;
@@ -27,17 +27,9 @@ fn populated() -> Terminal {
             expires_at: None,
         };
         t.handle(Timestamp(0), admin(AdminCommand::IssueCredential(card))).for_each(drop);
-        let consent = ConsentRecord {
-            id: ConsentId(u64::from(p)),
-            person: PersonId(p),
-            purpose: Purpose::FaceAccess,
-            scope: CompoundId(1),
-            form: ConsentForm::Separate,
-            explicit: true,
-            grantor: Grantor::Subject,
-            given_at: Timestamp(0),
-            retention_ms: 300 * 86_400_000,
-        };
+        let (id, person) = (ConsentId(u64::from(p)), PersonId(p));
+        let consent =
+            ConsentRecord::face_access(id, person, CompoundId(1), Grantor::Subject, Timestamp(0), 300 * 86_400_000);
         t.handle(Timestamp(0), admin(AdminCommand::RecordConsent(consent))).for_each(drop);
         let enroll = AdminCommand::Enroll { person: PersonId(p), embedding: vector(u64::from(p), DIM) };
         t.handle(Timestamp(0), admin(enroll)).for_each(drop);

@@ -67,6 +67,31 @@ pub struct ConsentRecord {
     pub retention_ms: u64,
 }
 
+impl ConsentRecord {
+    /// The valid kind: a separate, explicit consent to face access at `scope`, given by `grantor`
+    /// (the subject, or an adult guardian for a child under 14).
+    pub fn face_access(
+        id: ConsentId,
+        person: PersonId,
+        scope: CompoundId,
+        grantor: Grantor,
+        given_at: Timestamp,
+        retention_ms: u64,
+    ) -> ConsentRecord {
+        ConsentRecord {
+            id,
+            person,
+            purpose: Purpose::FaceAccess,
+            scope,
+            form: ConsentForm::Separate,
+            explicit: true,
+            grantor,
+            given_at,
+            retention_ms,
+        }
+    }
+}
+
 /// Why a consent record cannot allow a face template. Each variant is a C1 clause.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -36,17 +36,14 @@ fn populated(policy: Policy) -> Terminal {
         };
         run(&mut t, 0, Event::Admin(AdminCommand::IssueCredential(card)));
     }
-    let consent = ConsentRecord {
-        id: ConsentId(1),
-        person: PersonId(2),
-        purpose: Purpose::FaceAccess,
-        scope: CompoundId(1),
-        form: ConsentForm::Separate,
-        explicit: true,
-        grantor: Grantor::Subject,
-        given_at: Timestamp(0),
-        retention_ms: 10 * 86_400_000,
-    };
+    let consent = ConsentRecord::face_access(
+        ConsentId(1),
+        PersonId(2),
+        CompoundId(1),
+        Grantor::Subject,
+        Timestamp(0),
+        10 * 86_400_000,
+    );
     run(&mut t, 0, Event::Admin(AdminCommand::RecordConsent(consent)));
     run(&mut t, 0, Event::Admin(AdminCommand::Enroll { person: PersonId(2), embedding: face(2) }));
     assert!(t.store().contains(PersonId(2)));

@@ -8,7 +8,7 @@
 //! Deterministic: no randomness beyond a fixed hash.
 
 use gatelab_core::audit::{AuditRecord, Component};
-use gatelab_core::consent::{ConsentForm, Grantor, Purpose};
+use gatelab_core::consent::Grantor;
 use gatelab_core::*;
 use serde::Serialize;
 
@@ -171,17 +171,14 @@ pub fn scripted_morning(policy: &Policy, script: Script) -> (Vec<AuditRecord>, O
         }
         if !refuses_face(i) {
             let grantor = if minor { Grantor::Guardian(PersonId(i - 1)) } else { Grantor::Subject };
-            let record = ConsentRecord {
-                id: ConsentId(u64::from(i)),
-                person: PersonId(i),
-                purpose: Purpose::FaceAccess,
-                scope: COMPOUND,
-                form: ConsentForm::Separate,
-                explicit: true,
+            let record = ConsentRecord::face_access(
+                ConsentId(u64::from(i)),
+                PersonId(i),
+                COMPOUND,
                 grantor,
-                given_at: Timestamp(0),
-                retention_ms: 365 * DAY,
-            };
+                Timestamp(0),
+                365 * DAY,
+            );
             run.admin(0, AdminCommand::RecordConsent(record));
             run.admin(0, AdminCommand::Enroll { person: PersonId(i), embedding: embedding(i, 0) });
         }
