@@ -5,5 +5,7 @@
 
 pub mod check;
 pub mod demo;
+pub mod engine;
 pub mod policy_file;
+pub mod run;
 pub mod scenario;

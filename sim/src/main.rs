@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use gatelab_core::audit::jsonl;
-use gatelab_sim::{check, demo, policy_file};
+use gatelab_sim::scenario::Scenario;
+use gatelab_sim::{check, demo, policy_file, run as sim_run};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -19,13 +20,15 @@ use gatelab_sim::{check, demo, policy_file};
         consent checker judges against the rules C1–C8 (separate consent, a non-face way in that is \
         no worse, no processing of non-consenting people, deletion on withdrawal, retention, no \
         export, safe degradation on faults, complete audit).\n\n\
-        With no command, gatelab describes its core and runs the built-in scripted rush hour under \
-        the compliant and the forced-face policy.",
+        With no command, gatelab runs the built-in Dongcheng scenario (one gate, short-term \
+        renters, residents who refuse face, a guard who opens the car gate, the scanner away for \
+        repair) and prints the summary and where the files went.",
     after_help = "Examples:\n  \
-        gatelab                                  # what the core does + the scripted morning under both policies\n  \
-        gatelab demo --policy forced-face --audit-out morning.jsonl\n  \
-        gatelab check morning.jsonl --policy forced-face\n  \
-        gatelab policy show compliant > my-policy.toml   # edit, then: gatelab check LOG --policy my-policy.toml"
+        gatelab                                            # the built-in Dongcheng morning, files in gatelab-out/\n  \
+        gatelab run scenarios/tianjin-wenhuacun.toml --replications 20 --out out/tianjin\n  \
+        gatelab run scenarios/dongcheng-forced-face.toml --out out/ff && gatelab check-consent out/ff/audit.jsonl\n  \
+        gatelab scenario check scenarios/*.toml            # validate your own scenarios\n  \
+        gatelab policy show compliant > my-policy.toml     # edit, then: gatelab check-consent LOG --policy my-policy.toml"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -56,7 +59,36 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Simulate a compound's rush hour: Bevy crowd, real core terminals, consent-checked audit log.
+    ///
+    /// Writes DIR/summary.json (every figure as mean and 95 % interval over replications),
+    /// DIR/passages.csv (one row per passage or denied attempt), DIR/queue.csv (queue length per
+    /// lane every 10 s) and DIR/audit.jsonl (the terminals' audit log); the last three are from
+    /// the first replication. Same scenario and seed: byte-identical files.
+    Run {
+        /// Scenario TOML (see scenarios/); the built-in Dongcheng scenario if omitted.
+        scenario: Option<PathBuf>,
+        /// Seed (default: the scenario's run.seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Replications, run in parallel on all cores (default: the scenario's run.replications).
+        #[arg(long)]
+        replications: Option<u32>,
+        /// Simulate only this many minutes from run.start (a quick look).
+        #[arg(long, value_name = "MIN")]
+        duration_min: Option<u32>,
+        /// Output folder.
+        #[arg(long, value_name = "DIR", default_value = "gatelab-out")]
+        out: PathBuf,
+        /// Print the summary as JSON instead of a table.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Check an audit log (JSON Lines) against C1–C8. Exit status: 0 clean, 1 violations, 2 error.
+    #[command(name = "check-consent", alias = "check")]
     Check {
         /// The audit log: one JSON record per line, as written by `demo --audit-out`, the
         /// simulation or the hardware rig.
@@ -106,20 +138,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        None => {
-            print!("{}", gatelab_core::describe());
-            println!();
-            for name in ["compliant", "forced-face"] {
-                let policy = policy_file::load(name)?;
-                let (log, outcome) = demo::scripted_morning(&policy, demo::Script::default());
-                let report = gatelab_core::check(&log, &policy);
-                println!("scripted morning under '{name}': {outcome}");
-                print!("{}", indent(&check::render_text(&report)));
-            }
-            println!(
-                "\nNext: `gatelab demo --policy forced-face --audit-out log.jsonl`, then `gatelab check log.jsonl --policy forced-face`."
-            );
-            Ok(ExitCode::SUCCESS)
+        None => run_scenario(None, None, None, None, PathBuf::from("gatelab-out"), Format::Text, false),
+        Some(Command::Run { scenario, seed, replications, duration_min, out, format, quiet }) => {
+            run_scenario(scenario, seed, replications, duration_min, out, format, quiet)
         }
         Some(Command::Describe) => {
             print!("{}", gatelab_core::describe());
@@ -182,6 +203,47 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("  {l}\n")).collect()
+fn run_scenario(
+    path: Option<PathBuf>,
+    seed: Option<u64>,
+    replications: Option<u32>,
+    duration_min: Option<u32>,
+    out: PathBuf,
+    format: Format,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let (mut scenario, label) = match &path {
+        Some(p) => (Scenario::load(p)?, p.display().to_string()),
+        None => (
+            Scenario::parse_named(sim_run::DEFAULT_SCENARIO, sim_run::DEFAULT_SCENARIO_NAME)?,
+            sim_run::DEFAULT_SCENARIO_NAME.to_string(),
+        ),
+    };
+    if let Some(minutes) = duration_min {
+        scenario.run.duration_min = minutes;
+        scenario.validate().map_err(|e| anyhow::anyhow!("--duration-min {minutes}: {}", e.message))?;
+    }
+    let seed = seed.unwrap_or(scenario.run.seed);
+    let replications = replications.unwrap_or(scenario.run.replications);
+    anyhow::ensure!(replications > 0, "--replications 0: at least one replication");
+    let started = std::time::Instant::now();
+    let result = sim_run::run(&scenario, seed, replications, !quiet && format == Format::Text)?;
+    let files = result.write(&out)?;
+    match format {
+        Format::Text => {
+            print!("{}", result.render_table());
+            println!("scenario: {label}; simulated in {:.1} s", started.elapsed().as_secs_f64());
+            println!("files:");
+            for f in files {
+                println!("  {}", f.display());
+            }
+            println!(
+                "next: gatelab check-consent {} --policy {}",
+                out.join("audit.jsonl").display(),
+                scenario.policy.name
+            );
+        }
+        Format::Json => println!("{}", serde_json::to_string_pretty(&result.summary_json())?),
+    }
+    Ok(ExitCode::SUCCESS)
 }

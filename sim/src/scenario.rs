@@ -2,11 +2,12 @@
 //! behaviour, faults, policy, matcher and run settings. Parsed with serde + toml; every value is
 //! checked and an error names the file, the field and what to do.
 //!
-//! The Bevy simulation (issue 3) consumes this; today `gatelab scenario check` validates files.
+//! `gatelab run` simulates them (see [`crate::engine`]); `gatelab scenario check` only validates.
+//! A bad value is reported as `FILE:LINE: field: what is wrong — what to do`.
 
+use std::fmt;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,6 +26,8 @@ pub struct Scenario {
     pub policy: PolicySpec,
     #[serde(default)]
     pub matcher: MatcherModel,
+    #[serde(default)]
+    pub service: Service,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,6 +99,18 @@ pub struct GateSpec {
     pub car_gate: bool,
     /// Share of all trips that use this gate.
     pub share: f64,
+    /// How people queue: one queue per lane (they pick the shortest) or one shared queue that
+    /// feeds whichever lane is free (a serpentine, as at airports).
+    #[serde(default)]
+    pub queue: QueueDiscipline,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueDiscipline {
+    #[default]
+    PerLane,
+    Shared,
 }
 
 /// Trips per resident per hour by hour of day: `[hour, outbound, inbound]`.
@@ -115,12 +130,74 @@ pub struct Behaviour {
     pub tailgating_propensity: f64,
     /// Face attempts before switching to a card.
     pub face_retries: u32,
+    /// Agents walk (social force) from their door to the gate and through it. `false` puts them
+    /// straight into the queue and through the door: a pure queueing model, for checking the
+    /// simulation against Erlang C and M/D/1.
+    #[serde(default = "yes")]
+    pub walking: bool,
+    /// People without any way in (forced-face opt-outs) wait this long for someone else's door
+    /// before they give up and call the guard.
+    #[serde(default = "default_patience")]
+    pub no_credential_patience_s: f64,
 }
 
 impl Default for Behaviour {
     fn default() -> Self {
-        Behaviour { walk_speed_mean: 1.34, walk_speed_sd: 0.26, tailgating_propensity: 0.05, face_retries: 2 }
+        Behaviour {
+            walk_speed_mean: 1.34,
+            walk_speed_sd: 0.26,
+            tailgating_propensity: 0.05,
+            face_retries: 2,
+            walking: true,
+            no_credential_patience_s: default_patience(),
+        }
     }
+}
+
+/// Time at the terminal or the guard desk, per transaction. FIGURES.md: face terminals 30–60
+/// persons/min (≈ 1–2 s), card turnstiles 20–30/min (≈ 2–3 s).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Service {
+    /// One face attempt: step up, look, decision.
+    pub face_s: f64,
+    /// IC card or PIN at the reader.
+    pub card_s: f64,
+    /// National ID card at the reader (couriers, food couriers).
+    pub id_card_s: f64,
+    /// A visitor registering at the guard booth.
+    pub visitor_registration_s: f64,
+    /// A courier without a card, a renter with an expired card or anyone stuck, at the booth.
+    pub desk_help_s: f64,
+    /// How service times vary around their means.
+    pub distribution: ServiceDistribution,
+    /// Coefficient of variation for `lognormal`.
+    pub cv: f64,
+}
+
+impl Default for Service {
+    fn default() -> Self {
+        Service {
+            face_s: 1.5,
+            card_s: 2.5,
+            id_card_s: 4.0,
+            visitor_registration_s: 45.0,
+            desk_help_s: 25.0,
+            distribution: ServiceDistribution::Lognormal,
+            cv: 0.35,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceDistribution {
+    /// Always the mean (M/D/c checks).
+    Deterministic,
+    /// Memoryless (M/M/c checks).
+    Exponential,
+    /// Realistic: positive, right-skewed.
+    Lognormal,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -198,6 +275,12 @@ fn default_dt() -> f64 {
 fn one() -> u32 {
     1
 }
+fn yes() -> bool {
+    true
+}
+fn default_patience() -> f64 {
+    180.0
+}
 fn default_renter_card_days() -> u32 {
     180
 }
@@ -209,114 +292,345 @@ pub fn parse_clock(text: &str) -> Option<u32> {
     (h < 24 && m < 60 && text.len() == 5).then_some(h * 60 + m)
 }
 
+/// A scenario that could not be used: where, which field, what is wrong and what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file, or `<text>` for a string.
+    pub file: String,
+    /// 1-based line of the offending value, when it can be found.
+    pub line: Option<usize>,
+    /// Dotted path of the field, e.g. `gates[0].lanes_in`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: ", self.file)?,
+            None => write!(f, "{}: ", self.file)?,
+        }
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// A value that failed validation: the field's dotted path and the message with its hint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: String,
+    pub message: String,
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> Invalid {
+    Invalid { field: field.into(), message: message.into() }
+}
+
 impl Scenario {
     /// Read and validate a scenario file.
-    pub fn load(path: &Path) -> Result<Scenario> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("could not read scenario {}", path.display()))?;
-        Scenario::parse(&text).with_context(|| format!("scenario {} is not valid", path.display()))
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: file.clone(),
+            line: None,
+            field: String::new(),
+            message: format!("could not read the scenario ({e}); check the path"),
+        })?;
+        Scenario::parse_named(&text, &file)
     }
 
-    pub fn parse(text: &str) -> Result<Scenario> {
-        let scenario: Scenario = toml::from_str(text)?;
-        scenario.validate()?;
+    /// Parse and validate scenario text; errors name `<text>` as the file.
+    pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_named(text, "<text>")
+    }
+
+    pub fn parse_named(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| line_of(text, span.start));
+            let message = e.message().trim_end().to_string();
+            let hint = if message.contains("unknown field") {
+                " — check the spelling against scenarios/README.md or a shipped scenario"
+            } else if message.contains("missing field") {
+                " — add it (see a shipped scenario for an example)"
+            } else if message.contains("invalid type") {
+                " — write the value with the type shown (e.g. 1.0 for a number, \"text\" for text)"
+            } else {
+                ""
+            };
+            ScenarioError { file: file.to_string(), line, field: String::new(), message: format!("{message}{hint}") }
+        })?;
+        scenario.validate().map_err(|Invalid { field, message }| ScenarioError {
+            file: file.to_string(),
+            line: locate(text, &field),
+            field,
+            message,
+        })?;
         Ok(scenario)
     }
 
+    /// Minutes since midnight at which the run starts (validated).
+    pub fn start_min(&self) -> u32 {
+        parse_clock(&self.run.start).unwrap_or(0)
+    }
+
+    /// Residents: owners and renters (children and the elderly are among them).
+    pub fn residents(&self) -> u32 {
+        self.population.owners + self.population.renters
+    }
+
     /// Check every value; the error names the field and the fix.
-    pub fn validate(&self) -> Result<()> {
-        let share = |field: &str, v: f64| -> Result<()> {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let share = |field: &str, v: f64| -> Result<(), Invalid> {
             if !(0.0..=1.0).contains(&v) {
-                bail!("{field} = {v}: a share must be between 0 and 1");
+                return Err(invalid(field, format!("{v} is not a share; write a number between 0 and 1")));
             }
             Ok(())
         };
-        let positive = |field: &str, v: f64| -> Result<()> {
+        let positive = |field: &str, v: f64| -> Result<(), Invalid> {
             if !(v.is_finite() && v > 0.0) {
-                bail!("{field} = {v}: must be a positive number");
+                return Err(invalid(field, format!("{v}: must be a positive number")));
             }
             Ok(())
         };
-        if parse_clock(&self.run.start).is_none() {
-            bail!("run.start = {:?}: write the time as \"HH:MM\", e.g. \"07:00\"", self.run.start);
-        }
+        let non_negative = |field: &str, v: f64| -> Result<(), Invalid> {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(invalid(field, format!("{v}: must be zero or more")));
+            }
+            Ok(())
+        };
+        let Some(start) = parse_clock(&self.run.start) else {
+            return Err(invalid(
+                "run.start",
+                format!("{:?}: write the time as \"HH:MM\", e.g. \"07:00\"", self.run.start),
+            ));
+        };
         if self.run.duration_min == 0 {
-            bail!("run.duration_min = 0: the run must last at least one minute");
+            return Err(invalid("run.duration_min", "0: the run must last at least one minute"));
+        }
+        if start + self.run.duration_min > 24 * 60 {
+            return Err(invalid(
+                "run.duration_min",
+                format!(
+                    "{} minutes from {} run past midnight; shorten the run or start earlier (one scenario is one day)",
+                    self.run.duration_min, self.run.start
+                ),
+            ));
         }
         positive("run.dt_s", self.run.dt_s)?;
-        if self.run.dt_s > 1.0 {
-            bail!("run.dt_s = {}: use a step of at most 1 s, or walking and doors are not resolved", self.run.dt_s);
+        if self.run.dt_s > 1.0 || self.run.dt_s < 0.01 {
+            return Err(invalid(
+                "run.dt_s",
+                format!(
+                    "{}: use a step between 0.01 and 1 s (0.1 is usual), or walking and doors are not resolved",
+                    self.run.dt_s
+                ),
+            ));
         }
         if self.run.replications == 0 {
-            bail!("run.replications = 0: at least one replication");
+            return Err(invalid("run.replications", "0: at least one replication"));
         }
         let p = &self.population;
         if p.owners + p.renters == 0 {
-            bail!("population: owners + renters is 0; a compound needs residents");
+            return Err(invalid("population.owners", "owners + renters is 0; a compound needs residents"));
+        }
+        if p.children + p.elderly > p.owners + p.renters {
+            return Err(invalid(
+                "population.children",
+                "children + elderly exceed owners + renters; they are counted among the residents",
+            ));
         }
         share("population.opt_out_share", p.opt_out_share)?;
         share("population.forget_card_share", p.forget_card_share)?;
         share("population.couriers_with_card_share", p.couriers_with_card_share)?;
-        for (field, v) in [
-            ("population.visitors_per_hour", p.visitors_per_hour),
-            ("population.couriers_per_hour", p.couriers_per_hour),
-            ("population.food_couriers_per_hour", p.food_couriers_per_hour),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                bail!("{field} = {v}: must be zero or more");
-            }
-        }
+        non_negative("population.visitors_per_hour", p.visitors_per_hour)?;
+        non_negative("population.couriers_per_hour", p.couriers_per_hour)?;
+        non_negative("population.food_couriers_per_hour", p.food_couriers_per_hour)?;
         if self.gates.is_empty() {
-            bail!("gates: no gate; add at least one [[gates]] table");
+            return Err(invalid("gates", "no gate; add at least one [[gates]] table"));
+        }
+        if self.gates.len() > 32 {
+            return Err(invalid(
+                "gates",
+                format!("{} gates; at most 32 per scenario (split the compound)", self.gates.len()),
+            ));
         }
         let mut total_share = 0.0;
         for (i, g) in self.gates.iter().enumerate() {
-            let f = |name: &str| format!("gates[{i}] ({}).{name}", g.name);
+            let f = |name: &str| format!("gates[{i}].{name}");
             if g.lanes_in == 0 && g.lanes_out == 0 {
-                bail!("{}: a gate needs at least one lane in lanes_in or lanes_out", f("lanes_in"));
+                return Err(invalid(
+                    f("lanes_in"),
+                    format!("gate {:?} has no lane; give it at least one in lanes_in or lanes_out", g.name),
+                ));
+            }
+            if g.lanes_in > 16 || g.lanes_out > 16 {
+                return Err(invalid(f("lanes_out"), "at most 16 lanes per direction and gate"));
+            }
+            if self.gates[..i].iter().any(|other| other.name == g.name) {
+                return Err(invalid(
+                    f("name"),
+                    format!("{:?} is used by two gates; give each gate its own name", g.name),
+                ));
             }
             positive(&f("door_open_s"), g.door_open_s)?;
             positive(&f("lane_width_m"), g.lane_width_m)?;
-            if !(g.walk_distance_m.is_finite() && g.walk_distance_m >= 0.0) {
-                bail!("{} = {}: must be zero or more metres", f("walk_distance_m"), g.walk_distance_m);
+            if g.lane_width_m < 0.5 {
+                return Err(invalid(
+                    f("lane_width_m"),
+                    format!("{}: a person needs a lane at least 0.5 m wide", g.lane_width_m),
+                ));
             }
+            non_negative(&f("walk_distance_m"), g.walk_distance_m)?;
             share(&f("share"), g.share)?;
             total_share += g.share;
         }
         if (total_share - 1.0).abs() > 1e-6 {
-            bail!("gates[*].share adds up to {total_share}; the shares of all gates must add up to 1");
+            return Err(invalid(
+                "gates[0].share",
+                format!("the shares of all gates add up to {total_share}; they must add up to 1"),
+            ));
         }
         if self.demand.profile.is_empty() {
-            bail!("demand.profile is empty; give [hour, outbound, inbound] rows");
+            return Err(invalid("demand.profile", "empty; give [hour, outbound, inbound] rows"));
         }
         for (i, &(hour, out, inb)) in self.demand.profile.iter().enumerate() {
-            if hour > 23 || !(out.is_finite() && out >= 0.0) || !(inb.is_finite() && inb >= 0.0) {
-                bail!("demand.profile[{i}] = [{hour}, {out}, {inb}]: hour 0–23, trip rates zero or more");
+            if hour > 23 {
+                return Err(invalid(
+                    format!("demand.profile[{i}]"),
+                    format!("hour {hour} is beyond the day; hours run from 0 to 23"),
+                ));
+            }
+            if !(out.is_finite() && out >= 0.0 && inb.is_finite() && inb >= 0.0) {
+                return Err(invalid(
+                    format!("demand.profile[{i}]"),
+                    format!("[{hour}, {out}, {inb}]: trip rates (per resident per hour) must be zero or more"),
+                ));
+            }
+            if out > 10.0 || inb > 10.0 {
+                return Err(invalid(
+                    format!("demand.profile[{i}]"),
+                    format!(
+                        "[{hour}, {out}, {inb}]: more than 10 trips per resident per hour; rates are per resident, not totals"
+                    ),
+                ));
+            }
+            if self.demand.profile[..i].iter().any(|row| row.0 == hour) {
+                return Err(invalid(format!("demand.profile[{i}]"), format!("hour {hour} appears twice")));
             }
         }
         let b = &self.behaviour;
         positive("behaviour.walk_speed_mean", b.walk_speed_mean)?;
+        non_negative("behaviour.walk_speed_sd", b.walk_speed_sd)?;
         share("behaviour.tailgating_propensity", b.tailgating_propensity)?;
-        for (i, o) in self.faults.outages.iter().enumerate() {
+        non_negative("behaviour.no_credential_patience_s", b.no_credential_patience_s)?;
+        if b.face_retries > 10 {
+            return Err(invalid("behaviour.face_retries", "at most 10 retries; people give up long before"));
+        }
+        let fl = &self.faults;
+        non_negative("faults.camera_mtbf_h", fl.camera_mtbf_h)?;
+        non_negative("faults.camera_mttr_min", fl.camera_mttr_min)?;
+        if fl.camera_mtbf_h > 0.0 && fl.camera_mttr_min <= 0.0 {
+            return Err(invalid(
+                "faults.camera_mttr_min",
+                "cameras fail (camera_mtbf_h > 0) but are never repaired; give a repair time",
+            ));
+        }
+        for (i, o) in fl.outages.iter().enumerate() {
             let (from, to) = (parse_clock(&o.from), parse_clock(&o.to));
             if from.is_none() || to.is_none() || from >= to {
-                bail!("faults.outages[{i}]: from = {:?}, to = {:?}: two \"HH:MM\" times, from before to", o.from, o.to);
+                return Err(invalid(
+                    format!("faults.outages[{i}]"),
+                    format!("from = {:?}, to = {:?}: two \"HH:MM\" times, from before to", o.from, o.to),
+                ));
             }
             if let Some(gate) = &o.gate {
                 if !self.gates.iter().any(|g| &g.name == gate) {
-                    bail!("faults.outages[{i}].gate = {gate:?}: no gate has that name");
+                    return Err(invalid(
+                        format!("faults.outages[{i}]"),
+                        format!("gate = {gate:?}: no gate has that name"),
+                    ));
                 }
             } else if o.kind == OutageKind::ScannerRemoved {
-                bail!("faults.outages[{i}]: a scanner_removed outage needs the gate it happened at");
+                return Err(invalid(
+                    format!("faults.outages[{i}]"),
+                    "a scanner_removed outage needs the gate it happened at",
+                ));
             }
+        }
+        if self.policy.guard_opens_car_gate_above_queue == Some(0) {
+            return Err(invalid(
+                "policy.guard_opens_car_gate_above_queue",
+                "0 would keep the car gate open all day; give a queue length, or leave it out",
+            ));
         }
         let m = &self.matcher;
         if !(m.threshold > -1.0 && m.threshold < 1.0) {
-            bail!("matcher.threshold = {}: a cosine threshold lies between -1 and 1", m.threshold);
+            return Err(invalid(
+                "matcher.threshold",
+                format!("{}: a cosine threshold lies between -1 and 1", m.threshold),
+            ));
         }
-        if m.dim == 0 || m.dim > gatelab_core::template::MAX_DIM {
-            bail!("matcher.dim = {}: 1..={}", m.dim, gatelab_core::template::MAX_DIM);
+        if m.dim < 8 || m.dim > gatelab_core::template::MAX_DIM {
+            return Err(invalid("matcher.dim", format!("{}: 8..={}", m.dim, gatelab_core::template::MAX_DIM)));
         }
+        for (field, v) in [("matcher.genuine_mean", m.genuine_mean), ("matcher.impostor_mean", m.impostor_mean)] {
+            if !(v.is_finite() && v > -1.0 && v < 1.0) {
+                return Err(invalid(field, format!("{v}: a mean cosine similarity lies between -1 and 1")));
+            }
+        }
+        non_negative("matcher.genuine_sd", m.genuine_sd)?;
+        non_negative("matcher.impostor_sd", m.impostor_sd)?;
+        if m.impostor_mean < 0.0 {
+            return Err(invalid(
+                "matcher.impostor_mean",
+                "the synthetic gallery models impostor similarity of 0 or more",
+            ));
+        }
+        let s = &self.service;
+        for (field, v) in [
+            ("service.face_s", s.face_s),
+            ("service.card_s", s.card_s),
+            ("service.id_card_s", s.id_card_s),
+            ("service.visitor_registration_s", s.visitor_registration_s),
+            ("service.desk_help_s", s.desk_help_s),
+        ] {
+            positive(field, v)?;
+        }
+        non_negative("service.cv", s.cv)?;
         Ok(())
     }
+}
+
+/// 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// Line of the value at a dotted path such as `gates[1].share` or `demand.profile[2]`: the
+/// deepest part of the path that is written in the file (defaults are not).
+pub fn locate(text: &str, field: &str) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let doc = DeTable::parse(text).ok()?;
+    let root = DeValue::Table(doc.get_ref().clone());
+    let mut at = &root;
+    let mut span = None;
+    for part in field.split('.') {
+        let (key, indices) = match part.split_once('[') {
+            Some((key, rest)) => (key, rest.trim_end_matches(']').split("][").collect::<Vec<_>>()),
+            None => (part, Vec::new()),
+        };
+        let Some(next) = at.get(key) else { break };
+        span = Some(next.span());
+        at = next.get_ref();
+        for index in indices {
+            let Some(next) = index.parse::<usize>().ok().and_then(|i| at.get(i)) else { break };
+            span = Some(next.span());
+            at = next.get_ref();
+        }
+    }
+    span.map(|s| line_of(text, s.start))
 }

@@ -1,0 +1,283 @@
+//! Arrivals: residents leaving and coming home by the demand profile, visitors, couriers and
+//! food couriers, each a non-homogeneous Poisson stream with hourly rates. Each arrival is a new
+//! agent at its door (or at the street), heading for a gate chosen by the gates' shares.
+
+use bevy::math::Vec2;
+use bevy::prelude::*;
+use gatelab_core::Direction;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp1, Normal};
+
+use super::model::{
+    Activity, Agent, AgentKind, Body, Clock, DECISION_DISTANCE_M, Goal, Layout, Means, Rngs, ScenarioRes, SimSet, Used,
+};
+use super::population::Population;
+
+const HOUR_MS: u64 = 3_600_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stream {
+    ResidentsOut,
+    ResidentsIn,
+    Visitors,
+    Couriers,
+    FoodCouriers,
+}
+
+const STREAMS: [Stream; 5] =
+    [Stream::ResidentsOut, Stream::ResidentsIn, Stream::Visitors, Stream::Couriers, Stream::FoodCouriers];
+
+#[derive(Resource, Debug)]
+pub struct Arrivals {
+    next_ms: [Option<u64>; 5],
+    /// Arrivals stop here (the end of the simulated window).
+    end_ms: u64,
+    /// Cumulative gate shares, for picking a gate.
+    gate_cumulative: Vec<f64>,
+    pub spawned: u64,
+    /// Arrivals dropped because every candidate person was already on a trip.
+    pub suppressed: u64,
+}
+
+#[derive(Debug)]
+pub struct ArrivalsPlugin;
+
+impl Plugin for ArrivalsPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Startup, setup_arrivals).add_systems(FixedUpdate, spawn_arrivals.in_set(SimSet::Arrivals));
+    }
+}
+
+/// Trips per hour of `stream` during hour-of-day `hour`.
+fn rate_per_hour(scenario: &ScenarioRes, stream: Stream, hour: u64) -> f64 {
+    let s = &scenario.0;
+    let residents = f64::from(s.residents());
+    let profile = |pick: fn(&(u8, f64, f64)) -> f64| {
+        s.demand.profile.iter().find(|row| u64::from(row.0) == hour).map_or(0.0, pick) * residents
+    };
+    match stream {
+        Stream::ResidentsOut => profile(|r| r.1),
+        Stream::ResidentsIn => profile(|r| r.2),
+        Stream::Visitors => s.population.visitors_per_hour,
+        Stream::Couriers => s.population.couriers_per_hour,
+        Stream::FoodCouriers => s.population.food_couriers_per_hour,
+    }
+}
+
+/// Next event of a Poisson process with piecewise-constant hourly rates, after `from_ms`.
+fn next_arrival(
+    scenario: &ScenarioRes,
+    stream: Stream,
+    from_ms: u64,
+    end_ms: u64,
+    rng: &mut ChaCha8Rng,
+) -> Option<u64> {
+    let mut budget: f64 = Exp1.sample(rng);
+    let mut t = from_ms;
+    while t < end_ms {
+        let hour = t / HOUR_MS;
+        let segment_end = ((hour + 1) * HOUR_MS).min(end_ms);
+        let rate = rate_per_hour(scenario, stream, hour % 24) / HOUR_MS as f64;
+        let span = (segment_end - t) as f64;
+        if rate * span >= budget {
+            return Some(t + (budget / rate).ceil() as u64);
+        }
+        budget -= rate * span;
+        t = segment_end;
+    }
+    None
+}
+
+fn setup_arrivals(mut commands: Commands, scenario: Res<ScenarioRes>, clock: Res<Clock>, mut rngs: ResMut<Rngs>) {
+    let end_ms = clock.start_ms + clock.end_tick * clock.dt_ms;
+    let mut next_ms = [None; 5];
+    for (slot, stream) in next_ms.iter_mut().zip(STREAMS) {
+        *slot = next_arrival(&scenario, stream, clock.start_ms, end_ms, &mut rngs.arrivals);
+    }
+    let mut acc = 0.0;
+    let gate_cumulative = scenario
+        .0
+        .gates
+        .iter()
+        .map(|g| {
+            acc += g.share;
+            acc
+        })
+        .collect();
+    commands.insert_resource(Arrivals { next_ms, end_ms, gate_cumulative, spawned: 0, suppressed: 0 });
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spawn_arrivals(
+    mut commands: Commands,
+    scenario: Res<ScenarioRes>,
+    mut clock: ResMut<Clock>,
+    mut rngs: ResMut<Rngs>,
+    mut arrivals: ResMut<Arrivals>,
+    mut population: ResMut<Population>,
+    layout: Res<Layout>,
+) {
+    let now = clock.now_ms();
+    let walking = scenario.0.behaviour.walking;
+    for (i, stream) in STREAMS.into_iter().enumerate() {
+        while let Some(at) = arrivals.next_ms[i].filter(|&at| at <= now) {
+            arrivals.next_ms[i] = next_arrival(&scenario, stream, at, arrivals.end_ms, &mut rngs.arrivals);
+            let roll: f64 = rngs.arrivals.random();
+            let gate = arrivals.gate_cumulative.iter().position(|&c| roll < c).unwrap_or(layout.gate_x.len() - 1);
+            let Some(agent) = make_agent(&scenario, stream, gate, &mut population, &mut rngs) else {
+                arrivals.suppressed += 1;
+                continue;
+            };
+            arrivals.spawned += 1;
+            let serial = arrivals.spawned;
+            let agent = Agent { serial, ..agent };
+            let mut entity = commands.spawn((agent.clone(), Activity::Approaching));
+            if walking {
+                let sign = Layout::approach_sign(agent.direction);
+                let lateral: f32 = rngs.behaviour.random_range(-3.0..3.0);
+                let distance = layout.walk_distance[gate].max(DECISION_DISTANCE_M + 1.0);
+                let pos = Vec2::new(layout.gate_x[gate] + lateral, sign * distance);
+                let v0 = walking_speed(&scenario, &agent, &population, &mut rngs.behaviour);
+                entity.insert((Body { pos, vel: Vec2::ZERO, v0 }, Goal(pos)));
+            }
+        }
+        if let Some(at) = arrivals.next_ms[i] {
+            let tick = clock.tick_at(at);
+            clock.wake_at(tick);
+        }
+    }
+}
+
+/// Weidmann free-flow speed, slower for the elderly and children, brisker for couriers.
+fn walking_speed(scenario: &ScenarioRes, agent: &Agent, population: &Population, rng: &mut ChaCha8Rng) -> f32 {
+    let b = &scenario.0.behaviour;
+    let normal = Normal::new(b.walk_speed_mean, b.walk_speed_sd.max(1e-9)).unwrap_or_else(|_| unreachable!("sd > 0"));
+    let mut v = normal.sample(rng);
+    if let Some(r) = agent.resident {
+        let res = &population.residents[r];
+        if res.elderly {
+            v *= 0.75;
+        } else if res.minor {
+            v *= 0.9;
+        }
+    } else if matches!(agent.kind, AgentKind::Courier | AgentKind::FoodCourier) {
+        v *= 1.1;
+    }
+    v.clamp(0.3, 2.5) as f32
+}
+
+fn blank(kind: AgentKind, direction: Direction, gate: usize) -> Agent {
+    Agent {
+        serial: 0,
+        kind,
+        person: None,
+        resident: None,
+        courier: None,
+        template: None,
+        opt_out: false,
+        direction,
+        gate,
+        means: Means::default(),
+        joined_ms: None,
+        walk_allowance_ms: 0,
+        service_start_ms: None,
+        face_attempts: 0,
+        face_given_up: false,
+        tailgating: false,
+        diverted_to_car_gate: false,
+        used: Used::Nothing,
+    }
+}
+
+fn make_agent(
+    scenario: &ScenarioRes,
+    stream: Stream,
+    gate: usize,
+    population: &mut Population,
+    rngs: &mut Rngs,
+) -> Option<Agent> {
+    let rng = &mut rngs.arrivals;
+    match stream {
+        Stream::ResidentsOut | Stream::ResidentsIn => {
+            let direction = if stream == Stream::ResidentsOut { Direction::Outbound } else { Direction::Inbound };
+            let n = population.residents.len();
+            let r = (0..32).map(|_| rng.random_range(0..n)).find(|&r| !population.residents[r].on_trip)?;
+            let forgot = rng.random_bool(scenario.0.population.forget_card_share);
+            let means = population.resident_means(r, forgot);
+            let res = &mut population.residents[r];
+            res.on_trip = true;
+            Some(Agent {
+                person: Some(res.person),
+                resident: Some(r),
+                opt_out: res.opt_out,
+                template: res.template,
+                means,
+                ..blank(res.kind, direction, gate)
+            })
+        }
+        Stream::Visitors => Some(blank(AgentKind::Visitor, Direction::Inbound, gate)),
+        Stream::Couriers => {
+            let with_card = rng.random_bool(scenario.0.population.couriers_with_card_share);
+            let n = population.couriers.len();
+            let pick = (with_card && n > 0)
+                .then(|| (0..16).map(|_| rng.random_range(0..n)).find(|&c| !population.couriers[c].on_trip))
+                .flatten();
+            let mut agent = blank(AgentKind::Courier, Direction::Inbound, gate);
+            if let Some(c) = pick {
+                let courier = &mut population.couriers[c];
+                courier.on_trip = true;
+                agent.person = Some(courier.person);
+                agent.means = Means {
+                    face: courier.enrolled,
+                    credential: Some((gatelab_core::CredentialKind::IdCard, courier.id_card)),
+                };
+                agent.courier = Some(c);
+                agent.template = courier.template;
+            }
+            Some(agent)
+        }
+        Stream::FoodCouriers => {
+            let n = population.food_couriers.len();
+            if n == 0 {
+                return None;
+            }
+            let c = population.next_food_courier % n;
+            population.next_food_courier += 1;
+            let courier = &population.food_couriers[c];
+            let mut agent = blank(AgentKind::FoodCourier, Direction::Inbound, gate);
+            agent.person = Some(courier.person);
+            agent.means =
+                Means { face: false, credential: Some((gatelab_core::CredentialKind::IdCard, courier.id_card)) };
+            Some(agent)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+    use rand::SeedableRng;
+
+    #[test]
+    fn poisson_stream_follows_the_hourly_profile() {
+        let text = include_str!("../../../scenarios/dongcheng.toml");
+        let scenario = ScenarioRes(Scenario::parse(text).unwrap_or_else(|e| panic!("{e}")));
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (start, end) = (7 * HOUR_MS, 10 * HOUR_MS);
+        let mut count = [0u32; 3];
+        for _ in 0..20 {
+            let mut t = start;
+            while let Some(at) = next_arrival(&scenario, Stream::ResidentsOut, t, end, &mut rng) {
+                count[((at - start) / HOUR_MS) as usize] += 1;
+                t = at;
+            }
+        }
+        // 600 residents × [0.30, 0.35, 0.10] per hour, 20 days.
+        for (hour, expected) in [(0, 3600.0), (1, 4200.0), (2, 1200.0)] {
+            let got = f64::from(count[hour]);
+            assert!((got - expected).abs() < 4.0 * expected.sqrt(), "hour {hour}: {got} vs {expected}");
+        }
+    }
+}

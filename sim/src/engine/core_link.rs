@@ -1,0 +1,173 @@
+//! The only door between the simulation and `gatelab-core`: agents' actions go in as core
+//! events, core actions come back as door states and decisions, and every audit record goes to
+//! the streaming consent checker (and, when asked, to the run's `audit.jsonl`).
+
+use std::collections::BTreeMap;
+
+use bevy::prelude::*;
+use gatelab_core::audit::{AuditEvent, DecisionReason, OpenCause, Source, UncontrolledCause};
+use gatelab_core::checker::Checker;
+use gatelab_core::{
+    Action, AdminCommand, AuditRecord, Compound, CredentialKind, Event, PersonId, TerminalId, Timestamp,
+};
+
+/// What one event at one terminal led to.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reply {
+    pub grant: Option<(PersonId, CredentialKind)>,
+    pub deny: Option<DecisionReason>,
+    /// The terminal recorded an uncontrolled passage (tailgating, guard bypass, fault-open...).
+    pub uncontrolled: Option<UncontrolledCause>,
+    /// The door was commanded open by this event.
+    pub opened: bool,
+    /// An admin command was refused.
+    pub rejected: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DoorState {
+    pub open: bool,
+    /// Held open for everyone because of a fault (not for a grant or the guard).
+    pub open_for_all: bool,
+}
+
+/// Totals read from the audit stream.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AuditCounts {
+    pub records: u64,
+    pub uncontrolled: u64,
+    pub tailgating_detected: u64,
+    pub guard_bypass: u64,
+    pub fault_open: u64,
+}
+
+#[derive(Resource)]
+pub struct CoreLink {
+    pub compound: Compound,
+    out: Vec<(TerminalId, Action)>,
+    checker: Option<Checker>,
+    /// The audit log as JSON Lines, when the run keeps it.
+    pub audit_jsonl: Option<Vec<u8>>,
+    doors: BTreeMap<TerminalId, DoorState>,
+    pub counts: AuditCounts,
+}
+
+impl std::fmt::Debug for CoreLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoreLink").field("counts", &self.counts).finish_non_exhaustive()
+    }
+}
+
+impl CoreLink {
+    pub fn new(compound: Compound, keep_audit: bool) -> CoreLink {
+        let checker = Checker::new(compound.policy());
+        CoreLink {
+            compound,
+            out: Vec::new(),
+            checker: Some(checker),
+            audit_jsonl: keep_audit.then(Vec::new),
+            doors: BTreeMap::new(),
+            counts: AuditCounts::default(),
+        }
+    }
+
+    pub fn door_open(&self, terminal: TerminalId) -> bool {
+        self.doors.get(&terminal).is_some_and(|d| d.open)
+    }
+
+    /// The terminal holds its door open for everyone (a fault under an open-for-all policy).
+    pub fn open_for_all(&self, terminal: TerminalId) -> bool {
+        self.doors.get(&terminal).is_some_and(|d| d.open && d.open_for_all)
+    }
+
+    /// Deliver a gate event to one terminal.
+    pub fn send(&mut self, now: Timestamp, terminal: TerminalId, event: Event) -> Reply {
+        self.advance(now);
+        let mut out = std::mem::take(&mut self.out);
+        self.compound.handle(terminal, now, event, &mut out);
+        let reply = self.absorb(&mut out);
+        self.out = out;
+        reply
+    }
+
+    /// Broadcast an admin command to every terminal.
+    pub fn admin(&mut self, now: Timestamp, cmd: &AdminCommand) -> Reply {
+        let mut out = std::mem::take(&mut self.out);
+        self.compound.admin(now, cmd, &mut out);
+        let reply = self.absorb(&mut out);
+        self.out = out;
+        reply
+    }
+
+    /// Fire the terminals' timers that are due (door closing, template deletion deadlines).
+    pub fn advance(&mut self, now: Timestamp) {
+        if self.compound.poll_timeout().is_some_and(|at| at <= now) {
+            let mut out = std::mem::take(&mut self.out);
+            self.compound.advance_to(now, &mut out);
+            self.absorb(&mut out);
+            self.out = out;
+        }
+    }
+
+    /// The earliest time a terminal needs waking.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.compound.poll_timeout()
+    }
+
+    fn absorb(&mut self, out: &mut Vec<(TerminalId, Action)>) -> Reply {
+        let mut reply = Reply::default();
+        for (terminal, action) in out.drain(..) {
+            match action {
+                Action::Audit(record) => self.record(&record, &mut reply),
+                Action::Grant { person, credential } => reply.grant = Some((person, credential)),
+                Action::Deny { reason, .. } => reply.deny = Some(reason),
+                Action::OpenDoor => {
+                    reply.opened = true;
+                    self.doors.entry(terminal).or_default().open = true;
+                }
+                Action::CloseDoor => self.doors.entry(terminal).or_default().open = false,
+                Action::AdminRejected(_) => reply.rejected = true,
+                Action::Alarm(_) => {}
+            }
+        }
+        reply
+    }
+
+    fn record(&mut self, record: &AuditRecord, reply: &mut Reply) {
+        let index = self.counts.records as usize;
+        self.counts.records += 1;
+        if let Source::Terminal(terminal) = record.source {
+            match record.event {
+                AuditEvent::DoorOpened { cause } => {
+                    self.doors.entry(terminal).or_default().open_for_all = cause == OpenCause::FaultOpenAll;
+                }
+                AuditEvent::DoorClosed => self.doors.entry(terminal).or_default().open_for_all = false,
+                _ => {}
+            }
+        }
+        if let AuditEvent::UncontrolledPassage { cause } = record.event {
+            reply.uncontrolled = Some(cause);
+            self.counts.uncontrolled += 1;
+            match cause {
+                UncontrolledCause::Tailgating => self.counts.tailgating_detected += 1,
+                UncontrolledCause::GuardBypass => self.counts.guard_bypass += 1,
+                UncontrolledCause::FaultOpen => self.counts.fault_open += 1,
+                UncontrolledCause::DoorForced | UncontrolledCause::Unexplained => {}
+            }
+        }
+        if let Some(checker) = &mut self.checker {
+            checker.observe(index, record);
+        }
+        if let Some(buf) = &mut self.audit_jsonl {
+            // Plain data with string keys: serialising into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *buf, record);
+            buf.push(b'\n');
+        }
+    }
+
+    /// The consent checker's verdict on everything audited so far.
+    pub fn finish_check(&mut self) -> gatelab_core::checker::Report {
+        let checker = self.checker.take().unwrap_or_else(|| Checker::new(self.compound.policy()));
+        checker.finish()
+    }
+}

@@ -1,0 +1,191 @@
+//! Metrics: one row per passage or denied attempt, queue lengths every few seconds, and the
+//! counters a planner asks for (tailgating, false accepts and rejects, uncontrolled passages).
+
+use bevy::prelude::*;
+use gatelab_core::Direction;
+use serde::Serialize;
+
+use super::gates::Gatehouse;
+use super::model::{Agent, AgentKind, Clock, Layout, SimSet};
+
+/// Seconds between queue-length samples.
+pub const QUEUE_SAMPLE_S: u64 = 10;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PassageRow {
+    /// Clock time, "HH:MM:SS.s".
+    pub time: String,
+    /// Seconds since midnight.
+    pub t_s: f64,
+    pub agent: u64,
+    pub kind: &'static str,
+    pub gate: String,
+    pub lane: String,
+    pub direction: &'static str,
+    pub credential: &'static str,
+    /// `granted`, `uncontrolled:<cause>`, `undetected` (the sensor missed them), `denied:<reason>`.
+    pub decision: String,
+    pub wait_s: f64,
+    pub service_s: f64,
+    pub tailgated: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QueueRow {
+    pub time: String,
+    pub t_s: f64,
+    pub gate: String,
+    /// A lane (`out-1`), a shared queue (`out-shared`) or the guard booth (`guard-desk`).
+    pub lane: String,
+    pub direction: &'static str,
+    pub queue: u32,
+}
+
+/// Which planner group a passage counts for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    Enrolled,
+    OptOut,
+    /// Residents who could have used face but did not this time (fault, retries, no consent).
+    OtherResident,
+    Visitor,
+    Courier,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Completed {
+    pub at_ms: u64,
+    pub wait_s: f64,
+    pub group: Group,
+}
+
+#[derive(Resource, Debug, Default)]
+pub struct Metrics {
+    pub keep_rows: bool,
+    pub rows: Vec<PassageRow>,
+    pub queue_rows: Vec<QueueRow>,
+    pub completed: Vec<Completed>,
+    pub next_sample_ms: u64,
+    pub queue_max: u32,
+    pub denied_attempts: u64,
+    pub false_accepts: u64,
+    pub false_rejects: u64,
+    pub face_attempts: u64,
+    pub tailgating_attempts: u64,
+    pub tailgating_undetected: u64,
+    pub car_gate_openings: u64,
+}
+
+pub fn clock_text(ms: u64) -> String {
+    let tenths = ms / 100;
+    format!("{:02}:{:02}:{:02}.{}", tenths / 36_000, tenths / 600 % 60, tenths / 10 % 60, tenths % 10)
+}
+
+pub fn direction_str(d: Direction) -> &'static str {
+    match d {
+        Direction::Inbound => "in",
+        Direction::Outbound => "out",
+    }
+}
+
+/// Time lost between reaching the gate area and being served: the free walk is not waiting.
+fn wait_seconds(agent: &Agent, service_start_ms: u64) -> f64 {
+    let joined = agent.joined_ms.unwrap_or(service_start_ms);
+    service_start_ms.saturating_sub(joined + agent.walk_allowance_ms) as f64 / 1000.0
+}
+
+impl Metrics {
+    /// Record a finished passage (the agent is through).
+    pub fn passage(&mut self, agent: &Agent, now_ms: u64, gate: &str, lane: &str, decision: String) {
+        let joined = agent.joined_ms.unwrap_or(now_ms);
+        let start = agent.service_start_ms.unwrap_or(now_ms).max(joined);
+        let wait_s = wait_seconds(agent, start);
+        let service_s = (now_ms.saturating_sub(start)) as f64 / 1000.0;
+        let group = match agent.kind {
+            AgentKind::Visitor => Group::Visitor,
+            AgentKind::Courier | AgentKind::FoodCourier => Group::Courier,
+            _ if agent.opt_out => Group::OptOut,
+            _ if agent.means.face => Group::Enrolled,
+            _ => Group::OtherResident,
+        };
+        self.completed.push(Completed { at_ms: now_ms, wait_s, group });
+        if self.keep_rows {
+            self.rows.push(PassageRow {
+                time: clock_text(now_ms),
+                t_s: now_ms as f64 / 1000.0,
+                agent: agent.serial,
+                kind: agent.kind.as_str(),
+                gate: gate.to_string(),
+                lane: lane.to_string(),
+                direction: direction_str(agent.direction),
+                credential: agent.used.as_str(),
+                decision,
+                wait_s,
+                service_s,
+                tailgated: agent.tailgating,
+            });
+        }
+    }
+
+    /// Record a refused attempt (the agent is still trying).
+    pub fn denied(&mut self, agent: &Agent, now_ms: u64, gate: &str, lane: &str, credential: &'static str, why: &str) {
+        self.denied_attempts += 1;
+        if self.keep_rows {
+            let joined = agent.joined_ms.unwrap_or(now_ms);
+            let start = agent.service_start_ms.unwrap_or(now_ms).max(joined);
+            self.rows.push(PassageRow {
+                time: clock_text(now_ms),
+                t_s: now_ms as f64 / 1000.0,
+                agent: agent.serial,
+                kind: agent.kind.as_str(),
+                gate: gate.to_string(),
+                lane: lane.to_string(),
+                direction: direction_str(agent.direction),
+                credential,
+                decision: format!("denied:{why}"),
+                wait_s: wait_seconds(agent, start),
+                service_s: now_ms.saturating_sub(start) as f64 / 1000.0,
+                tailgated: false,
+            });
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct MetricsPlugin;
+
+impl Plugin for MetricsPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(FixedUpdate, sample_queues.in_set(SimSet::Metrics));
+    }
+}
+
+fn sample_queues(
+    mut clock: ResMut<Clock>,
+    mut metrics: ResMut<Metrics>,
+    gatehouse: Res<Gatehouse>,
+    layout: Res<Layout>,
+) {
+    let now = clock.now_ms();
+    let lengths = gatehouse.queue_lengths(&layout);
+    for (_, _, _, len) in &lengths {
+        metrics.queue_max = metrics.queue_max.max(*len);
+    }
+    if now >= metrics.next_sample_ms {
+        metrics.next_sample_ms = now - now % (QUEUE_SAMPLE_S * 1000) + QUEUE_SAMPLE_S * 1000;
+        if metrics.keep_rows {
+            for (gate, lane, direction, queue) in lengths {
+                metrics.queue_rows.push(QueueRow {
+                    time: clock_text(now),
+                    t_s: now as f64 / 1000.0,
+                    gate: layout.gate_names[gate].clone(),
+                    lane,
+                    direction: direction_str(direction),
+                    queue,
+                });
+            }
+        }
+    }
+    let next = clock.tick_at(metrics.next_sample_ms);
+    clock.wake_at(next);
+}

@@ -1,0 +1,307 @@
+//! The rush-hour simulation: a headless Bevy app (`MinimalPlugins`, a fixed timestep, systems
+//! chained in one deterministic order) whose every terminal is a `gatelab-core` terminal.
+//!
+//! One plugin per concern — [`arrivals`], [`walking`], lanes/queues, terminals, guards
+//! ([`gates`]), [`faults`], [`metrics`] — and [`core_link`] as the only place the core is
+//! called. Time is whole ticks of `dt`; when nobody is walking the clock jumps straight to the
+//! next thing due (an arrival, a service end, a door timer), which changes no result.
+
+pub mod arrivals;
+pub mod core_link;
+pub mod faces;
+pub mod faults;
+pub mod gates;
+pub mod metrics;
+pub mod model;
+pub mod population;
+pub mod walking;
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use bevy::prelude::*;
+use bevy::time::TimeUpdateStrategy;
+use gatelab_core::checker::Violation;
+use gatelab_core::{Compound, TerminalConfig};
+
+use self::core_link::CoreLink;
+use self::gates::Gatehouse;
+use self::metrics::{Group, Metrics, PassageRow, QueueRow};
+use self::model::{Activity, Clock, Layout, Rngs, ScenarioRes, SimSet};
+use self::population::{COMPOUND, Population};
+use crate::policy_file;
+use crate::scenario::Scenario;
+
+/// After the window closes, people already at the gate are let through for at most this long.
+const DRAIN_MS: u64 = 30 * 60_000;
+
+/// What one replication produced.
+#[derive(Debug, Clone)]
+pub struct Replication {
+    pub figures: Figures,
+    pub passages: Vec<PassageRow>,
+    pub queue: Vec<QueueRow>,
+    pub audit_jsonl: Option<Vec<u8>>,
+    pub violations: Vec<Violation>,
+    /// Simulation updates actually run (idle stretches are skipped).
+    pub updates: u64,
+    pub agent_steps: u64,
+}
+
+/// The figures of one replication; `NaN` where a group had nobody.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Figures {
+    pub arrivals: f64,
+    pub passages: f64,
+    pub throughput_per_min: f64,
+    pub wait_mean: f64,
+    pub wait_p50: f64,
+    pub wait_p95: f64,
+    pub wait_p99: f64,
+    pub wait_max: f64,
+    pub queue_max: f64,
+    pub tailgating_attempts: f64,
+    pub tailgating_detected: f64,
+    pub tailgating_undetected: f64,
+    pub uncontrolled_passages: f64,
+    pub opt_out_persons: f64,
+    pub opt_out_passages: f64,
+    pub opt_out_wait_p95: f64,
+    pub enrolled_persons: f64,
+    pub enrolled_passages: f64,
+    pub enrolled_wait_p95: f64,
+    pub visitor_passages: f64,
+    pub visitor_wait_p95: f64,
+    pub courier_passages: f64,
+    pub courier_wait_p95: f64,
+    pub face_attempts: f64,
+    pub false_accepts: f64,
+    pub false_rejects: f64,
+    pub denied_attempts: f64,
+    pub car_gate_openings: f64,
+    pub camera_failures: f64,
+    pub unserved_at_end: f64,
+    pub consent_violations: f64,
+}
+
+/// Nearest-rank percentile of sorted values; NaN if there are none.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// Build the Bevy app for one replication of `scenario`.
+pub fn build_app(scenario: &Scenario, seed: u64, keep_details: bool) -> Result<App> {
+    let policy = policy_file::load(&scenario.policy.name)
+        .with_context(|| format!("policy.name = {:?} in scenario {:?}", scenario.policy.name, scenario.name))?;
+    let layout = Layout::new(scenario);
+    let dim = scenario.matcher.dim;
+    let configs = layout
+        .lanes
+        .iter()
+        .map(|l| (l.terminal, scenario.gates[l.gate].door_open_s))
+        .chain(layout.guard_paths.iter().flat_map(|p| {
+            let open = scenario.gates[p.gate].door_open_s;
+            [(p.inbound, open), (p.outbound, open)]
+        }))
+        .map(|(id, door_open_s)| {
+            let mut config = TerminalConfig::new(id, COMPOUND, dim);
+            config.match_threshold = scenario.matcher.threshold;
+            config.door_open_ms = (door_open_s * 1000.0).round() as u64;
+            config
+        });
+    let compound = Compound::new(COMPOUND, policy.clone(), configs)
+        .map_err(|e| anyhow::anyhow!("the scenario's terminals could not be built: {e:?}"))?;
+    let mut core = CoreLink::new(compound, keep_details);
+    let mut rngs = Rngs::new(seed);
+    let population = Population::register(scenario, &policy, &mut rngs, &mut core);
+    let dt_ms = (scenario.run.dt_s * 1000.0).round().max(1.0) as u64;
+    let start_ms = u64::from(scenario.start_min()) * 60_000;
+    let end_tick = u64::from(scenario.run.duration_min) * 60_000 / dt_ms;
+    let clock = Clock { tick: 0, dt_ms, start_ms, end_tick, next_tick: u64::MAX, busy: false, finished: false };
+    let gatehouse = Gatehouse::new(&layout);
+
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins)
+        .insert_resource(TimeUpdateStrategy::FixedTimesteps(1))
+        .insert_resource(Time::<Fixed>::from_duration(Duration::from_millis(dt_ms)))
+        .insert_resource(ScenarioRes(scenario.clone()))
+        .insert_resource(clock)
+        .insert_resource(rngs)
+        .insert_resource(layout)
+        .insert_resource(core)
+        .insert_resource(population)
+        .insert_resource(gatehouse)
+        .insert_resource(Metrics { keep_rows: keep_details, ..Metrics::default() })
+        .insert_resource(Started(false))
+        .configure_sets(
+            FixedUpdate,
+            (
+                SimSet::Clock,
+                SimSet::Faults,
+                SimSet::Arrivals,
+                SimSet::Walking,
+                SimSet::Decide,
+                SimSet::Guards,
+                SimSet::Lanes,
+                SimSet::Goals,
+                SimSet::Metrics,
+                SimSet::Plan,
+            )
+                .chain(),
+        )
+        .add_systems(FixedUpdate, (advance_clock.in_set(SimSet::Clock), plan_next_tick.in_set(SimSet::Plan)))
+        .add_plugins((
+            faults::FaultsPlugin,
+            arrivals::ArrivalsPlugin,
+            walking::WalkingPlugin,
+            gates::LanesPlugin,
+            gates::GatesPlugin,
+            gates::GuardsPlugin,
+            metrics::MetricsPlugin,
+        ));
+    Ok(app)
+}
+
+#[derive(Resource, Debug)]
+struct Started(bool);
+
+fn advance_clock(mut clock: ResMut<Clock>, mut started: ResMut<Started>, mut core: ResMut<CoreLink>) {
+    if started.0 {
+        clock.tick = clock.next_tick.max(clock.tick + 1);
+    }
+    started.0 = true;
+    clock.next_tick = u64::MAX;
+    clock.busy = false;
+    core.advance(clock.now());
+}
+
+fn plan_next_tick(mut clock: ResMut<Clock>, core: Res<CoreLink>, agents: Query<&Activity>) {
+    let drain_end = clock.end_tick + DRAIN_MS / clock.dt_ms;
+    let present = agents.iter().count();
+    if (clock.tick >= clock.end_tick && present == 0) || clock.tick >= drain_end {
+        clock.finished = true;
+        return;
+    }
+    if clock.busy {
+        let next = clock.tick + 1;
+        clock.wake_at(next);
+    }
+    if let Some(at) = core.poll_timeout() {
+        let tick = clock.tick_at(at.0);
+        clock.wake_at(tick);
+    }
+    if clock.tick < clock.end_tick {
+        let end = clock.end_tick;
+        clock.wake_at(end);
+    }
+    clock.next_tick = clock.next_tick.min(drain_end);
+}
+
+/// Run one replication. `progress(done_ticks)` is called now and then with the clock's tick.
+pub fn simulate(scenario: &Scenario, seed: u64, keep_details: bool, progress: &dyn Fn(u64)) -> Result<Replication> {
+    let mut app = build_app(scenario, seed, keep_details)?;
+    // The first update runs Startup only (Bevy's fixed clock has not advanced yet).
+    app.update();
+    let mut updates = 0u64;
+    let mut last_report = 0;
+    loop {
+        app.update();
+        updates += 1;
+        let clock = app.world().resource::<Clock>();
+        if clock.tick >= last_report + 600 {
+            last_report = clock.tick;
+            progress(clock.tick.min(clock.end_tick));
+        }
+        if clock.finished {
+            break;
+        }
+    }
+    let end_tick = app.world().resource::<Clock>().end_tick;
+    progress(end_tick);
+    Ok(collect(&mut app, updates))
+}
+
+fn collect(app: &mut App, updates: u64) -> Replication {
+    let world = app.world_mut();
+    let unserved = world.query::<&Activity>().iter(world).count() as f64;
+    let agent_steps = world.resource::<walking::Crossings>().agent_steps;
+    let spawned = world.resource::<arrivals::Arrivals>().spawned as f64;
+    let camera_failures = world.resource::<faults::FaultState>().camera_failures as f64;
+    let (opted_out, enrolled) = {
+        let p = world.resource::<Population>();
+        (f64::from(p.opted_out), f64::from(p.enrolled))
+    };
+    let mut core = world.resource_mut::<CoreLink>();
+    let report = core.finish_check();
+    let audit_jsonl = core.audit_jsonl.take();
+    let counts = core.counts;
+    let mut metrics = std::mem::take(&mut *world.resource_mut::<Metrics>());
+
+    let waits = |group: Option<Group>| -> Vec<f64> {
+        sorted(metrics.completed.iter().filter(|c| group.is_none_or(|g| c.group == g)).map(|c| c.wait_s).collect())
+    };
+    let all = waits(None);
+    let count = |group: Group| metrics.completed.iter().filter(|c| c.group == group).count() as f64;
+    let mut times: Vec<u64> = metrics.completed.iter().map(|c| c.at_ms).collect();
+    times.sort_unstable();
+    let window = 15 * 60_000;
+    let mut busiest = 0usize;
+    let mut lo = 0;
+    for hi in 0..times.len() {
+        while times[hi] - times[lo] >= window {
+            lo += 1;
+        }
+        busiest = busiest.max(hi - lo + 1);
+    }
+    let figures = Figures {
+        arrivals: spawned,
+        passages: metrics.completed.len() as f64,
+        throughput_per_min: busiest as f64 / 15.0,
+        wait_mean: if all.is_empty() { f64::NAN } else { all.iter().sum::<f64>() / all.len() as f64 },
+        wait_p50: percentile(&all, 50.0),
+        wait_p95: percentile(&all, 95.0),
+        wait_p99: percentile(&all, 99.0),
+        wait_max: all.last().copied().unwrap_or(f64::NAN),
+        queue_max: f64::from(metrics.queue_max),
+        tailgating_attempts: metrics.tailgating_attempts as f64,
+        tailgating_detected: metrics.tailgating_attempts.saturating_sub(metrics.tailgating_undetected) as f64,
+        tailgating_undetected: metrics.tailgating_undetected as f64,
+        uncontrolled_passages: counts.uncontrolled as f64,
+        opt_out_persons: opted_out,
+        opt_out_passages: count(Group::OptOut),
+        opt_out_wait_p95: percentile(&waits(Some(Group::OptOut)), 95.0),
+        enrolled_persons: enrolled,
+        enrolled_passages: count(Group::Enrolled),
+        enrolled_wait_p95: percentile(&waits(Some(Group::Enrolled)), 95.0),
+        visitor_passages: count(Group::Visitor),
+        visitor_wait_p95: percentile(&waits(Some(Group::Visitor)), 95.0),
+        courier_passages: count(Group::Courier),
+        courier_wait_p95: percentile(&waits(Some(Group::Courier)), 95.0),
+        face_attempts: metrics.face_attempts as f64,
+        false_accepts: metrics.false_accepts as f64,
+        false_rejects: metrics.false_rejects as f64,
+        denied_attempts: metrics.denied_attempts as f64,
+        car_gate_openings: metrics.car_gate_openings as f64,
+        camera_failures,
+        unserved_at_end: unserved,
+        consent_violations: report.violations.len() as f64,
+    };
+    Replication {
+        figures,
+        passages: std::mem::take(&mut metrics.rows),
+        queue: std::mem::take(&mut metrics.queue_rows),
+        audit_jsonl,
+        violations: report.violations,
+        updates,
+        agent_steps,
+    }
+}

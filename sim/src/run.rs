@@ -1,0 +1,228 @@
+//! `gatelab run`: replications of a scenario (in parallel, one seed per replication so the
+//! result does not depend on the thread count), the output files and the summary table.
+
+use std::cell::Cell;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::engine::model::splitmix;
+use crate::engine::{Figures, Replication, simulate};
+use crate::scenario::Scenario;
+
+/// The built-in default scenario: the seed story's Dongcheng compound.
+pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/dongcheng.toml");
+pub const DEFAULT_SCENARIO_NAME: &str = "dongcheng (built in)";
+
+/// Seed of replication `r` of a run seeded with `seed`.
+pub fn replication_seed(seed: u64, r: u32) -> u64 {
+    splitmix(seed ^ splitmix(u64::from(r) + 1))
+}
+
+/// Mean and 95 % interval (Student t) over replications; `ci95` is null for one replication.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Stat {
+    pub mean: f64,
+    pub ci95: Option<[f64; 2]>,
+    /// Replications where the figure exists (a group can be empty).
+    pub n: usize,
+}
+
+/// Two-sided 97.5 % Student t quantiles for 1..=30 degrees of freedom.
+const T975: [f64; 30] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+    2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
+
+pub fn stat(values: impl IntoIterator<Item = f64>) -> Stat {
+    let v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+    let n = v.len();
+    if n == 0 {
+        return Stat { mean: f64::NAN, ci95: None, n };
+    }
+    let mean = v.iter().sum::<f64>() / n as f64;
+    if n == 1 {
+        return Stat { mean, ci95: None, n };
+    }
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let t = T975.get(n - 2).copied().unwrap_or(1.96);
+    let half = t * (var / n as f64).sqrt();
+    Stat { mean, ci95: Some([mean - half, mean + half]), n }
+}
+
+/// What a run produced, across replications.
+#[derive(Debug)]
+pub struct RunResult {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub replications: Vec<Replication>,
+}
+
+impl RunResult {
+    pub fn stat(&self, pick: fn(&Figures) -> f64) -> Stat {
+        stat(self.replications.iter().map(|r| pick(&r.figures)))
+    }
+
+    pub fn summary_json(&self) -> Value {
+        let s = |pick: fn(&Figures) -> f64| serde_json::to_value(self.stat(pick)).unwrap_or(Value::Null);
+        let first = &self.replications[0];
+        let mut rules = serde_json::Map::new();
+        for v in &first.violations {
+            let key = format!("{:?}", v.rule);
+            let count = rules.get(&key).and_then(Value::as_u64).unwrap_or(0) + 1;
+            rules.insert(key, json!(count));
+        }
+        json!({
+            "scenario": self.scenario.name,
+            "policy": self.scenario.policy.name,
+            "seed": self.seed,
+            "replications": self.replications.len(),
+            "window": { "start": self.scenario.run.start, "duration_min": self.scenario.run.duration_min, "dt_s": self.scenario.run.dt_s },
+            "arrivals": s(|f| f.arrivals),
+            "passages": s(|f| f.passages),
+            "throughput_per_min": s(|f| f.throughput_per_min),
+            "wait_s": { "mean": s(|f| f.wait_mean), "p50": s(|f| f.wait_p50), "p95": s(|f| f.wait_p95), "p99": s(|f| f.wait_p99), "max": s(|f| f.wait_max) },
+            "queue_max": s(|f| f.queue_max),
+            "tailgating": { "attempts": s(|f| f.tailgating_attempts), "detected": s(|f| f.tailgating_detected), "undetected": s(|f| f.tailgating_undetected) },
+            "uncontrolled_passages": s(|f| f.uncontrolled_passages),
+            "opt_out": { "persons": s(|f| f.opt_out_persons), "passages": s(|f| f.opt_out_passages), "wait_s_p95": s(|f| f.opt_out_wait_p95) },
+            "enrolled": { "persons": s(|f| f.enrolled_persons), "passages": s(|f| f.enrolled_passages), "wait_s_p95": s(|f| f.enrolled_wait_p95) },
+            "visitors": { "passages": s(|f| f.visitor_passages), "wait_s_p95": s(|f| f.visitor_wait_p95) },
+            "couriers": { "passages": s(|f| f.courier_passages), "wait_s_p95": s(|f| f.courier_wait_p95) },
+            "face_attempts": s(|f| f.face_attempts),
+            "false_accepts": s(|f| f.false_accepts),
+            "false_rejects": s(|f| f.false_rejects),
+            "denied_attempts": s(|f| f.denied_attempts),
+            "car_gate_openings": s(|f| f.car_gate_openings),
+            "camera_failures": s(|f| f.camera_failures),
+            "unserved_at_end": s(|f| f.unserved_at_end),
+            "consent_violations": s(|f| f.consent_violations),
+            "consent_rules_first_replication": rules,
+            "per_replication": self.replications.iter().map(|r| serde_json::to_value(r.figures).unwrap_or(Value::Null)).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The table printed at the end of a run.
+    pub fn render_table(&self) -> String {
+        let rows: [(&str, fn(&Figures) -> f64); 20] = [
+            ("arrivals", |f| f.arrivals),
+            ("passages", |f| f.passages),
+            ("throughput, busiest 15 min (/min)", |f| f.throughput_per_min),
+            ("wait p50 (s)", |f| f.wait_p50),
+            ("wait p95 (s)", |f| f.wait_p95),
+            ("wait p99 (s)", |f| f.wait_p99),
+            ("wait max (s)", |f| f.wait_max),
+            ("longest queue (people)", |f| f.queue_max),
+            ("face users: wait p95 (s)", |f| f.enrolled_wait_p95),
+            ("opt-outs: wait p95 (s)", |f| f.opt_out_wait_p95),
+            ("visitors: wait p95 (s)", |f| f.visitor_wait_p95),
+            ("couriers: wait p95 (s)", |f| f.courier_wait_p95),
+            ("tailgating attempts", |f| f.tailgating_attempts),
+            ("  detected by the sensor", |f| f.tailgating_detected),
+            ("  undetected", |f| f.tailgating_undetected),
+            ("uncontrolled passages", |f| f.uncontrolled_passages),
+            ("false accepts", |f| f.false_accepts),
+            ("false rejects", |f| f.false_rejects),
+            ("car gate openings", |f| f.car_gate_openings),
+            ("consent violations", |f| f.consent_violations),
+        ];
+        let mut out = String::new();
+        let r = self.replications.len();
+        let _ = writeln!(
+            out,
+            "{} — policy '{}', {} from {}, {} replication{}, seed {}",
+            self.scenario.name,
+            self.scenario.policy.name,
+            format_args!("{} min", self.scenario.run.duration_min),
+            self.scenario.run.start,
+            r,
+            if r == 1 { "" } else { "s" },
+            self.seed
+        );
+        let _ = writeln!(out, "  {:<36} {:>10}  {}", "figure", "mean", if r > 1 { "95% interval" } else { "" });
+        for (name, pick) in rows {
+            let st = self.stat(pick);
+            let value = if st.n == 0 { "—".to_string() } else { format!("{:.1}", st.mean) };
+            let interval = st.ci95.map(|[lo, hi]| format!("[{lo:.1}, {hi:.1}]")).unwrap_or_default();
+            let _ = writeln!(out, "  {name:<36} {value:>10}  {interval}");
+        }
+        let first = &self.replications[0];
+        if !first.violations.is_empty() {
+            let _ = writeln!(out, "consent violations in the first replication (rule: reason):");
+            for v in first.violations.iter().take(6) {
+                let _ = writeln!(out, "  {:?}: {}", v.rule, v.message);
+            }
+            if first.violations.len() > 6 {
+                let _ = writeln!(out, "  … {} more in audit.jsonl (gatelab check-consent)", first.violations.len() - 6);
+            }
+        }
+        out
+    }
+
+    /// Write summary.json, passages.csv, queue.csv and audit.jsonl (the last three from the
+    /// first replication) into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        fs::create_dir_all(dir).with_context(|| format!("could not create the output folder {}", dir.display()))?;
+        let first = &self.replications[0];
+        let summary = dir.join("summary.json");
+        let mut text = serde_json::to_string_pretty(&self.summary_json())?;
+        text.push('\n');
+        fs::write(&summary, text).with_context(|| format!("could not write {}", summary.display()))?;
+        let passages = dir.join("passages.csv");
+        write_csv(&passages, &first.passages)?;
+        let queue = dir.join("queue.csv");
+        write_csv(&queue, &first.queue)?;
+        let audit = dir.join("audit.jsonl");
+        fs::write(&audit, first.audit_jsonl.as_deref().unwrap_or_default())
+            .with_context(|| format!("could not write {}", audit.display()))?;
+        Ok(vec![summary, passages, queue, audit])
+    }
+}
+
+fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    let mut writer = csv::Writer::from_path(path).with_context(|| format!("could not create {}", path.display()))?;
+    for row in rows {
+        writer.serialize(row).with_context(|| format!("could not write {}", path.display()))?;
+    }
+    writer.flush().with_context(|| format!("could not write {}", path.display()))?;
+    Ok(())
+}
+
+/// Run `replications` replications of `scenario` seeded from `seed`, in parallel. Details
+/// (rows, audit log) are kept for the first replication only.
+pub fn run(scenario: &Scenario, seed: u64, replications: u32, show_progress: bool) -> Result<RunResult> {
+    let ticks = u64::from(scenario.run.duration_min) * 60_000 / (scenario.run.dt_s * 1000.0).round().max(1.0) as u64;
+    let bar = if show_progress {
+        let bar = ProgressBar::new(ticks * u64::from(replications));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {percent}% ({elapsed} elapsed, ~{eta} left)")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(format!("simulating {} × {}", replications, scenario.name));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let results: Result<Vec<Replication>> = (0..replications)
+        .into_par_iter()
+        .map(|r| {
+            let done = Cell::new(0u64);
+            let report = |tick: u64| {
+                let delta = tick.saturating_sub(done.get());
+                done.set(tick.max(done.get()));
+                bar.inc(delta);
+            };
+            simulate(scenario, replication_seed(seed, r), r == 0, &report)
+                .with_context(|| format!("replication {r} of scenario {:?}", scenario.name))
+        })
+        .collect();
+    bar.finish_and_clear();
+    Ok(RunResult { scenario: scenario.clone(), seed, replications: results? })
+}
