@@ -48,8 +48,10 @@ impl Compound {
     }
 
     /// Broadcast an admin command to every terminal, appending `(terminal, action)` pairs.
+    /// Enrolments go only to terminals with a camera (the others must never hold templates).
     pub fn admin(&mut self, now: Timestamp, cmd: &AdminCommand, out: &mut Vec<(TerminalId, Action)>) {
-        for t in &mut self.terminals {
+        let enrolment = matches!(cmd, AdminCommand::Enroll { .. });
+        for t in self.terminals.iter_mut().filter(|t| !enrolment || t.config().camera) {
             let id = t.id();
             out.extend(t.handle(now, Event::Admin(cmd.clone())).map(|a| (id, a)));
         }

@@ -42,6 +42,14 @@ pub struct TerminalConfig {
     pub door_close_grace_ms: u64,
     /// A door still sensed open this long after it was commanded shut raises "held open".
     pub held_open_alarm_ms: u64,
+    /// The terminal has a face camera. One without (a card-only lane, the guard's door) never
+    /// holds templates: enrolments are not sent to it, and it ignores any that arrive.
+    #[serde(default = "has_camera")]
+    pub camera: bool,
+}
+
+fn has_camera() -> bool {
+    true
 }
 
 impl TerminalConfig {
@@ -55,6 +63,7 @@ impl TerminalConfig {
             door_open_ms: 4_000,
             door_close_grace_ms: 1_500,
             held_open_alarm_ms: 15_000,
+            camera: true,
         }
     }
 }
@@ -724,6 +733,8 @@ impl Terminal {
                 self.audit(AuditEvent::ConsentWithdrawn { person });
                 self.delete_template(person, DeletionReason::Withdrawn);
             }
+            // Data minimisation: no camera, no templates.
+            AdminCommand::Enroll { .. } if !self.config.camera => {}
             AdminCommand::Enroll { person, embedding } => self.on_enroll(person, &embedding),
             AdminCommand::ExportRequest(what) => {
                 self.audit(AuditEvent::ExportAttempt { what, refused: true });

@@ -485,6 +485,12 @@ impl Scenario {
                 ));
             }
             non_negative(&f("walk_distance_m"), g.walk_distance_m)?;
+            if g.walk_distance_m > 5000.0 {
+                return Err(invalid(
+                    f("walk_distance_m"),
+                    format!("{} m: at most 5,000 m from the buildings to a gate", g.walk_distance_m),
+                ));
+            }
             share(&f("share"), g.share)?;
             total_share += g.share;
         }

@@ -113,6 +113,12 @@ impl Gatehouse {
         out
     }
 
+    /// The longest lane or shared queue anywhere (the guard desk's queue is reported apart).
+    pub fn longest_lane_queue(&self) -> u32 {
+        let lanes = self.lanes.iter().map(|l| l.queue.len());
+        lanes.chain(self.shared.iter().map(VecDeque::len)).max().unwrap_or(0) as u32
+    }
+
     /// The longest queue at gate `gate`.
     fn longest_queue(&self, layout: &Layout, gate: usize) -> usize {
         let lanes =
@@ -148,7 +154,7 @@ impl Plugin for GuardsPlugin {
     }
 }
 
-type Agents<'w, 's> = Query<'w, 's, (&'static mut Agent, &'static mut Activity, Option<&'static mut Body>)>;
+type Agents<'w, 's> = Query<'w, 's, (Entity, &'static mut Agent, &'static mut Activity, Option<&'static mut Body>)>;
 
 /// Spot in front of lane `l` where the person at the head stands to use the terminal.
 fn terminal_spot(layout: &Layout, l: usize) -> Vec2 {
@@ -277,14 +283,14 @@ fn update_goals(layout: Res<Layout>, gatehouse: Res<Gatehouse>, mut goals: Query
     }
     for (g, group) in layout.groups.iter().enumerate() {
         let sign = Layout::approach_sign(group.direction);
-        let xs: Vec<f32> = group.lanes.iter().map(|&l| layout.lanes[l].x).collect();
-        let centre = xs.iter().sum::<f32>() / xs.len() as f32;
+        let xs = || group.lanes.iter().map(|&l| layout.lanes[l].x);
+        let centre = xs().sum::<f32>() / group.lanes.len() as f32;
         let base = Vec2::new(centre, sign * (TERMINAL_OFFSET_M + 1.0));
         for (k, &e) in gatehouse.shared[g].iter().enumerate() {
             set(e, slot(base, sign, k));
         }
         // Those with no way in stand aside, next to the lanes.
-        let edge = xs.iter().copied().fold(f32::INFINITY, f32::min) - 1.2;
+        let edge = xs().fold(f32::INFINITY, f32::min) - 1.2;
         for (k, &e) in gatehouse.waiting[g].iter().enumerate() {
             set(e, Vec2::new(edge - 0.6 * (k % 4) as f32, sign * (2.0 + 0.6 * (k / 4) as f32)));
         }
@@ -298,7 +304,7 @@ fn update_goals(layout: Res<Layout>, gatehouse: Res<Gatehouse>, mut goals: Query
             set(e, spot);
         }
     }
-    for (e, at) in targets {
+    for &(e, at) in targets.iter() {
         if let Ok((_, _, mut goal)) = goals.get_mut(e) {
             goal.0 = at;
         }
@@ -382,7 +388,7 @@ fn credential_str(kind: CredentialKind) -> &'static str {
 /// The agent crosses the gate line: the passage sensor (if it can tell them apart from the
 /// person before) reports to the terminal, and the passage is recorded.
 fn cross(step: &mut Step, agents: &mut Agents, e: Entity) {
-    let Ok((agent, mut activity, _)) = agents.get_mut(e) else { return };
+    let Ok((_, agent, mut activity, _)) = agents.get_mut(e) else { return };
     let Activity::Passing { path, .. } = *activity else { return };
     let now = step.now();
     let gate_name = &step.layout.gate_names[agent.gate];
@@ -446,7 +452,7 @@ enum Outcome {
 
 /// Present face or credential to lane `l`'s terminal and read its answer.
 fn present(step: &mut Step, agents: &mut Agents, e: Entity, l: usize, method: Method) -> Outcome {
-    let Ok((mut agent, _, _)) = agents.get_mut(e) else { return Outcome::GiveUp };
+    let Ok((_, mut agent, _, _)) = agents.get_mut(e) else { return Outcome::GiveUp };
     let lane = &step.layout.lanes[l];
     let now = step.now();
     let gate_name = &step.layout.gate_names[agent.gate];
@@ -503,7 +509,7 @@ fn present(step: &mut Step, agents: &mut Agents, e: Entity, l: usize, method: Me
 
 /// Start `e` walking through lane `l` (granted, following someone, or through an open door).
 fn start_passing(step: &mut Step, agents: &mut Agents, e: Entity, l: usize) {
-    if let Ok((mut agent, mut activity, _)) = agents.get_mut(e) {
+    if let Ok((_, mut agent, mut activity, _)) = agents.get_mut(e) {
         agent.service_start_ms.get_or_insert(step.now_ms);
         *activity = Activity::Passing { path: Path::Lane(l), crossed: false };
     }
@@ -526,7 +532,7 @@ fn followers(step: &mut Step, agents: &mut Agents, l: usize) {
     let propensity = step.scenario.behaviour.tailgating_propensity;
     let mut follow: Vec<Entity> = Vec::new();
     if let Some(&c) = next
-        && agents.get(c).is_ok_and(|(_, _, body)| near(body, spot, FOLLOW_DISTANCE_M))
+        && agents.get(c).is_ok_and(|(_, _, _, body)| near(body, spot, FOLLOW_DISTANCE_M))
         && step.rngs.behaviour.random_bool(propensity)
     {
         if shared {
@@ -543,7 +549,7 @@ fn followers(step: &mut Step, agents: &mut Agents, l: usize) {
         follow.push(w);
     }
     for e in follow {
-        if let Ok((mut agent, _, _)) = agents.get_mut(e) {
+        if let Ok((_, mut agent, _, _)) = agents.get_mut(e) {
             agent.tailgating = true;
             agent.used = Used::Tailgate;
         }
@@ -553,7 +559,7 @@ fn followers(step: &mut Step, agents: &mut Agents, l: usize) {
 }
 
 fn send_to_desk(step: &mut Step, agents: &mut Agents, e: Entity, gate: usize) {
-    if let Ok((_, mut activity, _)) = agents.get_mut(e) {
+    if let Ok((_, _, mut activity, _)) = agents.get_mut(e) {
         *activity = Activity::AtDesk { gate };
         step.gatehouse.desks[gate].queue.push_back(e);
     }
@@ -576,7 +582,7 @@ fn run_lane(step: &mut Step, agents: &mut Agents, l: usize) {
                 let Some(e) = pop_next(step, l) else { return };
                 if step.core.open_for_all(lane.terminal) {
                     // Held open for everyone: walk straight through, one per step.
-                    if let Ok((mut agent, _, _)) = agents.get_mut(e) {
+                    if let Ok((_, mut agent, _, _)) = agents.get_mut(e) {
                         agent.used = Used::OpenForAll;
                     }
                     step.gatehouse.lanes[l].phase = Phase::Passing(e);
@@ -586,13 +592,13 @@ fn run_lane(step: &mut Step, agents: &mut Agents, l: usize) {
                     }
                     continue;
                 }
-                if let Ok((_, mut activity, _)) = agents.get_mut(e) {
+                if let Ok((_, _, mut activity, _)) = agents.get_mut(e) {
                     *activity = Activity::AtTerminal { lane: l };
                 }
                 step.gatehouse.lanes[l].phase = Phase::Stepping(e);
             }
             Phase::Stepping(e) => {
-                let Ok((agent, _, body)) = agents.get(e) else {
+                let Ok((_, agent, _, body)) = agents.get(e) else {
                     step.gatehouse.lanes[l].phase = Phase::Free;
                     continue;
                 };
@@ -612,7 +618,7 @@ fn run_lane(step: &mut Step, agents: &mut Agents, l: usize) {
                     Method::Credential(..) => s.card_s,
                 };
                 let ends_tick = step.service_end(mean);
-                if let Ok((mut agent, _, _)) = agents.get_mut(e) {
+                if let Ok((_, mut agent, _, _)) = agents.get_mut(e) {
                     agent.service_start_ms.get_or_insert(step.now_ms);
                 }
                 step.gatehouse.lanes[l].phase = Phase::Serving { agent: e, ends_tick, method };
@@ -663,7 +669,7 @@ fn run_lanes(
     mut gatehouse: ResMut<Gatehouse>,
     crossings: Res<super::walking::Crossings>,
     mut agents: Agents,
-    everyone: Query<Entity, With<Agent>>,
+    mut gone: Local<Vec<Entity>>,
 ) {
     let mut step = Step {
         now_ms: clock.now_ms(),
@@ -688,11 +694,10 @@ fn run_lanes(
     let wake = step.wake;
     clock.wake_at(wake);
     // Off the stage: through and far enough, or at once when nobody walks.
-    for e in everyone.iter() {
-        let Ok((agent, activity, body)) = agents.get(e) else { continue };
+    gone.clear();
+    for (e, agent, activity, body) in agents.iter() {
         let Activity::Leaving { .. } = *activity else { continue };
-        let gone = body.is_none_or(|b| b.pos.y * Layout::approach_sign(agent.direction) < -EXIT_DISTANCE_M);
-        if gone {
+        if body.is_none_or(|b| b.pos.y * Layout::approach_sign(agent.direction) < -EXIT_DISTANCE_M) {
             if let Some(r) = agent.resident {
                 population.residents[r].on_trip = false;
             }
@@ -717,7 +722,7 @@ fn run_guards(
     population: Res<Population>,
     mut gatehouse: ResMut<Gatehouse>,
     mut agents: Agents,
-    everyone: Query<Entity, With<Agent>>,
+    mut heading: Local<Vec<(Entity, usize)>>,
 ) {
     let mut step = Step {
         now_ms: clock.now_ms(),
@@ -744,7 +749,7 @@ fn run_guards(
             let waiting = std::mem::take(&mut step.gatehouse.waiting[group]);
             let mut keep = Vec::with_capacity(waiting.len());
             for e in waiting {
-                let Ok((mut agent, mut activity, _)) = agents.get_mut(e) else { continue };
+                let Ok((_, mut agent, mut activity, _)) = agents.get_mut(e) else { continue };
                 let Activity::Waiting { since_ms, .. } = *activity else { continue };
                 if gate_open {
                     agent.used = Used::CarGate;
@@ -764,15 +769,13 @@ fn run_guards(
         run_desk(&mut step, &mut agents, g);
     }
     // Whoever reached the guard path walks through it.
-    let heading: Vec<(Entity, usize)> = everyone
-        .iter()
-        .filter_map(|e| match agents.get(e) {
-            Ok((_, Activity::ToGuardPath { gate }, _)) => Some((e, *gate)),
-            _ => None,
-        })
-        .collect();
-    for (e, g) in heading {
-        let Ok((agent, mut activity, body)) = agents.get_mut(e) else { continue };
+    heading.clear();
+    heading.extend(agents.iter().filter_map(|(e, _, activity, _)| match activity {
+        Activity::ToGuardPath { gate } => Some((e, *gate)),
+        _ => None,
+    }));
+    for &(e, g) in heading.iter() {
+        let Ok((_, agent, mut activity, body)) = agents.get_mut(e) else { continue };
         if near(body.as_deref(), guard_path_entry(&layout, g, agent.direction), 1.0) {
             *activity = Activity::Passing { path: Path::Guard(g), crossed: false };
             if !step.walking {
@@ -810,7 +813,7 @@ fn car_gate_rule(step: &mut Step, agents: &mut Agents, g: usize, threshold: Opti
             diverted.extend(go);
         }
         for e in diverted {
-            if let Ok((mut agent, mut activity, _)) = agents.get_mut(e) {
+            if let Ok((_, mut agent, mut activity, _)) = agents.get_mut(e) {
                 agent.used = Used::CarGate;
                 agent.diverted_to_car_gate = true;
                 *activity = Activity::ToGuardPath { gate: g };
@@ -862,7 +865,7 @@ fn run_desk(step: &mut Step, agents: &mut Agents, g: usize) {
                 step.gatehouse.desks[g].serving = Some((e, None));
             }
             Some((e, None)) => {
-                let Ok((agent, _, body)) = agents.get(e) else {
+                let Ok((_, agent, _, body)) = agents.get(e) else {
                     step.gatehouse.desks[g].serving = None;
                     continue;
                 };
@@ -875,7 +878,7 @@ fn run_desk(step: &mut Step, agents: &mut Agents, g: usize) {
                     step.scenario.service.desk_help_s
                 };
                 let ends = step.service_end(mean);
-                if let Ok((mut agent, _, _)) = agents.get_mut(e) {
+                if let Ok((_, mut agent, _, _)) = agents.get_mut(e) {
                     agent.service_start_ms.get_or_insert(step.now_ms);
                 }
                 step.gatehouse.desks[g].serving = Some((e, Some(ends)));
@@ -886,7 +889,7 @@ fn run_desk(step: &mut Step, agents: &mut Agents, g: usize) {
                     return;
                 }
                 step.gatehouse.desks[g].serving = None;
-                let Ok((mut agent, mut activity, _)) = agents.get_mut(e) else { continue };
+                let Ok((_, mut agent, mut activity, _)) = agents.get_mut(e) else { continue };
                 let terminal = step.layout.guard_paths[g].terminal(agent.direction);
                 step.core.send(step.now(), terminal, Event::GuardOverride { credential: step.population.guards[g] });
                 agent.used = Used::Guard;

@@ -167,14 +167,11 @@ fn sample_queues(
     layout: Res<Layout>,
 ) {
     let now = clock.now_ms();
-    let lengths = gatehouse.queue_lengths(&layout);
-    for (_, _, _, len) in &lengths {
-        metrics.queue_max = metrics.queue_max.max(*len);
-    }
+    metrics.queue_max = metrics.queue_max.max(gatehouse.longest_lane_queue());
     if now >= metrics.next_sample_ms {
         metrics.next_sample_ms = now - now % (QUEUE_SAMPLE_S * 1000) + QUEUE_SAMPLE_S * 1000;
         if metrics.keep_rows {
-            for (gate, lane, direction, queue) in lengths {
+            for (gate, lane, direction, queue) in gatehouse.queue_lengths(&layout) {
                 metrics.queue_rows.push(QueueRow {
                     time: clock_text(now),
                     t_s: now as f64 / 1000.0,

@@ -107,15 +107,16 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep_details: bool) -> Result<A
     let configs = layout
         .lanes
         .iter()
-        .map(|l| (l.terminal, scenario.gates[l.gate].door_open_s))
+        .map(|l| (l.terminal, scenario.gates[l.gate].door_open_s, l.has_camera))
         .chain(layout.guard_paths.iter().flat_map(|p| {
             let open = scenario.gates[p.gate].door_open_s;
-            [(p.inbound, open), (p.outbound, open)]
+            [(p.inbound, open, false), (p.outbound, open, false)]
         }))
-        .map(|(id, door_open_s)| {
+        .map(|(id, door_open_s, camera)| {
             let mut config = TerminalConfig::new(id, COMPOUND, dim);
             config.match_threshold = scenario.matcher.threshold;
             config.door_open_ms = (door_open_s * 1000.0).round() as u64;
+            config.camera = camera;
             config
         });
     let compound = Compound::new(COMPOUND, policy.clone(), configs)
@@ -130,7 +131,9 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep_details: bool) -> Result<A
     let gatehouse = Gatehouse::new(&layout);
 
     let mut app = App::new();
-    app.add_plugins(MinimalPlugins)
+    // No task pool: every system runs on this thread, in order (determinism, and ticking idle
+    // pools 100,000 times costs more than it brings).
+    app.add_plugins(MinimalPlugins.build().disable::<bevy::app::TaskPoolPlugin>())
         .insert_resource(TimeUpdateStrategy::FixedTimesteps(1))
         .insert_resource(Time::<Fixed>::from_duration(Duration::from_millis(dt_ms)))
         .insert_resource(ScenarioRes(scenario.clone()))
