@@ -1,10 +1,10 @@
-//! The host side of gatelab: loading policies, checking audit logs and, until the Bevy crowd
-//! simulation lands, a scripted rush hour driven through real `gatelab-core` terminals.
+//! The host side of gatelab: scenarios, the Bevy rush-hour simulation whose every terminal is a
+//! `gatelab-core` terminal ([`engine`]), runs with replications and output files ([`run`]),
+//! policies and the consent checker over audit logs.
 //!
 //! The binary (`src/main.rs`) is a thin clap layer over these functions.
 
 pub mod check;
-pub mod demo;
 pub mod engine;
 pub mod policy_file;
 pub mod run;

@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use gatelab_core::audit::jsonl;
 use gatelab_sim::scenario::Scenario;
-use gatelab_sim::{check, demo, policy_file, run as sim_run};
+use gatelab_sim::{check, policy_file, run as sim_run};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -45,20 +44,6 @@ enum Format {
 enum Command {
     /// Print what the core does: modules, dimensions, policies and the consent rules it checks.
     Describe,
-    /// Run the scripted rush hour through real core terminals and check its audit log.
-    Demo {
-        /// Built-in policy name (compliant, forced-face) or a policy TOML file.
-        #[arg(long, default_value = "compliant")]
-        policy: String,
-        /// Write the audit log here as JSON Lines (one record per line).
-        #[arg(long, value_name = "FILE")]
-        audit_out: Option<PathBuf>,
-        /// Residents in the script.
-        #[arg(long, default_value_t = 60)]
-        residents: u32,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-    },
     /// Simulate a compound's rush hour: Bevy crowd, real core terminals, consent-checked audit log.
     ///
     /// Writes DIR/summary.json (every figure as mean and 95 % interval over replications),
@@ -145,28 +130,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Describe) => {
             print!("{}", gatelab_core::describe());
             Ok(ExitCode::SUCCESS)
-        }
-        Some(Command::Demo { policy, audit_out, residents, format }) => {
-            let policy = policy_file::load(&policy)?;
-            let (log, outcome) = demo::scripted_morning(&policy, demo::Script { residents, ..demo::Script::default() });
-            if let Some(path) = &audit_out {
-                let file =
-                    std::fs::File::create(path).with_context(|| format!("could not create {}", path.display()))?;
-                jsonl::write(std::io::BufWriter::new(file), &log)
-                    .with_context(|| format!("could not write {}", path.display()))?;
-            }
-            let report = gatelab_core::check(&log, &policy);
-            match format {
-                Format::Text => {
-                    println!("{outcome}");
-                    print!("{}", check::render_text(&report));
-                    if let Some(path) = audit_out {
-                        println!("audit log: {}", path.display());
-                    }
-                }
-                Format::Json => println!("{}", serde_json::json!({ "outcome": outcome, "report": report })),
-            }
-            Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Some(Command::Check { log, policy, format }) => {
             let policy = policy_file::load(&policy)?;

@@ -20,6 +20,9 @@ use crate::scenario::Scenario;
 pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/dongcheng.toml");
 pub const DEFAULT_SCENARIO_NAME: &str = "dongcheng (built in)";
 
+/// Reads one figure out of a replication's figures.
+type Pick = fn(&Figures) -> f64;
+
 /// Seed of replication `r` of a run seeded with `seed`.
 pub fn replication_seed(seed: u64, r: u32) -> u64 {
     splitmix(seed ^ splitmix(u64::from(r) + 1))
@@ -65,12 +68,12 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    pub fn stat(&self, pick: fn(&Figures) -> f64) -> Stat {
+    pub fn stat(&self, pick: Pick) -> Stat {
         stat(self.replications.iter().map(|r| pick(&r.figures)))
     }
 
     pub fn summary_json(&self) -> Value {
-        let s = |pick: fn(&Figures) -> f64| serde_json::to_value(self.stat(pick)).unwrap_or(Value::Null);
+        let s = |pick: Pick| serde_json::to_value(self.stat(pick)).unwrap_or(Value::Null);
         let first = &self.replications[0];
         let mut rules = serde_json::Map::new();
         for v in &first.violations {
@@ -102,6 +105,7 @@ impl RunResult {
             "car_gate_openings": s(|f| f.car_gate_openings),
             "camera_failures": s(|f| f.camera_failures),
             "unserved_at_end": s(|f| f.unserved_at_end),
+            "consent_withdrawals": s(|f| f.withdrawals),
             "consent_violations": s(|f| f.consent_violations),
             "consent_rules_first_replication": rules,
             "per_replication": self.replications.iter().map(|r| serde_json::to_value(r.figures).unwrap_or(Value::Null)).collect::<Vec<_>>(),
@@ -110,7 +114,7 @@ impl RunResult {
 
     /// The table printed at the end of a run.
     pub fn render_table(&self) -> String {
-        let rows: [(&str, fn(&Figures) -> f64); 20] = [
+        let rows: [(&str, Pick); 21] = [
             ("arrivals", |f| f.arrivals),
             ("passages", |f| f.passages),
             ("throughput, busiest 15 min (/min)", |f| f.throughput_per_min),
@@ -130,6 +134,7 @@ impl RunResult {
             ("false accepts", |f| f.false_accepts),
             ("false rejects", |f| f.false_rejects),
             ("car gate openings", |f| f.car_gate_openings),
+            ("consents withdrawn (templates deleted)", |f| f.withdrawals),
             ("consent violations", |f| f.consent_violations),
         ];
         let mut out = String::new();

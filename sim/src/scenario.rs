@@ -72,6 +72,10 @@ pub struct Population {
     /// Residents who forget their card on a given day.
     #[serde(default)]
     pub forget_card_share: f64,
+    /// Enrolled residents who withdraw their face consent during the run, per hour: the
+    /// terminals must delete their templates everywhere (C4) and they carry on with their card.
+    #[serde(default)]
+    pub withdrawals_per_hour: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -449,6 +453,7 @@ impl Scenario {
         non_negative("population.visitors_per_hour", p.visitors_per_hour)?;
         non_negative("population.couriers_per_hour", p.couriers_per_hour)?;
         non_negative("population.food_couriers_per_hour", p.food_couriers_per_hour)?;
+        non_negative("population.withdrawals_per_hour", p.withdrawals_per_hour)?;
         if self.gates.is_empty() {
             return Err(invalid("gates", "no gate; add at least one [[gates]] table"));
         }

@@ -18,54 +18,184 @@ fn text(o: &Output) -> String {
 
 #[test]
 fn check_exit_codes_tell_clean_violating_and_broken_logs_apart() {
-    let clean = gatelab(&["check", &fixture("c1-pass.jsonl")]);
+    let clean = gatelab(&["check-consent", &fixture("c1-pass.jsonl")]);
     assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
-    let bad = gatelab(&["check", &fixture("c4-fail.jsonl")]);
+    let bad = gatelab(&["check-consent", &fixture("c4-fail.jsonl")]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(text(&bad).contains("C4"), "{}", text(&bad));
-    let broken = gatelab(&["check", &fixture("malformed.jsonl")]);
+    let broken = gatelab(&["check-consent", &fixture("malformed.jsonl")]);
     assert_eq!(broken.status.code(), Some(2));
     assert!(text(&broken).contains("line 3"), "{}", text(&broken));
-    let unknown_policy = gatelab(&["check", &fixture("c1-pass.jsonl"), "--policy", "nope"]);
+    let unknown_policy = gatelab(&["check-consent", &fixture("c1-pass.jsonl"), "--policy", "nope"]);
     assert_eq!(unknown_policy.status.code(), Some(2));
     assert!(text(&unknown_policy).contains("forced-face"));
 }
 
 #[test]
 fn check_json_lists_every_violation() {
-    let out = gatelab(&["check", &fixture("c2-fail.jsonl"), "--format", "json"]);
+    let out = gatelab(&["check-consent", &fixture("c2-fail.jsonl"), "--format", "json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(report["violations"][0]["rule"], "C2");
     assert_eq!(report["violations"][0]["record"], 2);
 }
 
+/// A fresh scratch folder for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gatelab-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn scenario(name: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(format!("{name}.toml"));
+    p.to_string_lossy().into_owned()
+}
+
+const FILES: [&str; 4] = ["summary.json", "passages.csv", "queue.csv", "audit.jsonl"];
+
 #[test]
-fn the_default_run_shows_both_policies() {
-    let out = gatelab(&[]);
-    assert!(out.status.success());
+fn no_arguments_runs_the_built_in_scenario_and_says_where_the_files_are() {
+    let dir = scratch("default");
+    let out = Command::new(env!("CARGO_BIN_EXE_gatelab")).current_dir(&dir).output().unwrap();
     let t = text(&out);
-    assert!(t.contains("under 'compliant'") && t.contains("no violations"), "{t}");
-    assert!(t.contains("under 'forced-face'") && t.contains("C2"), "{t}");
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("dongcheng") && t.contains("wait p95") && t.contains("consent violations"), "{t}");
+    for f in FILES {
+        assert!(dir.join("gatelab-out").join(f).is_file(), "{f} missing: {t}");
+        assert!(t.contains(f), "the summary names {f}: {t}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("gatelab-out/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["replications"], 10);
+    assert!(summary["wait_s"]["p95"]["ci95"].is_array(), "replications give intervals: {summary}");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
-fn demo_writes_a_log_that_check_reads_back() {
-    let dir = std::env::temp_dir().join(format!("gatelab-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("morning.jsonl");
-    let log = log.to_str().unwrap();
-    let demo = gatelab(&["demo", "--policy", "forced-face", "--audit-out", log]);
-    assert_eq!(demo.status.code(), Some(1), "violations found: {}", text(&demo));
-    let check = gatelab(&["check", log, "--policy", "forced-face", "--format", "json"]);
-    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
-    assert!(report["violations"].as_array().is_some_and(|v| v.iter().any(|v| v["rule"] == "C7")));
+fn same_seed_writes_byte_identical_files_whatever_the_thread_count() {
+    let dir = scratch("seed");
+    let run = |sub: &str, threads: &str| {
+        let out = dir.join(sub);
+        let o = Command::new(env!("CARGO_BIN_EXE_gatelab"))
+            .env("RAYON_NUM_THREADS", threads)
+            .args(["run", &scenario("courier-surge"), "--duration-min", "40", "--replications", "3", "--seed", "9"])
+            .arg("--out")
+            .arg(&out)
+            .args(["--quiet"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        out
+    };
+    let (a, b) = (run("a", "1"), run("b", "2"));
+    for f in FILES {
+        let (x, y) = (std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap());
+        assert!(!x.is_empty(), "{f} is empty");
+        assert!(x == y, "{f} differs between two runs with the same seed");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn summary_json_has_every_figure_a_planner_asks_for() {
+    let dir = scratch("summary");
+    let o = gatelab(&[
+        "run",
+        &scenario("dongcheng"),
+        "--duration-min",
+        "30",
+        "--replications",
+        "2",
+        "--format",
+        "json",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    for path in [
+        "/arrivals",
+        "/passages",
+        "/throughput_per_min",
+        "/wait_s/p50",
+        "/wait_s/p95",
+        "/wait_s/p99",
+        "/wait_s/max",
+        "/queue_max",
+        "/tailgating/attempts",
+        "/tailgating/detected",
+        "/tailgating/undetected",
+        "/uncontrolled_passages",
+        "/opt_out/persons",
+        "/opt_out/passages",
+        "/opt_out/wait_s_p95",
+        "/enrolled/wait_s_p95",
+        "/false_accepts",
+        "/false_rejects",
+        "/consent_violations",
+    ] {
+        let stat = v.pointer(path).unwrap_or_else(|| panic!("{path} missing"));
+        assert!(stat["mean"].is_number(), "{path}: {stat}");
+        assert!(stat["ci95"].is_array(), "{path}: {stat}");
+    }
+    let passages = std::fs::read_to_string(dir.join("passages.csv")).unwrap();
+    assert!(
+        passages
+            .starts_with("time,t_s,agent,kind,gate,lane,direction,credential,decision,wait_s,service_s,tailgated\n")
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn forced_face_log_fails_check_consent_and_compliant_passes() {
+    let dir = scratch("consent");
+    for (name, expect) in [("dongcheng-forced-face", 1), ("dongcheng", 0)] {
+        let out = dir.join(name);
+        let o = gatelab(&[
+            "run",
+            &scenario(name),
+            "--duration-min",
+            "75",
+            "--replications",
+            "1",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        let log = out.join("audit.jsonl");
+        let policy = if expect == 1 { "forced-face" } else { "compliant" };
+        let check = gatelab(&["check-consent", log.to_str().unwrap(), "--policy", policy]);
+        assert_eq!(check.status.code(), Some(expect), "{name}: {}", text(&check));
+        if expect == 1 {
+            // Rule, record and reason for each violation.
+            assert!(text(&check).contains("C2 at record"), "{}", text(&check));
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_bad_scenario_is_an_error_with_file_line_and_field() {
+    let dir = scratch("bad");
+    let path = dir.join("bad.toml");
+    let text_ok = std::fs::read_to_string(scenario("dongcheng")).unwrap();
+    std::fs::write(&path, text_ok.replace("lanes_out = 1", "lanes_out = 1\nlanes_sideways = 2")).unwrap();
+    let o = gatelab(&["run", path.to_str().unwrap(), "--quiet"]);
+    assert_eq!(o.status.code(), Some(2));
+    let t = text(&o);
+    assert!(t.contains("bad.toml:") && t.contains("lanes_sideways") && t.contains("check the spelling"), "{t}");
+    assert!(!t.contains("panicked"), "{t}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn help_teaches_and_policy_show_round_trips() {
     let help = text(&gatelab(&["--help"]));
-    assert!(help.contains("Examples:") && help.contains("gatelab check"), "{help}");
+    assert!(help.contains("Examples:") && help.contains("gatelab run") && help.contains("check-consent"), "{help}");
+    let run_help = text(&gatelab(&["run", "--help"]));
+    assert!(run_help.contains("summary.json") && run_help.contains("--replications"), "{run_help}");
     let shown = gatelab(&["policy", "show", "compliant"]);
     assert!(String::from_utf8_lossy(&shown.stdout).contains("on_fault = \"degrade_to_non_face\""));
 }

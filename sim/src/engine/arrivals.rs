@@ -9,6 +9,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1, Normal};
 
+use super::core_link::CoreLink;
 use super::model::{
     Activity, Agent, AgentKind, Body, Clock, DECISION_DISTANCE_M, Goal, Layout, Means, Rngs, ScenarioRes, SimSet, Used,
 };
@@ -23,14 +24,22 @@ enum Stream {
     Visitors,
     Couriers,
     FoodCouriers,
+    /// Not a trip: an enrolled resident withdraws consent at the property office.
+    Withdrawals,
 }
 
-const STREAMS: [Stream; 5] =
-    [Stream::ResidentsOut, Stream::ResidentsIn, Stream::Visitors, Stream::Couriers, Stream::FoodCouriers];
+const STREAMS: [Stream; 6] = [
+    Stream::ResidentsOut,
+    Stream::ResidentsIn,
+    Stream::Visitors,
+    Stream::Couriers,
+    Stream::FoodCouriers,
+    Stream::Withdrawals,
+];
 
 #[derive(Resource, Debug)]
 pub struct Arrivals {
-    next_ms: [Option<u64>; 5],
+    next_ms: [Option<u64>; 6],
     /// Arrivals stop here (the end of the simulated window).
     end_ms: u64,
     /// Cumulative gate shares, for picking a gate.
@@ -62,6 +71,7 @@ fn rate_per_hour(scenario: &ScenarioRes, stream: Stream, hour: u64) -> f64 {
         Stream::Visitors => s.population.visitors_per_hour,
         Stream::Couriers => s.population.couriers_per_hour,
         Stream::FoodCouriers => s.population.food_couriers_per_hour,
+        Stream::Withdrawals => s.population.withdrawals_per_hour,
     }
 }
 
@@ -91,7 +101,7 @@ fn next_arrival(
 
 fn setup_arrivals(mut commands: Commands, scenario: Res<ScenarioRes>, clock: Res<Clock>, mut rngs: ResMut<Rngs>) {
     let end_ms = clock.start_ms + clock.end_tick * clock.dt_ms;
-    let mut next_ms = [None; 5];
+    let mut next_ms = [None; 6];
     for (slot, stream) in next_ms.iter_mut().zip(STREAMS) {
         *slot = next_arrival(&scenario, stream, clock.start_ms, end_ms, &mut rngs.arrivals);
     }
@@ -117,12 +127,17 @@ fn spawn_arrivals(
     mut arrivals: ResMut<Arrivals>,
     mut population: ResMut<Population>,
     layout: Res<Layout>,
+    mut core: ResMut<CoreLink>,
 ) {
     let now = clock.now_ms();
     let walking = scenario.0.behaviour.walking;
     for (i, stream) in STREAMS.into_iter().enumerate() {
         while let Some(at) = arrivals.next_ms[i].filter(|&at| at <= now) {
             arrivals.next_ms[i] = next_arrival(&scenario, stream, at, arrivals.end_ms, &mut rngs.arrivals);
+            if stream == Stream::Withdrawals {
+                withdraw(&mut population, &mut core, &mut rngs, now);
+                continue;
+            }
             let roll: f64 = rngs.arrivals.random();
             let gate = arrivals.gate_cumulative.iter().position(|&c| roll < c).unwrap_or(layout.gate_x.len() - 1);
             let Some(agent) = make_agent(&scenario, stream, gate, &mut population, &mut rngs) else {
@@ -147,6 +162,20 @@ fn spawn_arrivals(
             clock.wake_at(tick);
         }
     }
+}
+
+/// An enrolled resident withdraws consent: the compound broadcasts it, every terminal deletes
+/// the template (the checker holds them to the policy's bound) and the person uses a card.
+fn withdraw(population: &mut Population, core: &mut CoreLink, rngs: &mut Rngs, now_ms: u64) {
+    let enrolled: Vec<usize> = (0..population.residents.len()).filter(|&r| population.residents[r].enrolled).collect();
+    if enrolled.is_empty() {
+        return;
+    }
+    let r = enrolled[rngs.arrivals.random_range(0..enrolled.len())];
+    let person = population.residents[r].person;
+    core.admin(gatelab_core::Timestamp(now_ms), &gatelab_core::AdminCommand::WithdrawConsent(person));
+    population.residents[r].enrolled = false;
+    population.withdrawn += 1;
 }
 
 /// Weidmann free-flow speed, slower for the elderly and children, brisker for couriers.
@@ -204,7 +233,11 @@ fn make_agent(
             let n = population.residents.len();
             let r = (0..32).map(|_| rng.random_range(0..n)).find(|&r| !population.residents[r].on_trip)?;
             let forgot = rng.random_bool(scenario.0.population.forget_card_share);
-            let means = population.resident_means(r, forgot);
+            let mut means = population.resident_means(r, forgot);
+            if means.credential.is_none() && !means.face && rng.random_bool(0.5) {
+                // No way in the gate accepts: half of them try their ID card at the reader anyway.
+                means.credential = Some((gatelab_core::CredentialKind::IdCard, population.residents[r].id_card));
+            }
             let res = &mut population.residents[r];
             res.on_trip = true;
             Some(Agent {
@@ -237,6 +270,7 @@ fn make_agent(
             }
             Some(agent)
         }
+        Stream::Withdrawals => None,
         Stream::FoodCouriers => {
             let n = population.food_couriers.len();
             if n == 0 {

@@ -433,8 +433,10 @@ fn cross(step: &mut Step, agents: &mut Agents, e: Entity) {
     *activity = Activity::Leaving { path };
 }
 
-fn choose_method(agent: &Agent, has_camera: bool) -> Option<Method> {
-    if agent.means.face && has_camera && !agent.face_given_up && agent.template.is_some() {
+fn choose_method(agent: &Agent, has_camera: bool, population: &Population) -> Option<Method> {
+    // Someone who withdrew consent since leaving home knows their face no longer opens the gate.
+    let still_enrolled = agent.resident.is_none_or(|r| population.residents[r].enrolled);
+    if agent.means.face && still_enrolled && has_camera && !agent.face_given_up && agent.template.is_some() {
         return Some(Method::Face);
     }
     agent.means.credential.map(|(kind, id)| Method::Credential(kind, id))
@@ -504,7 +506,7 @@ fn present(step: &mut Step, agents: &mut Agents, e: Entity, l: usize, method: Me
         agent.used = Used::OpenForAll;
         return Outcome::OpenForAll;
     }
-    if choose_method(&agent, lane.has_camera).is_some() { Outcome::Retry } else { Outcome::GiveUp }
+    if choose_method(&agent, lane.has_camera, step.population).is_some() { Outcome::Retry } else { Outcome::GiveUp }
 }
 
 /// Start `e` walking through lane `l` (granted, following someone, or through an open door).
@@ -565,6 +567,19 @@ fn send_to_desk(step: &mut Step, agents: &mut Agents, e: Entity, gate: usize) {
     }
 }
 
+/// Nothing worked at the terminal: visitors and couriers go to the booth; residents step aside
+/// and wait for someone else's door (or the guard, once their patience runs out).
+fn give_up(step: &mut Step, agents: &mut Agents, e: Entity, l: usize) {
+    let lane = &step.layout.lanes[l];
+    let Ok((_, agent, mut activity, _)) = agents.get_mut(e) else { return };
+    if matches!(agent.kind, AgentKind::Owner | AgentKind::Renter) {
+        *activity = Activity::Waiting { group: lane.group, since_ms: step.now_ms };
+        step.gatehouse.waiting[lane.group].push(e);
+    } else {
+        send_to_desk(step, agents, e, lane.gate);
+    }
+}
+
 fn pop_next(step: &mut Step, l: usize) -> Option<Entity> {
     let group = step.layout.lanes[l].group;
     match step.layout.groups[group].discipline {
@@ -606,7 +621,7 @@ fn run_lane(step: &mut Step, agents: &mut Agents, l: usize) {
                     return;
                 }
                 let gate = agent.gate;
-                let Some(method) = choose_method(agent, lane.has_camera) else {
+                let Some(method) = choose_method(agent, lane.has_camera, step.population) else {
                     step.gatehouse.lanes[l].phase = Phase::Free;
                     send_to_desk(step, agents, e, gate);
                     continue;
@@ -647,7 +662,7 @@ fn run_lane(step: &mut Step, agents: &mut Agents, l: usize) {
                     Outcome::Retry => step.gatehouse.lanes[l].phase = Phase::Stepping(e),
                     Outcome::GiveUp => {
                         step.gatehouse.lanes[l].phase = Phase::Free;
-                        send_to_desk(step, agents, e, lane.gate);
+                        give_up(step, agents, e, l);
                     }
                 }
             }

@@ -81,6 +81,7 @@ pub struct Figures {
     pub car_gate_openings: f64,
     pub camera_failures: f64,
     pub unserved_at_end: f64,
+    pub withdrawals: f64,
     pub consent_violations: f64,
 }
 
@@ -239,9 +240,9 @@ fn collect(app: &mut App, updates: u64) -> Replication {
     let agent_steps = world.resource::<walking::Crossings>().agent_steps;
     let spawned = world.resource::<arrivals::Arrivals>().spawned as f64;
     let camera_failures = world.resource::<faults::FaultState>().camera_failures as f64;
-    let (opted_out, enrolled) = {
+    let (opted_out, enrolled, withdrawn) = {
         let p = world.resource::<Population>();
-        (f64::from(p.opted_out), f64::from(p.enrolled))
+        (f64::from(p.opted_out), f64::from(p.enrolled), f64::from(p.withdrawn))
     };
     let mut core = world.resource_mut::<CoreLink>();
     let report = core.finish_check();
@@ -296,6 +297,7 @@ fn collect(app: &mut App, updates: u64) -> Replication {
         car_gate_openings: metrics.car_gate_openings as f64,
         camera_failures,
         unserved_at_end: unserved,
+        withdrawals: withdrawn,
         consent_violations: report.violations.len() as f64,
     };
     Replication {

@@ -66,6 +66,8 @@ pub struct Population {
     pub id_card_accepted: bool,
     pub opted_out: u32,
     pub enrolled: u32,
+    /// Consents withdrawn during the run.
+    pub withdrawn: u32,
 }
 
 impl Population {
@@ -292,6 +294,7 @@ impl Population {
             id_card_accepted,
             opted_out,
             enrolled,
+            withdrawn: 0,
         }
     }
 }

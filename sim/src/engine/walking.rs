@@ -125,7 +125,7 @@ fn step_walkers(
                 }
                 let d = p - s.pos[j];
                 let dist = d.length();
-                if dist >= CUTOFF_M || dist < 1e-6 {
+                if !(1e-6..CUTOFF_M).contains(&dist) {
                     continue;
                 }
                 let n = d / dist;
