@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 
+use bevy::ecs::system::SystemParam;
 use bevy::math::Vec2;
 use bevy::prelude::*;
 use gatelab_core::audit::DecisionReason;
@@ -350,6 +351,10 @@ impl Step<'_> {
     fn wake_at(&mut self, tick: u64) {
         self.wake = self.wake.min(tick);
     }
+    /// The first tick at or after `ms`.
+    fn tick_at(&self, ms: u64) -> u64 {
+        self.tick + ms.saturating_sub(self.now_ms).div_ceil(self.dt_ms)
+    }
     fn service_end(&mut self, mean_s: f64) -> u64 {
         let seconds = draw_service(self.scenario, mean_s, &mut self.rngs.service);
         self.tick + service_ticks(seconds, self.dt_ms)
@@ -671,45 +676,55 @@ fn run_lane(step: &mut Step, agents: &mut Agents, l: usize) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The resources every gate-side system works on; `step()` borrows them as one [`Step`].
+#[derive(SystemParam)]
+struct GateWorld<'w> {
+    scenario: Res<'w, ScenarioRes>,
+    clock: ResMut<'w, Clock>,
+    layout: Res<'w, Layout>,
+    core: ResMut<'w, CoreLink>,
+    metrics: ResMut<'w, Metrics>,
+    rngs: ResMut<'w, Rngs>,
+    population: ResMut<'w, Population>,
+    gatehouse: ResMut<'w, Gatehouse>,
+}
+
+impl GateWorld<'_> {
+    fn step(&mut self) -> Step<'_> {
+        Step {
+            now_ms: self.clock.now_ms(),
+            tick: self.clock.tick,
+            dt_ms: self.clock.dt_ms,
+            walking: self.scenario.0.behaviour.walking,
+            scenario: &self.scenario.0,
+            layout: &self.layout,
+            core: &mut self.core,
+            metrics: &mut self.metrics,
+            rngs: &mut self.rngs,
+            population: &self.population,
+            gatehouse: &mut self.gatehouse,
+            wake: u64::MAX,
+        }
+    }
+}
+
 fn run_lanes(
     mut commands: Commands,
-    scenario: Res<ScenarioRes>,
-    mut clock: ResMut<Clock>,
-    layout: Res<Layout>,
-    mut core: ResMut<CoreLink>,
-    mut metrics: ResMut<Metrics>,
-    mut rngs: ResMut<Rngs>,
-    mut population: ResMut<Population>,
-    mut gatehouse: ResMut<Gatehouse>,
+    mut world: GateWorld,
     crossings: Res<super::walking::Crossings>,
     mut agents: Agents,
-    mut gone: Local<Vec<Entity>>,
 ) {
-    let mut step = Step {
-        now_ms: clock.now_ms(),
-        tick: clock.tick,
-        dt_ms: clock.dt_ms,
-        walking: scenario.0.behaviour.walking,
-        scenario: &scenario.0,
-        layout: &layout,
-        core: &mut core,
-        metrics: &mut metrics,
-        rngs: &mut rngs,
-        population: &population,
-        gatehouse: &mut gatehouse,
-        wake: u64::MAX,
-    };
+    let mut step = world.step();
     for &e in &crossings.entities {
         cross(&mut step, &mut agents, e);
     }
-    for l in 0..layout.lanes.len() {
+    for l in 0..step.layout.lanes.len() {
         run_lane(&mut step, &mut agents, l);
     }
     let wake = step.wake;
-    clock.wake_at(wake);
+    world.clock.wake_at(wake);
     // Off the stage: through and far enough, or at once when nobody walks.
-    gone.clear();
+    let population = &mut world.population;
     for (e, agent, activity, body) in agents.iter() {
         let Activity::Leaving { .. } = *activity else { continue };
         if body.is_none_or(|b| b.pos.y * Layout::approach_sign(agent.direction) < -EXIT_DISTANCE_M) {
@@ -726,34 +741,10 @@ fn run_lanes(
 
 // ---- the guard --------------------------------------------------------------------------------
 
-#[allow(clippy::too_many_arguments)]
-fn run_guards(
-    scenario: Res<ScenarioRes>,
-    mut clock: ResMut<Clock>,
-    layout: Res<Layout>,
-    mut core: ResMut<CoreLink>,
-    mut metrics: ResMut<Metrics>,
-    mut rngs: ResMut<Rngs>,
-    population: Res<Population>,
-    mut gatehouse: ResMut<Gatehouse>,
-    mut agents: Agents,
-    mut heading: Local<Vec<(Entity, usize)>>,
-) {
-    let mut step = Step {
-        now_ms: clock.now_ms(),
-        tick: clock.tick,
-        dt_ms: clock.dt_ms,
-        walking: scenario.0.behaviour.walking,
-        scenario: &scenario.0,
-        layout: &layout,
-        core: &mut core,
-        metrics: &mut metrics,
-        rngs: &mut rngs,
-        population: &population,
-        gatehouse: &mut gatehouse,
-        wake: u64::MAX,
-    };
+fn run_guards(mut world: GateWorld, mut agents: Agents, mut heading: Local<Vec<(Entity, usize)>>) {
+    let mut step = world.step();
     let threshold = step.scenario.policy.guard_opens_car_gate_above_queue;
+    let layout = step.layout;
     for g in 0..layout.gate_x.len() {
         car_gate_rule(&mut step, &mut agents, g, threshold);
         let gate_open = step.gatehouse.car_gate_open[g];
@@ -774,8 +765,8 @@ fn run_guards(
                     *activity = Activity::AtDesk { gate: g };
                     step.gatehouse.desks[g].queue.push_back(e);
                 } else {
-                    let tick = clock.tick_at(since_ms + patience_ms);
-                    step.wake = step.wake.min(tick);
+                    let tick = step.tick_at(since_ms + patience_ms);
+                    step.wake_at(tick);
                     keep.push(e);
                 }
             }
@@ -791,7 +782,7 @@ fn run_guards(
     }));
     for &(e, g) in heading.iter() {
         let Ok((_, agent, mut activity, body)) = agents.get_mut(e) else { continue };
-        if near(body.as_deref(), guard_path_entry(&layout, g, agent.direction), 1.0) {
+        if near(body.as_deref(), guard_path_entry(layout, g, agent.direction), 1.0) {
             *activity = Activity::Passing { path: Path::Guard(g), crossed: false };
             if !step.walking {
                 cross(&mut step, &mut agents, e);
@@ -799,7 +790,7 @@ fn run_guards(
         }
     }
     let wake = step.wake;
-    clock.wake_at(wake);
+    world.clock.wake_at(wake);
 }
 
 /// "Open the car gate when the queue exceeds N": the guard opens it, people at the back of the
@@ -847,8 +838,7 @@ fn car_gate_rule(step: &mut Step, agents: &mut Agents, g: usize, threshold: Opti
             let door_open_ms = (step.scenario.gates[g].door_open_s * 1000.0) as u64;
             step.gatehouse.car_gate_refresh_ms[g] = step.now_ms + (door_open_ms / 2).max(step.dt_ms);
         }
-        let refresh = step.gatehouse.car_gate_refresh_ms[g];
-        let tick = (refresh.saturating_sub(step.now_ms)).div_ceil(step.dt_ms) + step.tick;
+        let tick = step.tick_at(step.gatehouse.car_gate_refresh_ms[g]);
         step.wake_at(tick);
     }
 }

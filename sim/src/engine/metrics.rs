@@ -95,12 +95,36 @@ fn wait_seconds(agent: &Agent, service_start_ms: u64) -> f64 {
 }
 
 impl Metrics {
+    fn row(
+        agent: &Agent,
+        now_ms: u64,
+        gate: &str,
+        lane: &str,
+        credential: &'static str,
+        decision: String,
+    ) -> PassageRow {
+        let joined = agent.joined_ms.unwrap_or(now_ms);
+        let start = agent.service_start_ms.unwrap_or(now_ms).max(joined);
+        PassageRow {
+            time: clock_text(now_ms),
+            t_s: now_ms as f64 / 1000.0,
+            agent: agent.serial,
+            kind: agent.kind.as_str(),
+            gate: gate.to_string(),
+            lane: lane.to_string(),
+            direction: direction_str(agent.direction),
+            credential,
+            decision,
+            wait_s: wait_seconds(agent, start),
+            service_s: now_ms.saturating_sub(start) as f64 / 1000.0,
+            tailgated: agent.tailgating,
+        }
+    }
+
     /// Record a finished passage (the agent is through).
     pub fn passage(&mut self, agent: &Agent, now_ms: u64, gate: &str, lane: &str, decision: String) {
         let joined = agent.joined_ms.unwrap_or(now_ms);
-        let start = agent.service_start_ms.unwrap_or(now_ms).max(joined);
-        let wait_s = wait_seconds(agent, start);
-        let service_s = (now_ms.saturating_sub(start)) as f64 / 1000.0;
+        let wait_s = wait_seconds(agent, agent.service_start_ms.unwrap_or(now_ms).max(joined));
         let group = match agent.kind {
             AgentKind::Visitor => Group::Visitor,
             AgentKind::Courier | AgentKind::FoodCourier => Group::Courier,
@@ -110,20 +134,7 @@ impl Metrics {
         };
         self.completed.push(Completed { at_ms: now_ms, wait_s, group });
         if self.keep_rows {
-            self.rows.push(PassageRow {
-                time: clock_text(now_ms),
-                t_s: now_ms as f64 / 1000.0,
-                agent: agent.serial,
-                kind: agent.kind.as_str(),
-                gate: gate.to_string(),
-                lane: lane.to_string(),
-                direction: direction_str(agent.direction),
-                credential: agent.used.as_str(),
-                decision,
-                wait_s,
-                service_s,
-                tailgated: agent.tailgating,
-            });
+            self.rows.push(Metrics::row(agent, now_ms, gate, lane, agent.used.as_str(), decision));
         }
     }
 
@@ -131,22 +142,8 @@ impl Metrics {
     pub fn denied(&mut self, agent: &Agent, now_ms: u64, gate: &str, lane: &str, credential: &'static str, why: &str) {
         self.denied_attempts += 1;
         if self.keep_rows {
-            let joined = agent.joined_ms.unwrap_or(now_ms);
-            let start = agent.service_start_ms.unwrap_or(now_ms).max(joined);
-            self.rows.push(PassageRow {
-                time: clock_text(now_ms),
-                t_s: now_ms as f64 / 1000.0,
-                agent: agent.serial,
-                kind: agent.kind.as_str(),
-                gate: gate.to_string(),
-                lane: lane.to_string(),
-                direction: direction_str(agent.direction),
-                credential,
-                decision: format!("denied:{why}"),
-                wait_s: wait_seconds(agent, start),
-                service_s: now_ms.saturating_sub(start) as f64 / 1000.0,
-                tailgated: false,
-            });
+            let row = Metrics::row(agent, now_ms, gate, lane, credential, format!("denied:{why}"));
+            self.rows.push(PassageRow { tailgated: false, ..row });
         }
     }
 }

@@ -221,28 +221,25 @@ impl Population {
         let fixed = (p.couriers_per_hour * p.couriers_with_card_share * hours / 2.0).ceil() as usize;
         let food = (p.food_couriers_per_hour * hours * 1.2).ceil() as usize;
         let mut next_person = n as u32 + 1;
-        let mut courier = |core: &mut CoreLink, valid_ms: u64| {
+        // A non-resident with one credential: registered at midnight like everyone else.
+        let mut outsider = |core: &mut CoreLink, kind: PersonKind, credential: CredentialKind, expires: Option<u64>| {
             next_person += 1;
             let person = PersonId(next_person);
+            let age_years = if kind == PersonKind::Guard { 45 } else { 30 };
             core.admin(
                 midnight,
-                &AdminCommand::RegisterPerson(Person {
-                    id: person,
-                    kind: PersonKind::Courier,
-                    household: None,
-                    age_years: 30,
-                }),
+                &AdminCommand::RegisterPerson(Person { id: person, kind, household: None, age_years }),
             );
-            let id_card = next_credential();
+            let id = next_credential();
+            let expires_at = expires.map(Timestamp);
             core.admin(
                 midnight,
-                &AdminCommand::IssueCredential(Credential {
-                    id: id_card,
-                    holder: person,
-                    kind: CredentialKind::IdCard,
-                    expires_at: Some(Timestamp(valid_ms)),
-                }),
+                &AdminCommand::IssueCredential(Credential { id, holder: person, kind: credential, expires_at }),
             );
+            (person, id)
+        };
+        let mut courier = |core: &mut CoreLink, valid_ms: u64| {
+            let (person, id_card) = outsider(core, PersonKind::Courier, CredentialKind::IdCard, Some(valid_ms));
             Courier { person, id_card, enrolled: false, template: None, on_trip: false }
         };
         let mut couriers: Vec<Courier> = (0..fixed).map(|_| courier(core, 30 * DAY_MS)).collect();
@@ -256,30 +253,7 @@ impl Population {
             }
         }
         let guards = (0..scenario.gates.len())
-            .map(|_| {
-                next_person += 1;
-                let person = PersonId(next_person);
-                core.admin(
-                    midnight,
-                    &AdminCommand::RegisterPerson(Person {
-                        id: person,
-                        kind: PersonKind::Guard,
-                        household: None,
-                        age_years: 45,
-                    }),
-                );
-                let id = next_credential();
-                core.admin(
-                    midnight,
-                    &AdminCommand::IssueCredential(Credential {
-                        id,
-                        holder: person,
-                        kind: CredentialKind::GuardOverride,
-                        expires_at: None,
-                    }),
-                );
-                id
-            })
+            .map(|_| outsider(core, PersonKind::Guard, CredentialKind::GuardOverride, None).1)
             .collect();
         let opted_out = residents.iter().filter(|r| r.opt_out).count() as u32;
         let enrolled = residents.iter().filter(|r| r.enrolled).count() as u32;
