@@ -11,7 +11,8 @@ use rand_distr::{Distribution, Exp1, Normal};
 
 use super::core_link::CoreLink;
 use super::model::{
-    Activity, Agent, AgentKind, Body, Clock, DECISION_DISTANCE_M, Goal, Layout, Means, Rngs, ScenarioRes, SimSet, Used,
+    Activity, Agent, AgentKind, Body, Clock, DECISION_DISTANCE_M, Goal, Layout, Means, OnTheWay, PLAZA_RADIUS_M, Rngs,
+    ScenarioRes, SimSet, Used,
 };
 use super::population::Population;
 
@@ -152,9 +153,17 @@ fn spawn_arrivals(
                 let sign = Layout::approach_sign(agent.direction);
                 let lateral: f32 = rngs.behaviour.random_range(-3.0..3.0);
                 let distance = layout.walk_distance[gate].max(DECISION_DISTANCE_M + 1.0);
-                let pos = Vec2::new(layout.gate_x[gate] + lateral, sign * distance);
                 let v0 = walking_speed(&scenario, &agent, &population, &mut rngs.behaviour);
-                entity.insert((Body { pos, vel: Vec2::ZERO, v0 }, Goal(pos)));
+                let x = layout.gate_x[gate] + lateral;
+                if distance > PLAZA_RADIUS_M {
+                    // Alone on the path: free flow until the plaza, then a body in the crowd.
+                    let walk_ms = f64::from((distance - PLAZA_RADIUS_M) / v0) * 1000.0;
+                    let enter_tick = clock.tick_at(now + walk_ms as u64);
+                    entity.insert(OnTheWay { enter_tick, at: Vec2::new(x, sign * PLAZA_RADIUS_M), v0 });
+                } else {
+                    let pos = Vec2::new(x, sign * distance);
+                    entity.insert((Body { pos, vel: Vec2::ZERO, v0 }, Goal(pos)));
+                }
             }
         }
         if let Some(at) = arrivals.next_ms[i] {

@@ -212,7 +212,8 @@ fn choose_way_in(
     let now = clock.now_ms();
     let threshold = scenario.0.policy.guard_opens_car_gate_above_queue;
     for (entity, mut agent, mut activity, body) in agents.iter_mut() {
-        if *activity != Activity::Approaching {
+        if *activity != Activity::Approaching || (scenario.0.behaviour.walking && body.is_none()) {
+            // Not there yet (still on the path to the plaza).
             continue;
         }
         let sign = Layout::approach_sign(agent.direction);

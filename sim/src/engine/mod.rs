@@ -218,7 +218,10 @@ pub fn simulate(scenario: &Scenario, seed: u64, keep_details: bool, progress: &d
     let mut updates = 0u64;
     let mut last_report = 0;
     loop {
-        app.update();
+        // One simulation step is one run of the FixedUpdate schedule (our clock is the fixed
+        // timestep). Running it directly skips the frame-level schedules (First … Last, Bevy's
+        // own time bookkeeping) that a headless step does not need: about half the per-step cost.
+        app.world_mut().run_schedule(FixedUpdate);
         updates += 1;
         let clock = app.world().resource::<Clock>();
         if clock.tick >= last_report + 600 {

@@ -85,6 +85,9 @@ pub struct ScenarioRes(pub Scenario);
 
 // ---- layout ---------------------------------------------------------------------------------
 
+/// Within this distance of the gate line people walk as bodies in the social-force crowd;
+/// farther out, on the paths from the buildings, they walk alone in free flow.
+pub const PLAZA_RADIUS_M: f32 = 20.0;
 /// Metres between the gate line and the point where people choose a lane.
 pub const DECISION_DISTANCE_M: f32 = 8.0;
 /// Length of the lane channel (the turnstile cabinet) on each side of the gate line.
@@ -341,6 +344,14 @@ pub struct Body {
     pub v0: f32,
 }
 
+/// On the path to the gate, not yet in the plaza: reaches `at` at `enter_tick`.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct OnTheWay {
+    pub enter_tick: u64,
+    pub at: Vec2,
+    pub v0: f32,
+}
+
 /// Where the agent is heading now.
 #[derive(Component, Debug, Clone, Copy)]
 pub struct Goal(pub Vec2);
@@ -370,11 +381,6 @@ pub enum Activity {
     Passing { path: Path, crossed: bool },
     /// Through: walking off, then gone.
     Leaving { path: Path },
-}
-
-/// Entities whose position must be integrated every tick.
-pub fn is_moving(activity: &Activity) -> bool {
-    !matches!(activity, Activity::AtDesk { .. } | Activity::Waiting { .. })
 }
 
 /// The order of one simulation step; every system runs in exactly one set, sets run chained.

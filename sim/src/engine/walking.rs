@@ -2,11 +2,13 @@
 //! agent's goal, exponential repulsion from other people within 2 m (weaker from behind) and
 //! from the lane channels' walls. Neighbours come from a uniform grid, so a step costs
 //! O(n log n). It also notices who crosses the gate line, which the passage sensor reports.
+//! Farther than [`PLAZA_RADIUS_M`](super::model::PLAZA_RADIUS_M) from the gate people walk their
+//! path alone at free speed and are not integrated; they join the crowd when they reach it.
 
 use bevy::math::Vec2;
 use bevy::prelude::*;
 
-use super::model::{Activity, Agent, Body, Clock, Goal, Layout, SimSet};
+use super::model::{Activity, Agent, Body, Clock, Goal, Layout, OnTheWay, SimSet};
 
 /// Relaxation time towards the desired velocity, s.
 const TAU_S: f32 = 0.5;
@@ -39,7 +41,8 @@ pub struct WalkingPlugin;
 
 impl Plugin for WalkingPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<Crossings>().add_systems(FixedUpdate, step_walkers.in_set(SimSet::Walking));
+        app.init_resource::<Crossings>()
+            .add_systems(FixedUpdate, (enter_plaza, step_walkers).chain().in_set(SimSet::Walking));
     }
 }
 
@@ -63,6 +66,26 @@ fn cell_key(p: Vec2) -> (i32, i32) {
 
 fn pack(cx: i32, cy: i32) -> i64 {
     (i64::from(cx) << 32) | i64::from(cy as u32)
+}
+
+/// People reaching the plaza become bodies, heading for the gate at their free speed.
+fn enter_plaza(
+    mut commands: Commands,
+    mut clock: ResMut<Clock>,
+    layout: Res<Layout>,
+    arriving: Query<(Entity, &OnTheWay, &Agent)>,
+) {
+    let mut next = u64::MAX;
+    for (entity, way, agent) in arriving.iter() {
+        if way.enter_tick <= clock.tick {
+            let towards = Vec2::new(layout.gate_x[agent.gate], 0.0) - way.at;
+            let vel = towards.normalize_or_zero() * way.v0;
+            commands.entity(entity).remove::<OnTheWay>().insert((Body { pos: way.at, vel, v0: way.v0 }, Goal(way.at)));
+        } else {
+            next = next.min(way.enter_tick);
+        }
+    }
+    clock.wake_at(next);
 }
 
 fn step_walkers(
