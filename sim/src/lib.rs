@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod engine;
+pub mod plan;
 pub mod policy_file;
 pub mod run;
 pub mod scenario;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use gatelab_sim::scenario::Scenario;
-use gatelab_sim::{check, policy_file, run as sim_run};
+use gatelab_sim::{check, plan, policy_file, run as sim_run};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -72,6 +72,62 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Size the gates: the smallest lanes per gate and direction whose p95 wait meets the target
+    /// for face users, opt-outs, visitors and couriers, beside Erlang C / M/D/c, with a
+    /// sensitivity table and an HTML report.
+    ///
+    /// Writes DIR/plan.json (`recommended` and one entry per configuration), DIR/plan.csv,
+    /// DIR/report.html (self-contained, SVG plots) and DIR/spec.json, which `gatelab sweep`
+    /// can shard over a cluster to get the very same files.
+    Plan {
+        /// Scenario TOML; the built-in Dongcheng scenario if omitted.
+        scenario: Option<PathBuf>,
+        /// The p95 wait (seconds) every group must meet.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+        target_wait_p95: f64,
+        /// Lanes per gate and direction to try, FROM..TO.
+        #[arg(long, value_name = "FROM..TO", default_value = "1..4")]
+        lanes: String,
+        /// Replications per configuration (default: the scenario's run.replications, at least 2).
+        #[arg(long)]
+        replications: Option<u32>,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Simulate only this many minutes from run.start.
+        #[arg(long, value_name = "MIN")]
+        duration_min: Option<u32>,
+        /// Skip the sensitivity runs (10 more configurations).
+        #[arg(long)]
+        no_sensitivity: bool,
+        #[arg(long, value_name = "DIR", default_value = "gatelab-plan")]
+        out: PathBuf,
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Run one shard of a sweep (a spec TOML, e.g. the spec.json `plan` wrote, or your own) into
+    /// a folder; `gatelab merge` combines the folders into the plan.
+    ///
+    /// The shard is --shard I/N (0 <= I < N), else Slurm's SLURM_ARRAY_TASK_ID and
+    /// SLURM_ARRAY_TASK_COUNT, else a Kubernetes Indexed Job's JOB_COMPLETION_INDEX with
+    /// GATELAB_SHARDS; without any, the whole sweep.
+    Sweep {
+        /// Sweep spec: scenario, target_wait_p95_s, lanes_from, lanes_to, replications, and
+        /// optionally seed, sensitivity_lanes, duration_min.
+        spec: PathBuf,
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        #[arg(long, value_name = "DIR", default_value = "gatelab-shard")]
+        out: PathBuf,
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Combine shard folders of one sweep into plan.json, plan.csv and report.html.
+    Merge {
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        #[arg(long, value_name = "DIR", default_value = "gatelab-plan")]
+        out: PathBuf,
+    },
     /// Check an audit log (JSON Lines) against C1–C8. Exit status: 0 clean, 1 violations, 2 error.
     #[command(name = "check-consent", alias = "check")]
     Check {
@@ -123,7 +179,59 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        None => run_scenario(None, None, None, None, PathBuf::from("gatelab-out"), Format::Text, false),
+        None => plan_command(PlanArgs {
+            scenario: None,
+            target: 60.0,
+            lanes: "1..4".into(),
+            replications: None,
+            seed: None,
+            duration_min: None,
+            sensitivity: true,
+            out: PathBuf::from("gatelab-plan"),
+            quiet: false,
+        }),
+        Some(Command::Plan {
+            scenario,
+            target_wait_p95,
+            lanes,
+            replications,
+            seed,
+            duration_min,
+            no_sensitivity,
+            out,
+            quiet,
+        }) => plan_command(PlanArgs {
+            scenario,
+            target: target_wait_p95,
+            lanes,
+            replications,
+            seed,
+            duration_min,
+            sensitivity: !no_sensitivity,
+            out,
+            quiet,
+        }),
+        Some(Command::Sweep { spec, shard, out, quiet }) => {
+            let spec = plan::SweepSpec::load(&spec)?;
+            let scenario = spec.load_scenario(std::path::Path::new("."))?;
+            spec.validate(&scenario)?;
+            let shard = plan::shard_from(shard.as_deref(), &|k| std::env::var(k).ok())?;
+            let units = plan::run_units(&spec, &scenario, shard, !quiet)?;
+            plan::write_shard(&out, &spec, &units)?;
+            println!("shard {}/{}: {} run(s) written to {}", shard.0, shard.1, units.len(), out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Merge { shards, out }) => {
+            let (spec, units) = plan::read_shards(&shards)?;
+            let scenario = spec.load_scenario(std::path::Path::new("."))?;
+            let result = plan::summarise(&spec, &scenario, &units);
+            let files = plan::write_outputs(&out, &result)?;
+            print!("{}", plan::render_table(&result));
+            for f in files {
+                println!("  {}", f.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Run { scenario, seed, replications, duration_min, out, format, quiet }) => {
             run_scenario(scenario, seed, replications, duration_min, out, format, quiet)
         }
@@ -164,6 +272,73 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+struct PlanArgs {
+    scenario: Option<PathBuf>,
+    target: f64,
+    lanes: String,
+    replications: Option<u32>,
+    seed: Option<u64>,
+    duration_min: Option<u32>,
+    sensitivity: bool,
+    out: PathBuf,
+    quiet: bool,
+}
+
+fn parse_lanes(text: &str) -> Result<(u32, u32)> {
+    let (a, b) = text
+        .split_once("..")
+        .with_context(|| format!("--lanes {text:?}: write FROM..TO, e.g. 1..4"))?;
+    let a: u32 = a.trim().parse().with_context(|| format!("--lanes {text:?}: {a:?} is not a lane count"))?;
+    let b: u32 = b.trim().trim_start_matches('=').parse().with_context(|| format!("--lanes {text:?}: {b:?} is not a lane count"))?;
+    Ok((a, b))
+}
+
+/// Sweep, recommend, then vary the inputs at the recommended deployment.
+fn plan_command(args: PlanArgs) -> Result<ExitCode> {
+    let (lanes_from, lanes_to) = parse_lanes(&args.lanes)?;
+    let scenario_path = match &args.scenario {
+        Some(p) => Some(p.canonicalize().with_context(|| format!("scenario {} not found; check the path", p.display()))?),
+        None => None,
+    };
+    let mut spec = plan::SweepSpec {
+        scenario: scenario_path,
+        target_wait_p95_s: args.target,
+        lanes_from,
+        lanes_to,
+        replications: 0,
+        seed: args.seed,
+        sensitivity_lanes: None,
+        duration_min: args.duration_min,
+    };
+    let scenario = spec.load_scenario(std::path::Path::new("."))?;
+    spec.replications = args.replications.unwrap_or(scenario.run.replications.max(2));
+    spec.validate(&scenario)?;
+    let started = std::time::Instant::now();
+    let progress = !args.quiet;
+    let mut units = plan::run_units(&spec, &scenario, (0, 1), progress)?;
+    if args.sensitivity {
+        let first = plan::summarise(&spec, &scenario, &units);
+        spec.sensitivity_lanes = Some(first.recommended.as_ref().map_or(spec.lanes_to, |r| r.lanes));
+        // Only the varied configurations are new; the sweep already ran the others.
+        let extra: Vec<_> = spec.units().into_iter().filter(|(c, _)| c.vary.is_some()).collect();
+        units.extend(plan::run_list(&extra, &spec, &scenario, progress)?);
+        units.sort_by_key(|u| (u.config, u.replication));
+    }
+    let result = plan::summarise(&spec, &scenario, &units);
+    let files = plan::write_outputs(&args.out, &result)?;
+    let spec_path = args.out.join("spec.json");
+    std::fs::write(&spec_path, serde_json::to_string_pretty(&spec)? + "\n")
+        .with_context(|| format!("could not write {}", spec_path.display()))?;
+    print!("{}", plan::render_table(&result));
+    println!("planned {} configuration(s) × {} replication(s) in {:.1} s", result.configurations.len(), spec.replications, started.elapsed().as_secs_f64());
+    println!("files:");
+    for f in files.iter().chain([&spec_path]) {
+        println!("  {}", f.display());
+    }
+    println!("open the report: {}", args.out.join("report.html").display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_scenario(

@@ -48,41 +48,79 @@ pub struct Replication {
     pub agent_steps: u64,
 }
 
-/// The figures of one replication; `NaN` where a group had nobody.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+/// The figures of one replication; `NaN` where a group had nobody (`null` in JSON).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Figures {
+    #[serde(deserialize_with = "nan_as_null")]
     pub arrivals: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub passages: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub throughput_per_min: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub wait_mean: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub wait_p50: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub wait_p95: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub wait_p99: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub wait_max: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub queue_max: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub tailgating_attempts: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub tailgating_detected: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub tailgating_undetected: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub uncontrolled_passages: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub opt_out_persons: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub opt_out_passages: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub opt_out_wait_p95: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub enrolled_persons: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub enrolled_passages: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub enrolled_wait_p95: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub visitor_passages: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub visitor_wait_p95: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub courier_passages: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub courier_wait_p95: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub face_attempts: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub false_accepts: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub false_rejects: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub denied_attempts: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub car_gate_openings: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub camera_failures: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub unserved_at_end: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub withdrawals: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub consent_violations: f64,
+}
+
+/// JSON writes NaN as `null`; read it back as NaN.
+fn nan_as_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    use serde::Deserialize;
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Nearest-rank percentile of sorted values; NaN if there are none.

@@ -1,0 +1,338 @@
+//! `report.html`: one self-contained page (inline SVG made by plotters, no scripts, no external
+//! files) with the recommendation in one sentence, p95 wait against lanes with intervals, queue
+//! length over time, wait CDF per credential, throughput per lane, the sensitivity tornado and
+//! the table with the analytic estimates.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use anyhow::{Result, anyhow};
+use plotters::prelude::*;
+
+use super::{GROUPS, Plan};
+
+const W: u32 = 760;
+const H: u32 = 360;
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("drawing a plot failed: {e:?}")
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// p95 wait per group against lanes, with 95 % intervals, and the target.
+fn p95_vs_lanes(plan: &Plan) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let base: Vec<_> = plan.configurations.iter().filter(|c| c.config.vary.is_none()).collect();
+        let lanes: Vec<u32> = base.iter().map(|c| c.config.lanes).collect();
+        let (lo, hi) = (lanes.first().copied().unwrap_or(1), lanes.last().copied().unwrap_or(1));
+        let ymax = base
+            .iter()
+            .flat_map(|c| c.wait_s_p95.values().filter(|s| s.n > 0).map(|s| s.ci95.map_or(s.mean, |[_, h]| h)))
+            .fold(plan.target_wait_p95_s, f64::max)
+            * 1.1;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("p95 wait by group vs lanes per gate and direction (95 % intervals)", ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d((f64::from(lo) - 0.3)..(f64::from(hi) + 0.3), 0.0..ymax.max(1.0))
+            .map_err(err)?;
+        chart.configure_mesh().x_desc("lanes").y_desc("p95 wait (s)").x_labels((hi - lo + 1) as usize).draw().map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                [(f64::from(lo) - 0.3, plan.target_wait_p95_s), (f64::from(hi) + 0.3, plan.target_wait_p95_s)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(err)?
+            .label("target")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK));
+        for (i, (name, _)) in GROUPS.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let offset = (i as f64 - 1.5) * 0.05;
+            let points: Vec<(f64, f64, [f64; 2])> = base
+                .iter()
+                .filter_map(|c| {
+                    let s = c.wait_s_p95.get(name)?;
+                    (s.n > 0).then(|| (f64::from(c.config.lanes) + offset, s.mean, s.ci95.unwrap_or([s.mean, s.mean])))
+                })
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            chart
+                .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), color.stroke_width(2)))
+                .map_err(err)?
+                .label(name.replace('_', " "))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
+            chart
+                .draw_series(points.iter().map(|p| {
+                    ErrorBar::new_vertical(p.0, p.2[0].max(0.0), p.1, p.2[1], color.filled(), 6)
+                }))
+                .map_err(err)?;
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Queue length over time, one line per lane (recommended configuration, first replication).
+fn queue_over_time(plan: &Plan, lanes: u32) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let detail = plan.details.get(&lanes).cloned().unwrap_or_default();
+        let mut series: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+        for (t, lane, q) in &detail.queue {
+            series.entry(lane.as_str()).or_default().push((t / 3600.0, f64::from(*q)));
+        }
+        let (t0, t1) = detail
+            .queue
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), (t, _, _)| (a.min(t / 3600.0), b.max(t / 3600.0)));
+        let (t0, t1) = if t0 < t1 { (t0, t1) } else { (0.0, 1.0) };
+        let ymax = detail.queue.iter().map(|q| f64::from(q.2)).fold(1.0, f64::max) * 1.1;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("queue length over time, {lanes} lane(s) (first replication)"), ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(t0..t1, 0.0..ymax)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("hour of day")
+            .y_desc("people queueing")
+            .x_label_formatter(&|h| format!("{:02}:{:02}", *h as u32, ((h.fract()) * 60.0).round() as u32 % 60))
+            .draw()
+            .map_err(err)?;
+        for (i, (lane, points)) in series.into_iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(1)))
+                .map_err(err)?
+                .label(lane.to_string())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Empirical CDF of the wait per credential used.
+fn wait_cdf(plan: &Plan, lanes: u32) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let detail = plan.details.get(&lanes).cloned().unwrap_or_default();
+        let mut by: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for (credential, w) in &detail.waits {
+            by.entry(credential.as_str()).or_default().push(*w);
+        }
+        let xmax = detail.waits.iter().map(|w| w.1).fold(1.0, f64::max) * 1.05;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("wait distribution by credential, {lanes} lane(s)"), ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..xmax, 0.0..1.0)
+            .map_err(err)?;
+        chart.configure_mesh().x_desc("wait (s)").y_desc("share waiting at most this long").draw().map_err(err)?;
+        for (i, (credential, mut waits)) in by.into_iter().enumerate() {
+            waits.sort_by(f64::total_cmp);
+            let n = waits.len() as f64;
+            let color = PALETTE[i % PALETTE.len()];
+            let points: Vec<(f64, f64)> = waits.iter().enumerate().map(|(k, w)| (*w, (k + 1) as f64 / n)).collect();
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                .map_err(err)?
+                .label(format!("{credential} ({})", waits.len()))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Passages per hour through each lane and guard path.
+fn throughput_per_lane(plan: &Plan, lanes: u32) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let detail = plan.details.get(&lanes).cloned().unwrap_or_default();
+        let hours = detail.hours.max(1e-9);
+        let bars: Vec<(String, f64)> =
+            detail.passages_per_lane.iter().map(|(l, n)| (l.clone(), *n as f64 / hours)).collect();
+        let ymax = bars.iter().map(|b| b.1).fold(1.0, f64::max) * 1.15;
+        let n = bars.len().max(1);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("throughput per lane, {lanes} lane(s) (passages per hour)"), ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(60)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..n as f64, 0.0..ymax)
+            .map_err(err)?;
+        let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|x| labels.get(x.floor() as usize).cloned().unwrap_or_default())
+            .y_desc("passages / hour")
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
+                Rectangle::new([(i as f64 + 0.15, 0.0), (i as f64 + 0.85, *v)], PALETTE[0].filled())
+            }))
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Tornado: the p95 wait with each input at −50 % and +50 %.
+fn tornado(plan: &Plan) -> Result<Option<String>> {
+    if plan.sensitivity.is_empty() {
+        return Ok(None);
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let base = plan.sensitivity[0].base_p95_s;
+        let (lo, hi) = plan
+            .sensitivity
+            .iter()
+            .fold((base, base), |(a, b), s| (a.min(s.low_p95_s).min(s.high_p95_s), b.max(s.low_p95_s).max(s.high_p95_s)));
+        let pad = ((hi - lo) * 0.1).max(0.5);
+        let n = plan.sensitivity.len();
+        let mut chart = ChartBuilder::on(&root)
+            .caption("what moves the p95 wait most (each input at −50 % / +50 %)", ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(170)
+            .build_cartesian_2d((lo - pad)..(hi + pad), 0.0..n as f64)
+            .map_err(err)?;
+        let labels: Vec<&str> = plan.sensitivity.iter().map(|s| s.label).collect();
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n)
+            .y_label_formatter(&|y| labels.get(n.saturating_sub(1 + y.floor() as usize)).map(|s| s.to_string()).unwrap_or_default())
+            .x_desc("p95 wait, all passages (s)")
+            .draw()
+            .map_err(err)?;
+        for (i, s) in plan.sensitivity.iter().enumerate() {
+            let y = (n - 1 - i) as f64;
+            chart
+                .draw_series([
+                    Rectangle::new([(base.min(s.low_p95_s), y + 0.2), (base.max(s.low_p95_s), y + 0.8)], PALETTE[0].filled()),
+                    Rectangle::new([(base.min(s.high_p95_s), y + 0.2), (base.max(s.high_p95_s), y + 0.8)], PALETTE[1].filled()),
+                ])
+                .map_err(err)?;
+        }
+        chart.draw_series(LineSeries::new([(base, 0.0), (base, n as f64)], BLACK.stroke_width(1))).map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(Some(svg))
+}
+
+/// The whole page.
+pub fn html(plan: &Plan) -> Result<String> {
+    let shown = plan
+        .recommended
+        .as_ref()
+        .map(|r| r.lanes)
+        .or_else(|| plan.configurations.iter().filter(|c| c.config.vary.is_none()).map(|c| c.config.lanes).next_back())
+        .unwrap_or(1);
+    let mut figures = vec![
+        ("p95 wait vs lanes", p95_vs_lanes(plan)?),
+        ("queue length over time", queue_over_time(plan, shown)?),
+        ("wait CDF per credential", wait_cdf(plan, shown)?),
+        ("throughput per lane", throughput_per_lane(plan, shown)?),
+    ];
+    if let Some(t) = tornado(plan)? {
+        figures.push(("sensitivity", t));
+    }
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>gatelab plan — {}</title>\n\
+         <style>body{{font-family:sans-serif;max-width:820px;margin:2em auto;color:#222}}\
+         figure{{margin:1.5em 0}} table{{border-collapse:collapse;font-size:13px}}\
+         td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}} td.l{{text-align:left}}\
+         .rec{{font-size:1.15em;background:#eef6ee;padding:.8em;border-left:4px solid #2ca02c}}</style></head><body>\n",
+        escape(&plan.scenario)
+    );
+    let _ = writeln!(
+        out,
+        "<h1>Gate plan: {}</h1>\n<p>Policy <b>{}</b>; target p95 wait <b>{:.0} s</b> for face users, opt-outs, visitors \
+         and couriers; {} replications per configuration, seed {}.</p>\n<p class=\"rec\" id=\"recommendation\">{}</p>",
+        escape(&plan.scenario),
+        escape(&plan.policy),
+        plan.target_wait_p95_s,
+        plan.replications,
+        plan.seed,
+        escape(&plan.sentence)
+    );
+    for (title, svg) in &figures {
+        let _ = writeln!(out, "<figure class=\"plot\" data-title=\"{}\">{svg}</figure>", escape(title));
+    }
+    let _ = writeln!(
+        out,
+        "<h2>Every configuration</h2>\n<table><tr><th>configuration</th><th>face p95</th><th>opt-out p95</th>\
+         <th>visitor p95</th><th>courier p95</th><th>opt-out − face</th><th>Erlang C p95</th><th>M/D/c p95</th>\
+         <th>meets</th><th class=\"l\">simulation vs formula</th></tr>"
+    );
+    for c in &plan.configurations {
+        let g = |k: &str| c.wait_s_p95.get(k).filter(|s| s.n > 0).map(|s| format!("{:.1}", s.mean)).unwrap_or("—".into());
+        let a = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or("overloaded".into());
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
+            escape(&c.label),
+            g("face_users"),
+            g("opt_outs"),
+            g("visitors"),
+            g("couriers"),
+            c.opt_out_gap_s.mean,
+            a(c.erlang_c_p95_s),
+            a(c.md_c_p95_s),
+            if c.meets_target { "yes" } else { "no" },
+            escape(&c.why_they_differ)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "</table>\n<p>Waits are seconds from reaching the gate area to being served, less the free walk. \
+         Erlang C treats each gate and direction as M/M/c at its busiest hour; M/D/c is approximated by half \
+         the M/M/c wait. Made by <code>gatelab plan</code>.</p>\n</body></html>"
+    );
+    Ok(out)
+}
