@@ -19,11 +19,13 @@ use gatelab_sim::{check, plan, policy_file, run as sim_run};
         consent checker judges against the rules C1–C8 (separate consent, a non-face way in that is \
         no worse, no processing of non-consenting people, deletion on withdrawal, retention, no \
         export, safe degradation on faults, complete audit).\n\n\
-        With no command, gatelab runs the built-in Dongcheng scenario (one gate, short-term \
+        With no command, gatelab plans the built-in Dongcheng scenario (one gate, short-term \
         renters, residents who refuse face, a guard who opens the car gate, the scanner away for \
-        repair) and prints the summary and where the files went.",
+        repair): 1 to 4 lanes per gate and direction against a 60 s p95 wait, with the \
+        sensitivity table, and says where the report is.",
     after_help = "Examples:\n  \
-        gatelab                                            # the built-in Dongcheng morning, files in gatelab-out/\n  \
+        gatelab                                            # plan the built-in Dongcheng gate: gatelab-plan/report.html\n  \
+        gatelab plan scenarios/public-rental-estate.toml --target-wait-p95 30 --lanes 1..6\n  \
         gatelab run scenarios/tianjin-wenhuacun.toml --replications 20 --out out/tianjin\n  \
         gatelab run scenarios/dongcheng-forced-face.toml --out out/ff && gatelab check-consent out/ff/audit.jsonl\n  \
         gatelab scenario check scenarios/*.toml            # validate your own scenarios\n  \
@@ -287,11 +289,13 @@ struct PlanArgs {
 }
 
 fn parse_lanes(text: &str) -> Result<(u32, u32)> {
-    let (a, b) = text
-        .split_once("..")
-        .with_context(|| format!("--lanes {text:?}: write FROM..TO, e.g. 1..4"))?;
+    let (a, b) = text.split_once("..").with_context(|| format!("--lanes {text:?}: write FROM..TO, e.g. 1..4"))?;
     let a: u32 = a.trim().parse().with_context(|| format!("--lanes {text:?}: {a:?} is not a lane count"))?;
-    let b: u32 = b.trim().trim_start_matches('=').parse().with_context(|| format!("--lanes {text:?}: {b:?} is not a lane count"))?;
+    let b: u32 = b
+        .trim()
+        .trim_start_matches('=')
+        .parse()
+        .with_context(|| format!("--lanes {text:?}: {b:?} is not a lane count"))?;
     Ok((a, b))
 }
 
@@ -299,7 +303,9 @@ fn parse_lanes(text: &str) -> Result<(u32, u32)> {
 fn plan_command(args: PlanArgs) -> Result<ExitCode> {
     let (lanes_from, lanes_to) = parse_lanes(&args.lanes)?;
     let scenario_path = match &args.scenario {
-        Some(p) => Some(p.canonicalize().with_context(|| format!("scenario {} not found; check the path", p.display()))?),
+        Some(p) => {
+            Some(p.canonicalize().with_context(|| format!("scenario {} not found; check the path", p.display()))?)
+        }
         None => None,
     };
     let mut spec = plan::SweepSpec {
@@ -332,7 +338,12 @@ fn plan_command(args: PlanArgs) -> Result<ExitCode> {
     std::fs::write(&spec_path, serde_json::to_string_pretty(&spec)? + "\n")
         .with_context(|| format!("could not write {}", spec_path.display()))?;
     print!("{}", plan::render_table(&result));
-    println!("planned {} configuration(s) × {} replication(s) in {:.1} s", result.configurations.len(), spec.replications, started.elapsed().as_secs_f64());
+    println!(
+        "planned {} configuration(s) × {} replication(s) in {:.1} s",
+        result.configurations.len(),
+        spec.replications,
+        started.elapsed().as_secs_f64()
+    );
     println!("files:");
     for f in files.iter().chain([&spec_path]) {
         println!("  {}", f.display());

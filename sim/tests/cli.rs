@@ -55,20 +55,20 @@ fn scenario(name: &str) -> String {
 const FILES: [&str; 4] = ["summary.json", "passages.csv", "queue.csv", "audit.jsonl"];
 
 #[test]
-fn no_arguments_runs_the_built_in_scenario_and_says_where_the_files_are() {
+fn no_arguments_plans_the_built_in_scenario_and_says_where_the_report_is() {
     let dir = scratch("default");
     let out = Command::new(env!("CARGO_BIN_EXE_gatelab")).current_dir(&dir).output().unwrap();
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(t.contains("dongcheng") && t.contains("wait p95") && t.contains("consent violations"), "{t}");
-    for f in FILES {
-        assert!(dir.join("gatelab-out").join(f).is_file(), "{f} missing: {t}");
-        assert!(t.contains(f), "the summary names {f}: {t}");
+    assert!(t.contains("dongcheng") && t.contains("Erlang C") && t.contains("what moves the p95 wait most"), "{t}");
+    for f in ["plan.json", "plan.csv", "report.html", "spec.json"] {
+        assert!(dir.join("gatelab-plan").join(f).is_file(), "{f} missing: {t}");
     }
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("gatelab-out/summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["replications"], 10);
-    assert!(summary["wait_s"]["p95"]["ci95"].is_array(), "replications give intervals: {summary}");
+    assert!(t.contains("open the report:"), "{t}");
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("gatelab-plan/plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["replications"], 10);
+    assert!(plan["configurations"].as_array().is_some_and(|c| c.len() == 14), "4 lane counts + 10 sensitivity runs");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's own automation, in Rust so it runs wherever cargo does.
 //!
-//! - `setup`: install what a fresh machine lacks (rustup targets and components). Idempotent.
+//! - `setup`: install what a fresh machine lacks (rustup targets and components; Debian's
+//!   Chromium, which the plan report test renders in). Idempotent.
 //! - `test`:  setup, then everything CI checks: formatting, clippy, the no_std firmware-target
 //!   build of the core, and the whole test suite (10,000 model-based sequences by default;
 //!   `PROPTEST_CASES` changes that).
@@ -68,8 +69,16 @@ fn setup() -> Result<(), String> {
             run(&format!("add {component}"), "rustup", &["component", "add", component])?;
         }
     }
+    // The report test renders report.html in headless Chromium (Debian's package).
+    if !std::path::Path::new(CHROMIUM).exists() {
+        run("apt-get update", "apt-get", &["update", "-qq"])?;
+        run("install chromium", "apt-get", &["install", "-y", "-qq", "--no-install-recommends", "chromium"])
+            .map_err(|e| format!("{e}\n(the plan report test needs {CHROMIUM}; install Debian's chromium as root)"))?;
+    }
     Ok(())
 }
+
+const CHROMIUM: &str = "/usr/bin/chromium";
 
 fn test() -> Result<(), String> {
     let cargo = cargo();

@@ -21,6 +21,8 @@ pub struct FaultState {
     /// Scheduled windows (from, to, kind, gate), milliseconds since midnight.
     windows: Vec<(u64, u64, OutageKind, Option<usize>)>,
     pub camera_failures: u64,
+    /// Nothing can change before this time (the next failure, repair or window edge).
+    next_check_ms: u64,
 }
 
 #[derive(Debug)]
@@ -74,6 +76,11 @@ fn apply_faults(
     mut rngs: ResMut<Rngs>,
 ) {
     let now = clock.now_ms();
+    if now < state.next_check_ms {
+        let tick = clock.tick_at(state.next_check_ms);
+        clock.wake_at(tick);
+        return;
+    }
     let faults = &scenario.0.faults;
     let state = &mut *state;
     for (l, lane) in layout.lanes.iter().enumerate() {
@@ -108,15 +115,10 @@ fn apply_faults(
                 core.send(clock.now(), lane.terminal, event);
             }
         }
-        if let Some(at) = state.next_change_ms[l] {
-            let tick = clock.tick_at(at);
-            clock.wake_at(tick);
-        }
     }
-    let boundaries: Vec<u64> =
-        state.windows.iter().flat_map(|&(from, to, _, _)| [from, to]).filter(|&t| t > now).collect();
-    for t in boundaries {
-        let tick = clock.tick_at(t);
-        clock.wake_at(tick);
-    }
+    let next_change = state.next_change_ms.iter().flatten().copied();
+    let edges = state.windows.iter().flat_map(|&(from, to, _, _)| [from, to]).filter(|&t| t > now);
+    state.next_check_ms = next_change.chain(edges).min().unwrap_or(u64::MAX);
+    let tick = clock.tick_at(state.next_check_ms);
+    clock.wake_at(tick);
 }

@@ -221,9 +221,7 @@ fn choose_way_in(
         if !near(body, decision_point, 1.5) {
             continue;
         }
-        // Waiting time counts from here, less the time the last metres take at free speed.
         agent.joined_ms = Some(now);
-        agent.walk_allowance_ms = body.map_or(0, |b| (DECISION_DISTANCE_M / b.v0 * 1000.0) as u64);
         let group = layout.group_of(agent.gate, agent.direction);
         let has_means = agent.means.face || agent.means.credential.is_some();
         *activity = match group {
@@ -232,15 +230,18 @@ fn choose_way_in(
                 let (len, lane) = match g.discipline {
                     QueueDiscipline::Shared => (gatehouse.shared[group].len(), None),
                     QueueDiscipline::PerLane => {
-                        let (len, l) = g
+                        // The shortest queue; among equals, the nearest lane.
+                        let here = body.map_or(Vec2::ZERO, |b| b.pos);
+                        let (len, _, l) = g
                             .lanes
                             .iter()
                             .map(|&l| {
                                 let busy = usize::from(gatehouse.lanes[l].phase != Phase::Free);
-                                (gatehouse.lanes[l].queue.len() + busy, l)
+                                let metres = (terminal_spot(&layout, l).distance(here) * 10.0) as u32;
+                                (gatehouse.lanes[l].queue.len() + busy, metres, l)
                             })
                             .min()
-                            .unwrap_or((0, g.lanes[0]));
+                            .unwrap_or((0, 0, g.lanes[0]));
                         (len, Some(l))
                     }
                 };
@@ -269,6 +270,22 @@ fn choose_way_in(
                 Activity::AtDesk { gate: agent.gate }
             }
         };
+        // Waiting counts from here, less the time the walk to where they are going takes at
+        // free speed: walking is not waiting.
+        if let Some(b) = body {
+            let to = match *activity {
+                Activity::Queued { lane: Some(l), .. } => terminal_spot(&layout, l),
+                Activity::Queued { group, lane: None } => {
+                    let g = &layout.groups[group];
+                    let x = g.lanes.iter().map(|&l| layout.lanes[l].x).sum::<f32>() / g.lanes.len() as f32;
+                    Vec2::new(x, Layout::approach_sign(agent.direction) * TERMINAL_OFFSET_M)
+                }
+                Activity::AtDesk { gate } => desk_spot(&layout, gate, agent.direction),
+                Activity::ToGuardPath { gate } => guard_path_entry(&layout, gate, agent.direction),
+                _ => b.pos,
+            };
+            agent.walk_allowance_ms = (b.pos.distance(to) / b.v0 * 1000.0) as u64;
+        }
     }
 }
 
@@ -595,7 +612,8 @@ fn pop_next(step: &mut Step, l: usize) -> Option<Entity> {
 }
 
 fn run_lane(step: &mut Step, agents: &mut Agents, l: usize) {
-    let lane = step.layout.lanes[l].clone();
+    let layout = step.layout;
+    let lane = &layout.lanes[l];
     // Each pass makes progress; the bound only guards against a modelling bug looping forever.
     for _ in 0..32 {
         match step.gatehouse.lanes[l].phase {

@@ -137,8 +137,22 @@ fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v
 }
 
+/// What a replication keeps beyond its figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keep {
+    /// passages.csv and queue.csv rows.
+    pub rows: bool,
+    /// The audit log as JSON Lines.
+    pub audit: bool,
+}
+
+impl Keep {
+    pub const ALL: Keep = Keep { rows: true, audit: true };
+    pub const NOTHING: Keep = Keep { rows: false, audit: false };
+}
+
 /// Build the Bevy app for one replication of `scenario`.
-pub fn build_app(scenario: &Scenario, seed: u64, keep_details: bool) -> Result<App> {
+pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
     let policy = policy_file::load(&scenario.policy.name)
         .with_context(|| format!("policy.name = {:?} in scenario {:?}", scenario.policy.name, scenario.name))?;
     let layout = Layout::new(scenario);
@@ -160,7 +174,7 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep_details: bool) -> Result<A
         });
     let compound = Compound::new(COMPOUND, policy.clone(), configs)
         .map_err(|e| anyhow::anyhow!("the scenario's terminals could not be built: {e:?}"))?;
-    let mut core = CoreLink::new(compound, keep_details);
+    let mut core = CoreLink::new(compound, keep.audit);
     let mut rngs = Rngs::new(seed);
     let population = Population::register(scenario, &policy, &mut rngs, &mut core);
     let dt_ms = (scenario.run.dt_s * 1000.0).round().max(1.0) as u64;
@@ -182,7 +196,7 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep_details: bool) -> Result<A
         .insert_resource(core)
         .insert_resource(population)
         .insert_resource(gatehouse)
-        .insert_resource(Metrics { keep_rows: keep_details, ..Metrics::default() })
+        .insert_resource(Metrics { keep_rows: keep.rows, ..Metrics::default() })
         .insert_resource(Started(false))
         .configure_sets(
             FixedUpdate,
@@ -248,9 +262,14 @@ fn plan_next_tick(mut clock: ResMut<Clock>, core: Res<CoreLink>, agents: Query<&
     clock.next_tick = clock.next_tick.min(drain_end);
 }
 
-/// Run one replication. `progress(done_ticks)` is called now and then with the clock's tick.
+/// Run one replication; `keep_details` keeps the rows and the audit log.
 pub fn simulate(scenario: &Scenario, seed: u64, keep_details: bool, progress: &dyn Fn(u64)) -> Result<Replication> {
-    let mut app = build_app(scenario, seed, keep_details)?;
+    simulate_keeping(scenario, seed, if keep_details { Keep::ALL } else { Keep::NOTHING }, progress)
+}
+
+/// Run one replication. `progress(done_ticks)` is called now and then with the clock's tick.
+pub fn simulate_keeping(scenario: &Scenario, seed: u64, keep: Keep, progress: &dyn Fn(u64)) -> Result<Replication> {
+    let mut app = build_app(scenario, seed, keep)?;
     // The first update runs Startup only (Bevy's fixed clock has not advanced yet).
     app.update();
     let mut updates = 0u64;

@@ -70,9 +70,7 @@ pub fn loads(scenario: &Scenario) -> Vec<GroupLoad> {
     for g in &scenario.gates {
         let camera = g.terminal == crate::scenario::TerminalKind::FaceAndCard;
         let resident_service = if camera { face_share * s.face_s + (1.0 - face_share) * s.card_s } else { s.card_s };
-        for (direction, lanes, rate) in
-            [("out", g.lanes_out, peak(|r| r.1)), ("in", g.lanes_in, peak(|r| r.2))]
-        {
+        for (direction, lanes, rate) in [("out", g.lanes_out, peak(|r| r.1)), ("in", g.lanes_in, peak(|r| r.2))] {
             if lanes == 0 {
                 continue;
             }

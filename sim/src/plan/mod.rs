@@ -21,7 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Figures, simulate};
+use crate::engine::{Figures, Keep, simulate_keeping};
 use crate::run::{Stat, replication_seed, stat};
 use crate::scenario::Scenario;
 
@@ -182,7 +182,8 @@ impl SweepSpec {
     }
 
     pub fn configs(&self) -> Vec<Config> {
-        let mut out: Vec<Config> = (self.lanes_from..=self.lanes_to).map(|lanes| Config { lanes, vary: None }).collect();
+        let mut out: Vec<Config> =
+            (self.lanes_from..=self.lanes_to).map(|lanes| Config { lanes, vary: None }).collect();
         if let Some(lanes) = self.sensitivity_lanes {
             for f in FACTORS {
                 for high in [false, true] {
@@ -217,14 +218,22 @@ impl SweepSpec {
     /// Read a sweep spec (TOML). A relative scenario path is made absolute against the spec's
     /// folder, so shard folders can be merged anywhere.
     pub fn load(path: &Path) -> Result<SweepSpec> {
-        let text = fs::read_to_string(path).with_context(|| format!("could not read the sweep spec {}", path.display()))?;
-        let mut spec: SweepSpec = toml::from_str(&text).with_context(|| format!("{} is not a valid sweep spec", path.display()))?;
+        let text =
+            fs::read_to_string(path).with_context(|| format!("could not read the sweep spec {}", path.display()))?;
+        // TOML when written by hand; JSON as `plan` writes it (spec.json).
+        let parsed: Result<SweepSpec> = if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text).map_err(anyhow::Error::from)
+        } else {
+            toml::from_str(&text).map_err(anyhow::Error::from)
+        };
+        let mut spec = parsed.with_context(|| format!("{} is not a valid sweep spec", path.display()))?;
         if let Some(p) = &spec.scenario
             && p.is_relative()
         {
             let dir = path.parent().unwrap_or(Path::new("."));
             let joined = dir.join(p);
-            spec.scenario = Some(joined.canonicalize().with_context(|| format!("scenario {} not found", joined.display()))?);
+            spec.scenario =
+                Some(joined.canonicalize().with_context(|| format!("scenario {} not found", joined.display()))?);
         }
         Ok(spec)
     }
@@ -261,19 +270,19 @@ pub fn shard_from(arg: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Re
 
 /// Simulate the units of shard `shard` of `n` (round-robin over the canonical order), in
 /// parallel; results come back in canonical order.
-pub fn run_units(
-    spec: &SweepSpec,
-    scenario: &Scenario,
-    shard: (u32, u32),
-    progress: bool,
-) -> Result<Vec<UnitResult>> {
+pub fn run_units(spec: &SweepSpec, scenario: &Scenario, shard: (u32, u32), progress: bool) -> Result<Vec<UnitResult>> {
     let mine: Vec<(Config, u32)> =
         spec.units().into_iter().enumerate().filter(|(u, _)| *u as u32 % shard.1 == shard.0).map(|(_, x)| x).collect();
     run_list(&mine, spec, scenario, progress)
 }
 
 /// Simulate the given units in parallel; results in the order given.
-pub fn run_list(mine: &[(Config, u32)], spec: &SweepSpec, scenario: &Scenario, progress: bool) -> Result<Vec<UnitResult>> {
+pub fn run_list(
+    mine: &[(Config, u32)],
+    spec: &SweepSpec,
+    scenario: &Scenario,
+    progress: bool,
+) -> Result<Vec<UnitResult>> {
     let seed = spec.seed.unwrap_or(scenario.run.seed);
     let bar = if progress {
         let bar = ProgressBar::new(mine.len() as u64);
@@ -293,12 +302,18 @@ pub fn run_list(mine: &[(Config, u32)], spec: &SweepSpec, scenario: &Scenario, p
             let s = config.apply(scenario);
             s.validate().map_err(|e| anyhow::anyhow!("{}: {}: {}", config.label(), e.field, e.message))?;
             let keep = r == 0;
-            let rep = simulate(&s, replication_seed(seed, r), keep, &|_| {})
+            // The report needs rows of the first replication, never the audit log.
+            let rep = simulate_keeping(&s, replication_seed(seed, r), Keep { rows: keep, audit: false }, &|_| {})
                 .with_context(|| format!("{} replication {r}", config.label()))?;
             bar.inc(1);
             let detail = keep.then(|| Detail {
                 queue: rep.queue.iter().map(|q| (q.t_s, format!("{} {}", q.gate, q.lane), q.queue)).collect(),
-                waits: rep.passages.iter().filter(|p| !p.decision.starts_with("denied")).map(|p| (p.credential.to_string(), p.wait_s)).collect(),
+                waits: rep
+                    .passages
+                    .iter()
+                    .filter(|p| !p.decision.starts_with("denied"))
+                    .map(|p| (p.credential.to_string(), p.wait_s))
+                    .collect(),
                 passages_per_lane: {
                     let mut m: BTreeMap<String, u64> = BTreeMap::new();
                     for p in rep.passages.iter().filter(|p| !p.decision.starts_with("denied")) {
@@ -321,7 +336,8 @@ pub fn write_shard(dir: &Path, spec: &SweepSpec, units: &[UnitResult]) -> Result
     fs::write(dir.join("spec.json"), serde_json::to_string_pretty(spec)? + "\n")
         .with_context(|| format!("could not write {}", dir.join("spec.json").display()))?;
     let mut out = std::io::BufWriter::new(
-        fs::File::create(dir.join("units.jsonl")).with_context(|| format!("could not create units.jsonl in {}", dir.display()))?,
+        fs::File::create(dir.join("units.jsonl"))
+            .with_context(|| format!("could not create units.jsonl in {}", dir.display()))?,
     );
     for u in units {
         serde_json::to_writer(&mut out, u)?;
@@ -338,8 +354,10 @@ pub fn read_shards(dirs: &[PathBuf]) -> Result<(SweepSpec, Vec<UnitResult>)> {
     let mut units = Vec::new();
     for dir in dirs {
         let path = dir.join("spec.json");
-        let text = fs::read_to_string(&path).with_context(|| format!("{} is not a shard folder (no spec.json)", dir.display()))?;
-        let this: SweepSpec = serde_json::from_str(&text).with_context(|| format!("{} is not a sweep spec", path.display()))?;
+        let text = fs::read_to_string(&path)
+            .with_context(|| format!("{} is not a shard folder (no spec.json)", dir.display()))?;
+        let this: SweepSpec =
+            serde_json::from_str(&text).with_context(|| format!("{} is not a sweep spec", path.display()))?;
         match &spec {
             None => spec = Some(this),
             Some(s) if *s == this => {}
@@ -394,7 +412,10 @@ pub struct ConfigSummary {
 }
 
 /// The groups the target applies to, with how to read their p95 from figures.
-pub const GROUPS: [(&str, fn(&Figures) -> f64); 4] = [
+/// Reads one group's p95 wait out of a replication's figures.
+pub type GroupWait = fn(&Figures) -> f64;
+
+pub const GROUPS: [(&str, GroupWait); 4] = [
     ("face_users", |f| f.enrolled_wait_p95),
     ("opt_outs", |f| f.opt_out_wait_p95),
     ("visitors", |f| f.visitor_wait_p95),
@@ -511,10 +532,14 @@ pub fn summarise(spec: &SweepSpec, scenario: &Scenario, units: &[UnitResult]) ->
     });
     let mut sensitivity = Vec::new();
     if let Some(lanes) = spec.sensitivity_lanes {
-        let base = configurations.iter().find(|c| c.config == Config { lanes, vary: None }).map(|c| c.wait_s_p95_all.mean);
+        let base =
+            configurations.iter().find(|c| c.config == Config { lanes, vary: None }).map(|c| c.wait_s_p95_all.mean);
         for f in FACTORS {
             let get = |high| {
-                configurations.iter().find(|c| c.config == Config { lanes, vary: Some((f, high)) }).map(|c| c.wait_s_p95_all.mean)
+                configurations
+                    .iter()
+                    .find(|c| c.config == Config { lanes, vary: Some((f, high)) })
+                    .map(|c| c.wait_s_p95_all.mean)
             };
             if let (Some(low), Some(high)) = (get(false), get(true)) {
                 sensitivity.push(Sensitivity {
@@ -545,18 +570,31 @@ pub fn summarise(spec: &SweepSpec, scenario: &Scenario, units: &[UnitResult]) ->
             )
         }
         None => {
-            let last = configurations.iter().filter(|c| c.config.vary.is_none()).next_back();
-            let blocker = last
-                .and_then(|c| {
-                    c.wait_s_p95
-                        .iter()
-                        .filter(|(_, s)| s.n > 0 && s.mean > spec.target_wait_p95_s)
-                        .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean))
-                        .map(|(k, s)| format!("{} still wait {:.0} s at p95 with {} lanes", k.replace('_', " "), s.mean, c.config.lanes))
-                })
-                .unwrap_or_default();
+            let last = configurations.iter().rfind(|c| c.config.vary.is_none());
+            let worst = last.and_then(|c| {
+                c.wait_s_p95
+                    .iter()
+                    .filter(|(_, s)| s.n > 0 && s.mean > spec.target_wait_p95_s)
+                    .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean))
+                    .map(|(k, s)| (*k, s.mean, c.config.lanes))
+            });
+            let (blocker, advice) = match worst {
+                Some((group, wait, lanes)) => (
+                    format!("{} still wait {wait:.0} s at p95 with {lanes} lanes", group.replace('_', " ")),
+                    match group {
+                        "opt_outs" => {
+                            "people without face are held up by the policy, not by lanes: give every resident a card that opens the gate (C2)"
+                        }
+                        "visitors" | "couriers" => {
+                            "they queue at the guard booth, which lanes do not shorten: staff the booth or pre-register them"
+                        }
+                        _ => "widen the lane range or relax the target",
+                    },
+                ),
+                None => (String::from("no configuration was simulated"), "widen the lane range"),
+            };
             format!(
-                "No lane count from {} to {} meets a p95 wait of {:.0} s for every group: {blocker}. More lanes will not fix a queue at the guard booth; add booth staff, widen the range or relax the target.",
+                "No lane count from {} to {} meets a p95 wait of {:.0} s for every group: {blocker}; {advice}.",
                 spec.lanes_from, spec.lanes_to, spec.target_wait_p95_s
             )
         }
@@ -579,13 +617,28 @@ pub fn summarise(spec: &SweepSpec, scenario: &Scenario, units: &[UnitResult]) ->
 pub fn write_outputs(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
     let json = dir.join("plan.json");
-    fs::write(&json, serde_json::to_string_pretty(plan)? + "\n").with_context(|| format!("could not write {}", json.display()))?;
+    fs::write(&json, serde_json::to_string_pretty(plan)? + "\n")
+        .with_context(|| format!("could not write {}", json.display()))?;
     let csv_path = dir.join("plan.csv");
-    let mut w = csv::Writer::from_path(&csv_path).with_context(|| format!("could not create {}", csv_path.display()))?;
+    let mut w =
+        csv::Writer::from_path(&csv_path).with_context(|| format!("could not create {}", csv_path.display()))?;
     w.write_record([
-        "configuration", "lanes", "varied", "face_users_p95_s", "opt_outs_p95_s", "visitors_p95_s", "couriers_p95_s",
-        "all_p95_s", "all_p95_ci_low", "all_p95_ci_high", "opt_out_gap_s", "throughput_per_min", "erlang_c_p95_s",
-        "md_c_p95_s", "meets_target", "why_they_differ",
+        "configuration",
+        "lanes",
+        "varied",
+        "face_users_p95_s",
+        "opt_outs_p95_s",
+        "visitors_p95_s",
+        "couriers_p95_s",
+        "all_p95_s",
+        "all_p95_ci_low",
+        "all_p95_ci_high",
+        "opt_out_gap_s",
+        "throughput_per_min",
+        "erlang_c_p95_s",
+        "md_c_p95_s",
+        "meets_target",
+        "why_they_differ",
     ])?;
     let num = |x: f64| if x.is_finite() { format!("{x:.3}") } else { String::new() };
     for c in &plan.configurations {
@@ -627,11 +680,12 @@ pub fn render_table(plan: &Plan) -> String {
     );
     let _ = writeln!(
         out,
-        "  {:<12} {:>9} {:>9} {:>9} {:>9}  {:>9} {:>9}  {}",
-        "lanes", "face p95", "opt-out", "visitor", "courier", "Erlang C", "M/D/c", "meets"
+        "  {:<12} {:>9} {:>9} {:>9} {:>9}  {:>9} {:>9}  meets",
+        "lanes", "face p95", "opt-out", "visitor", "courier", "Erlang C", "M/D/c"
     );
     for c in plan.configurations.iter().filter(|c| c.config.vary.is_none()) {
-        let g = |k: &str| c.wait_s_p95.get(k).filter(|s| s.n > 0).map(|s| format!("{:.1}", s.mean)).unwrap_or("—".into());
+        let g =
+            |k: &str| c.wait_s_p95.get(k).filter(|s| s.n > 0).map(|s| format!("{:.1}", s.mean)).unwrap_or("—".into());
         let a = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or("overload".into());
         let _ = writeln!(
             out,

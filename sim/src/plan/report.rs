@@ -51,7 +51,13 @@ fn p95_vs_lanes(plan: &Plan) -> Result<String> {
             .y_label_area_size(50)
             .build_cartesian_2d((f64::from(lo) - 0.3)..(f64::from(hi) + 0.3), 0.0..ymax.max(1.0))
             .map_err(err)?;
-        chart.configure_mesh().x_desc("lanes").y_desc("p95 wait (s)").x_labels((hi - lo + 1) as usize).draw().map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("lanes")
+            .y_desc("p95 wait (s)")
+            .x_labels((hi - lo + 1) as usize)
+            .draw()
+            .map_err(err)?;
         chart
             .draw_series(LineSeries::new(
                 [(f64::from(lo) - 0.3, plan.target_wait_p95_s), (f64::from(hi) + 0.3, plan.target_wait_p95_s)],
@@ -79,9 +85,9 @@ fn p95_vs_lanes(plan: &Plan) -> Result<String> {
                 .label(name.replace('_', " "))
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
             chart
-                .draw_series(points.iter().map(|p| {
-                    ErrorBar::new_vertical(p.0, p.2[0].max(0.0), p.1, p.2[1], color.filled(), 6)
-                }))
+                .draw_series(
+                    points.iter().map(|p| ErrorBar::new_vertical(p.0, p.2[0].max(0.0), p.1, p.2[1], color.filled(), 6)),
+                )
                 .map_err(err)?;
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
@@ -101,10 +107,8 @@ fn queue_over_time(plan: &Plan, lanes: u32) -> Result<String> {
         for (t, lane, q) in &detail.queue {
             series.entry(lane.as_str()).or_default().push((t / 3600.0, f64::from(*q)));
         }
-        let (t0, t1) = detail
-            .queue
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(a, b), (t, _, _)| (a.min(t / 3600.0), b.max(t / 3600.0)));
+        let (t0, t1) =
+            detail.queue.iter().fold((f64::MAX, f64::MIN), |(a, b), (t, _, _)| (a.min(t / 3600.0), b.max(t / 3600.0)));
         let (t0, t1) = if t0 < t1 { (t0, t1) } else { (0.0, 1.0) };
         let ymax = detail.queue.iter().map(|q| f64::from(q.2)).fold(1.0, f64::max) * 1.1;
         let mut chart = ChartBuilder::on(&root)
@@ -226,34 +230,40 @@ fn tornado(plan: &Plan) -> Result<Option<String>> {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let base = plan.sensitivity[0].base_p95_s;
-        let (lo, hi) = plan
-            .sensitivity
-            .iter()
-            .fold((base, base), |(a, b), s| (a.min(s.low_p95_s).min(s.high_p95_s), b.max(s.low_p95_s).max(s.high_p95_s)));
+        let (lo, hi) = plan.sensitivity.iter().fold((base, base), |(a, b), s| {
+            (a.min(s.low_p95_s).min(s.high_p95_s), b.max(s.low_p95_s).max(s.high_p95_s))
+        });
         let pad = ((hi - lo) * 0.1).max(0.5);
+        // Room on the left for the names.
+        let lo = lo - (hi - lo).max(1.0) * 0.45;
         let n = plan.sensitivity.len();
         let mut chart = ChartBuilder::on(&root)
             .caption("what moves the p95 wait most (each input at −50 % / +50 %)", ("sans-serif", 16))
             .margin(10)
             .x_label_area_size(35)
-            .y_label_area_size(170)
+            .y_label_area_size(20)
             .build_cartesian_2d((lo - pad)..(hi + pad), 0.0..n as f64)
             .map_err(err)?;
-        let labels: Vec<&str> = plan.sensitivity.iter().map(|s| s.label).collect();
+        chart.configure_mesh().disable_y_mesh().y_labels(0).x_desc("p95 wait, all passages (s)").draw().map_err(err)?;
+        // Factor names beside their bars (axis ticks would not land on every bar).
         chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(n)
-            .y_label_formatter(&|y| labels.get(n.saturating_sub(1 + y.floor() as usize)).map(|s| s.to_string()).unwrap_or_default())
-            .x_desc("p95 wait, all passages (s)")
-            .draw()
+            .draw_series(plan.sensitivity.iter().enumerate().map(|(i, s)| {
+                let y = (n - 1 - i) as f64 + 0.5;
+                Text::new(format!("{}  ", s.label), (lo - pad, y), ("sans-serif", 13).into_font().color(&BLACK))
+            }))
             .map_err(err)?;
         for (i, s) in plan.sensitivity.iter().enumerate() {
             let y = (n - 1 - i) as f64;
             chart
                 .draw_series([
-                    Rectangle::new([(base.min(s.low_p95_s), y + 0.2), (base.max(s.low_p95_s), y + 0.8)], PALETTE[0].filled()),
-                    Rectangle::new([(base.min(s.high_p95_s), y + 0.2), (base.max(s.high_p95_s), y + 0.8)], PALETTE[1].filled()),
+                    Rectangle::new(
+                        [(base.min(s.low_p95_s), y + 0.2), (base.max(s.low_p95_s), y + 0.8)],
+                        PALETTE[0].filled(),
+                    ),
+                    Rectangle::new(
+                        [(base.min(s.high_p95_s), y + 0.2), (base.max(s.high_p95_s), y + 0.8)],
+                        PALETTE[1].filled(),
+                    ),
                 ])
                 .map_err(err)?;
         }
@@ -311,7 +321,8 @@ pub fn html(plan: &Plan) -> Result<String> {
          <th>meets</th><th class=\"l\">simulation vs formula</th></tr>"
     );
     for c in &plan.configurations {
-        let g = |k: &str| c.wait_s_p95.get(k).filter(|s| s.n > 0).map(|s| format!("{:.1}", s.mean)).unwrap_or("—".into());
+        let g =
+            |k: &str| c.wait_s_p95.get(k).filter(|s| s.n > 0).map(|s| format!("{:.1}", s.mean)).unwrap_or("—".into());
         let a = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or("overloaded".into());
         let _ = writeln!(
             out,

@@ -1,0 +1,54 @@
+//! Planning speed: `gatelab plan` over 8 lane counts × 20 replications of the Tianjin
+//! scenario's 3-hour peak (160 simulations), on all cores (rayon). Aim: under 30 s on 2 cores.
+//!
+//! `cargo bench -p gatelab-benches --bench plan`
+
+use std::path::Path;
+use std::time::Instant;
+
+use gatelab_sim::plan::{self, SweepSpec};
+use gatelab_sim::scenario::Scenario;
+
+fn main() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/tianjin-wenhuacun.toml");
+    let scenario = match Scenario::load(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let spec = SweepSpec {
+        scenario: None,
+        target_wait_p95_s: 30.0,
+        lanes_from: 1,
+        lanes_to: 8,
+        replications: 20,
+        seed: None,
+        sensitivity_lanes: None,
+        duration_min: Some(180),
+    };
+    let mut scenario = scenario;
+    scenario.run.duration_min = 180;
+    let started = Instant::now();
+    let units = match plan::run_units(&spec, &scenario, (0, 1), false) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    };
+    let result = plan::summarise(&spec, &scenario, &units);
+    let wall = started.elapsed().as_secs_f64();
+    print!("{}", plan::render_table(&result));
+    println!(
+        "plan: {} simulations of {} ({} from {}) on {} thread(s): {wall:.1} s, {:.2} s per simulation-core; aim < 30 s: {}",
+        units.len(),
+        scenario.name,
+        format_args!("{} min", scenario.run.duration_min),
+        scenario.run.start,
+        rayon::current_num_threads(),
+        wall * rayon::current_num_threads() as f64 / units.len() as f64,
+        if wall < 30.0 { "met" } else { "NOT met" }
+    );
+}
