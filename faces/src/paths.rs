@@ -1,0 +1,30 @@
+//! Where the runtime library and the models live: the per-user cache `cargo xtask setup` fills
+//! (`$GATELAB_CACHE`, else `$XDG_CACHE_HOME/gatelab`, else `~/.cache/gatelab`), unless
+//! `GATELAB_ORT_LIB` / `GATELAB_MODELS` say otherwise.
+
+use std::path::PathBuf;
+
+pub const RUNTIME_FILE: &str = "libonnxruntime.so.1.31.1";
+
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("GATELAB_CACHE") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("gatelab");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("gatelab")
+}
+
+/// The ONNX Runtime shared library to load.
+pub fn runtime_library() -> PathBuf {
+    std::env::var_os("GATELAB_ORT_LIB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("onnxruntime").join(RUNTIME_FILE))
+}
+
+/// The folder holding fr_detect.onnx, fr_landmark.onnx and fr_feature.onnx.
+pub fn models_dir() -> PathBuf {
+    std::env::var_os("GATELAB_MODELS").map(PathBuf::from).unwrap_or_else(|| cache_dir().join("models"))
+}

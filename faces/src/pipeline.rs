@@ -1,0 +1,306 @@
+//! Photo → template: decode (image crate) → black border → detect (fr_detect, Ultra-Light
+//! RFB-320: boxes already decoded, softmaxed scores) → squared box → 68 landmarks (fr_landmark,
+//! 64×64 grey) → 5 points → similarity warp to the ArcFace 112×112 crop → embed (fr_feature or
+//! your own ArcFace-style model) → L2-normalised vector for a core template.
+//!
+//! Frames live only in memory here and are dropped on return: nothing is written (C3/C6).
+
+use std::path::{Path, PathBuf};
+
+use ort::session::Session;
+use ort::value::Tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::align::{ARCFACE_112, Similarity, warp_rgb};
+use crate::error::FaceError;
+use crate::{paths, runtime};
+
+const DET_W: usize = 320;
+const DET_H: usize = 240;
+const DET_SCORE: f32 = 0.65;
+const DET_NMS_IOU: f64 = 0.4;
+const DET_TOP_K: usize = 750;
+const LMK: usize = 64;
+
+/// The embedding model and its preprocessing, so an ArcFace-style model of your own plugs in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedderConfig {
+    pub model: PathBuf,
+    /// Square input side (the aligned crop is warped to this size; the ArcFace template scales).
+    pub input_size: u32,
+    pub mean: f32,
+    pub std: f32,
+    /// "rgb" or "bgr".
+    pub channel_order: String,
+    pub output_dim: usize,
+}
+
+impl EmbedderConfig {
+    /// fr_feature.onnx: 112×112 RGB, (x − 127)/128, NCHW → 512.
+    pub fn fr_feature(models: &Path) -> EmbedderConfig {
+        EmbedderConfig {
+            model: models.join("fr_feature.onnx"),
+            input_size: 112,
+            mean: 127.0,
+            std: 128.0,
+            channel_order: "rgb".into(),
+            output_dim: 512,
+        }
+    }
+}
+
+/// A detected face in image pixels, with its landmarks' five points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Face {
+    pub score: f32,
+    pub box_xyxy: [f64; 4],
+    pub five: [[f32; 2]; 5],
+}
+
+/// An image in memory: RGB, row-major.
+#[derive(Clone, Debug)]
+pub struct Rgb {
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Vec<u8>,
+}
+
+impl Rgb {
+    /// Decode a PNG/JPEG; grey images are replicated to RGB.
+    pub fn open(path: &Path) -> Result<Rgb, FaceError> {
+        let img =
+            image::open(path).map_err(|e| FaceError::Image { path: path.to_path_buf(), reason: e.to_string() })?;
+        let rgb = img.to_rgb8();
+        Ok(Rgb { width: rgb.width() as usize, height: rgb.height() as usize, pixels: rgb.into_raw() })
+    }
+
+    /// The image inside a black border of `pad` pixels (tight face crops need room to be found).
+    pub fn padded(&self, pad: usize) -> Rgb {
+        let (w, h) = (self.width + 2 * pad, self.height + 2 * pad);
+        let mut pixels = vec![0u8; w * h * 3];
+        for y in 0..self.height {
+            let src = &self.pixels[y * self.width * 3..(y + 1) * self.width * 3];
+            let at = ((y + pad) * w + pad) * 3;
+            pixels[at..at + src.len()].copy_from_slice(src);
+        }
+        Rgb { width: w, height: h, pixels }
+    }
+}
+
+/// OpenCV INTER_LINEAR resize of the `channels`-channel float image region
+/// [x0, x0+w) × [y0, y0+h) to `out_w` × `out_h` (half-pixel centres, edge clamp).
+#[allow(clippy::too_many_arguments)]
+fn resize_bilinear(
+    src: &[f32],
+    stride: usize,
+    channels: usize,
+    (x0, y0, w, h): (usize, usize, usize, usize),
+    out_w: usize,
+    out_h: usize,
+) -> Vec<f32> {
+    let mut out = vec![0.0f32; out_w * out_h * channels];
+    let axis = |d: usize, size: usize, out: usize| {
+        let s = ((d as f64 + 0.5) * (size as f64 / out as f64) - 0.5).clamp(0.0, (size - 1) as f64);
+        let i = s.floor() as usize;
+        (i, (s - i as f64) as f32, (i + 1).min(size - 1))
+    };
+    for dy in 0..out_h {
+        let (iy, fy, iy1) = axis(dy, h, out_h);
+        for dx in 0..out_w {
+            let (ix, fx, ix1) = axis(dx, w, out_w);
+            for c in 0..channels {
+                let at = |x: usize, y: usize| src[((y0 + y) * stride + x0 + x) * channels + c];
+                let top = at(ix, iy) * (1.0 - fx) + at(ix1, iy) * fx;
+                let bottom = at(ix, iy1) * (1.0 - fx) + at(ix1, iy1) * fx;
+                out[(dy * out_w + dx) * channels + c] = top * (1.0 - fy) + bottom * fy;
+            }
+        }
+    }
+    out
+}
+
+fn iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
+    let inter = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0) * (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let area = |r: &[f64; 4]| (r[2] - r[0]) * (r[3] - r[1]);
+    inter / (area(a) + area(b) - inter)
+}
+
+/// The three ONNX sessions.
+#[derive(Debug)]
+pub struct Pipeline {
+    detector: Session,
+    landmarks: Session,
+    embedder: Session,
+    config: EmbedderConfig,
+    paths: [PathBuf; 3],
+}
+
+fn infer_fail(path: &Path) -> impl Fn(ort::Error) -> FaceError + '_ {
+    move |e| FaceError::Inference { path: path.to_path_buf(), reason: e.to_string() }
+}
+
+impl Pipeline {
+    /// fr_detect + fr_landmark from the models folder, and the given embedder.
+    pub fn load(library: &Path, models: &Path, embedder: EmbedderConfig) -> Result<Pipeline, FaceError> {
+        let detect = models.join("fr_detect.onnx");
+        let landmark = models.join("fr_landmark.onnx");
+        let pipeline = Pipeline {
+            detector: runtime::session(library, &detect)?,
+            landmarks: runtime::session(library, &landmark)?,
+            embedder: runtime::session(library, &embedder.model)?,
+            paths: [detect, landmark, embedder.model.clone()],
+            config: embedder,
+        };
+        if pipeline.embedder.inputs().is_empty() || pipeline.embedder.outputs().is_empty() {
+            return Err(FaceError::ModelShape {
+                path: pipeline.paths[2].clone(),
+                role: "face embedder",
+                reason: "it has no input or no output".into(),
+            });
+        }
+        Ok(pipeline)
+    }
+
+    /// The default pipeline from the cache `cargo xtask setup` fills.
+    pub fn default_models() -> Result<Pipeline, FaceError> {
+        let models = paths::models_dir();
+        Pipeline::load(&paths::runtime_library(), &models, EmbedderConfig::fr_feature(&models))
+    }
+
+    pub fn embedder(&self) -> &EmbedderConfig {
+        &self.config
+    }
+
+    /// Faces in `img`, best score first.
+    pub fn detect(&mut self, img: &Rgb) -> Result<Vec<Face>, FaceError> {
+        let (w, h) = (img.width, img.height);
+        let floats: Vec<f32> = img.pixels.iter().map(|&v| f32::from(v)).collect();
+        let small = resize_bilinear(&floats, w, 3, (0, 0, w, h), DET_W, DET_H);
+        let mut input = vec![0.0f32; 3 * DET_W * DET_H];
+        for (i, px) in small.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                input[c * DET_W * DET_H + i] = (px[c] - 127.0) / 128.0;
+            }
+        }
+        let path = self.paths[0].clone();
+        let tensor = Tensor::from_array(([1usize, 3, DET_H, DET_W], input)).map_err(infer_fail(&path))?;
+        let outputs = self.detector.run(ort::inputs!["input" => tensor]).map_err(infer_fail(&path))?;
+        let (_, scores) = outputs["scores"].try_extract_tensor::<f32>().map_err(infer_fail(&path))?;
+        let (_, boxes) = outputs["boxes"].try_extract_tensor::<f32>().map_err(infer_fail(&path))?;
+        let mut candidates: Vec<(f32, [f64; 4])> = scores
+            .chunks_exact(2)
+            .zip(boxes.chunks_exact(4))
+            .filter(|(s, _)| s[1] >= DET_SCORE)
+            .map(|(s, b)| {
+                let (wf, hf) = (w as f64, h as f64);
+                (s[1], [f64::from(b[0]) * wf, f64::from(b[1]) * hf, f64::from(b[2]) * wf, f64::from(b[3]) * hf])
+            })
+            .collect();
+        candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+        candidates.truncate(DET_TOP_K);
+        let mut kept: Vec<(f32, [f64; 4])> = Vec::new();
+        for c in candidates {
+            if kept.iter().all(|k| iou(&k.1, &c.1) <= DET_NMS_IOU) {
+                kept.push(c);
+            }
+        }
+        drop(outputs);
+        let grey: Vec<f32> = img
+            .pixels
+            .chunks_exact(3)
+            .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
+            .collect();
+        let mut faces = Vec::new();
+        for (score, b) in kept {
+            // The landmark model's crop: a square of the box's height, same centre, clipped.
+            let s = b[3] - b[1];
+            let (cx, cy) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+            let x1 = (cx - s / 2.0).max(0.0).floor() as usize;
+            let y1 = (cy - s / 2.0).max(0.0).floor() as usize;
+            let x2 = (cx + s / 2.0).min(w as f64 - 1.0).floor() as usize;
+            let y2 = (cy + s / 2.0).min(h as f64 - 1.0).floor() as usize;
+            if x2 <= x1 + 1 || y2 <= y1 + 1 {
+                continue;
+            }
+            let (cw, ch) = (x2 - x1, y2 - y1);
+            let crop = resize_bilinear(&grey, w, 1, (x1, y1, cw, ch), LMK, LMK);
+            let input: Vec<f32> = crop.iter().map(|v| v / 256.0).collect();
+            let path = self.paths[1].clone();
+            let tensor = Tensor::from_array(([1usize, 1, LMK, LMK], input)).map_err(infer_fail(&path))?;
+            let outputs = self.landmarks.run(ort::inputs!["input" => tensor]).map_err(infer_fail(&path))?;
+            let (_, out) = outputs["output"].try_extract_tensor::<f32>().map_err(infer_fail(&path))?;
+            if out.len() < 136 {
+                return Err(FaceError::ModelShape {
+                    path,
+                    role: "68-landmark model",
+                    reason: format!("{} outputs", out.len()),
+                });
+            }
+            let pt = |i: usize| [out[2 * i] * cw as f32 + x1 as f32, out[2 * i + 1] * ch as f32 + y1 as f32];
+            let mean = |range: std::ops::Range<usize>| {
+                let n = range.len() as f32;
+                let (sx, sy) = range.map(pt).fold((0.0, 0.0), |(x, y), p| (x + p[0], y + p[1]));
+                [sx / n, sy / n]
+            };
+            let five = [mean(36..42), mean(42..48), pt(30), pt(48), pt(54)];
+            faces.push(Face { score, box_xyxy: b, five });
+        }
+        Ok(faces)
+    }
+
+    /// The aligned crop of `face` as the embedder's NCHW input.
+    pub fn aligned_input(&self, img: &Rgb, face: &Face) -> Vec<f32> {
+        let size = self.config.input_size;
+        let scale = size as f32 / 112.0;
+        let template: Vec<[f32; 2]> = ARCFACE_112.iter().map(|p| [p[0] * scale, p[1] * scale]).collect();
+        let m = Similarity::estimate(&face.five, &template);
+        let crop = warp_rgb(&img.pixels, img.width as u32, img.height as u32, &m, size);
+        let plane = (size * size) as usize;
+        let bgr = self.config.channel_order.eq_ignore_ascii_case("bgr");
+        let mut input = vec![0.0f32; 3 * plane];
+        for (i, px) in crop.iter().enumerate() {
+            for (c, value) in px.iter().enumerate() {
+                let channel = if bgr { 2 - c } else { c };
+                input[channel * plane + i] = (value - self.config.mean) / self.config.std;
+            }
+        }
+        input
+    }
+
+    /// Run the embedder on an NCHW input; L2-normalised.
+    pub fn embed_input(&mut self, input: Vec<f32>) -> Result<Vec<f32>, FaceError> {
+        let size = self.config.input_size as usize;
+        let path = self.paths[2].clone();
+        let tensor = Tensor::from_array(([1usize, 3, size, size], input)).map_err(infer_fail(&path))?;
+        let outputs = self.embedder.run(ort::inputs![tensor]).map_err(infer_fail(&path))?;
+        let (_, raw) = outputs[0].try_extract_tensor::<f32>().map_err(infer_fail(&path))?;
+        if raw.len() != self.config.output_dim {
+            return Err(FaceError::ModelShape {
+                path,
+                role: "face embedder",
+                reason: format!("it gives {} values, the configuration says {}", raw.len(), self.config.output_dim),
+            });
+        }
+        let norm = raw.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        Ok(raw.iter().map(|v| v / norm).collect())
+    }
+
+    /// The one face in the photo at `path`, embedded. No face or several: an error.
+    pub fn embed_file(&mut self, path: &Path) -> Result<Vec<f32>, FaceError> {
+        let img = Rgb::open(path)?;
+        // Tight crops need a border to be found: a quarter of the larger side, black (as the
+        // warp's outside).
+        let pad = (img.width.max(img.height) / 4).min(256);
+        let img = img.padded(pad);
+        let faces = self.detect(&img)?;
+        match faces.len() {
+            0 => Err(FaceError::NoFace { path: path.to_path_buf() }),
+            1 => {
+                let input = self.aligned_input(&img, &faces[0]);
+                self.embed_input(input)
+            }
+            count => Err(FaceError::SeveralFaces { path: path.to_path_buf(), count }),
+        }
+    }
+}
