@@ -6,6 +6,8 @@
 
 pub mod check;
 pub mod engine;
+pub mod faces_cli;
+pub mod faces_plots;
 pub mod plan;
 pub mod policy_file;
 pub mod run;

@@ -130,6 +130,22 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = "gatelab-plan")]
         out: PathBuf,
     },
+    /// Real faces on ONNX Runtime: enrol (with a separate consent), verify, identify, withdraw,
+    /// and evaluate the model on a labelled folder. The runtime and models come from
+    /// `cargo xtask setup`; photos are read and dropped, only the store file is written.
+    Faces {
+        #[command(subcommand)]
+        command: FacesCommand,
+        /// The terminal's template store.
+        #[arg(long, global = true, value_name = "FILE", default_value = "gatelab-faces.store")]
+        store: PathBuf,
+        /// Cosine at or above which a face matches (fr_feature: 0.35–0.45; `faces eval` recommends one).
+        #[arg(long, global = true, default_value_t = 0.35)]
+        threshold: f32,
+        /// An embedder of your own: TOML with model, input_size, mean, std, channel_order, output_dim.
+        #[arg(long, global = true, value_name = "TOML")]
+        embedder: Option<PathBuf>,
+    },
     /// Check an audit log (JSON Lines) against C1–C8. Exit status: 0 clean, 1 violations, 2 error.
     #[command(name = "check-consent", alias = "check")]
     Check {
@@ -160,6 +176,50 @@ enum ScenarioCommand {
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FacesCommand {
+    /// Detect, align and embed each photo (reports the template, never prints it).
+    Embed {
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// Enrol a person from photos under their consent record (TOML: id, person, purpose =
+    /// "face_access", scope = 1, form = "separate", explicit = true, grantor = "subject",
+    /// given_at, retention_ms). The core refuses a template without a valid separate consent.
+    Enroll {
+        #[arg(long)]
+        person: u32,
+        #[arg(long, value_name = "FILE")]
+        consent: PathBuf,
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// 1:1: is this the person? Exit 0 yes, 1 no.
+    Verify {
+        #[arg(long)]
+        person: u32,
+        image: PathBuf,
+    },
+    /// 1:N through the core's matcher: who is this? Exit 0 found, 1 nobody.
+    Identify { image: PathBuf },
+    /// Withdraw consent: the template is deleted from the store.
+    Withdraw {
+        #[arg(long)]
+        person: u32,
+    },
+    /// Genuine/impostor scores on DIR/<identity>/*.{png,jpg}: FNMR at FMR 1e-2 and 1e-3, the
+    /// threshold to use, a DET curve and a histogram.
+    Eval {
+        dir: PathBuf,
+        /// Write eval.json, det.svg and histogram.svg here.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Write the distribution parameters a scenario's synthetic matcher loads.
+        #[arg(long, value_name = "FILE")]
+        emit_calibration: Option<PathBuf>,
     },
 }
 
@@ -223,6 +283,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("shard {}/{}: {} run(s) written to {}", shard.0, shard.1, units.len(), out.display());
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Faces { command, store, threshold, embedder }) => {
+            faces_command(command, &store, threshold, embedder)
+        }
         Some(Command::Merge { shards, out }) => {
             let (spec, units) = plan::read_shards(&shards)?;
             let scenario = spec.load_scenario(std::path::Path::new("."))?;
@@ -274,6 +337,78 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn faces_command(
+    command: FacesCommand,
+    store: &std::path::Path,
+    threshold: f32,
+    embedder: Option<PathBuf>,
+) -> Result<ExitCode> {
+    use gatelab_sim::faces_cli as faces;
+    let models = gatelab_faces::paths::models_dir();
+    let config = match embedder {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("could not read {}", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("{} is not an embedder configuration", path.display()))?
+        }
+        None => gatelab_faces::EmbedderConfig::fr_feature(&models),
+    };
+    if let FacesCommand::Withdraw { person } = command {
+        print!("{}", faces::withdraw(store, person)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut pipeline = gatelab_faces::Pipeline::load(&gatelab_faces::paths::runtime_library(), &models, config)?;
+    let verdict = |(ok, text): (bool, String)| {
+        print!("{text}");
+        if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    };
+    Ok(match command {
+        FacesCommand::Embed { images } => {
+            print!("{}", faces::embed(&mut pipeline, &images)?);
+            ExitCode::SUCCESS
+        }
+        FacesCommand::Enroll { person, consent, images } => {
+            print!("{}", faces::enroll(&mut pipeline, store, person, &consent, &images, threshold)?);
+            ExitCode::SUCCESS
+        }
+        FacesCommand::Verify { person, image } => {
+            verdict(faces::verify(&mut pipeline, store, person, &image, threshold)?)
+        }
+        FacesCommand::Identify { image } => verdict(faces::identify(&mut pipeline, store, &image, threshold)?),
+        FacesCommand::Withdraw { .. } => ExitCode::SUCCESS,
+        FacesCommand::Eval { dir, out, emit_calibration } => {
+            let (e, genuine, impostor) = faces::eval(&mut pipeline, &dir)?;
+            println!(
+                "{} identities, {} photos: {} genuine pairs (mean {:.3}), {} impostor pairs (mean {:.3})",
+                e.identities, e.images, e.genuine_pairs, e.genuine_mean, e.impostor_pairs, e.impostor_mean
+            );
+            for (fmr, fnmr) in &e.fnmr_at_fmr {
+                match fnmr {
+                    Some(v) => println!("  FNMR at FMR {fmr}: {:.3}", v),
+                    None => println!("  FNMR at FMR {fmr}: too few impostor pairs to say"),
+                }
+            }
+            println!(
+                "  recommended threshold {:.3}: FMR {:.4}, FNMR {:.4}",
+                e.threshold, e.fmr_at_threshold, e.fnmr_at_threshold
+            );
+            if let Some(dir) = out {
+                std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+                std::fs::write(dir.join("eval.json"), serde_json::to_string_pretty(&e)? + "\n")?;
+                let (det, hist) = gatelab_sim::faces_plots::plots(&genuine, &impostor, e.threshold)?;
+                std::fs::write(dir.join("det.svg"), det)?;
+                std::fs::write(dir.join("histogram.svg"), hist)?;
+                println!("  wrote {}/eval.json, det.svg, histogram.svg", dir.display());
+            }
+            if let Some(file) = emit_calibration {
+                std::fs::write(&file, faces::calibration_toml(&e, pipeline.embedder().output_dim))
+                    .with_context(|| format!("could not write {}", file.display()))?;
+                println!("  calibration for the simulation: {}", file.display());
+            }
+            ExitCode::SUCCESS
+        }
+    })
 }
 
 struct PlanArgs {

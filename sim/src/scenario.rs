@@ -250,8 +250,11 @@ pub struct PolicySpec {
 /// distributions (FIGURES.md: genuine ≈ 0.70, impostor ≈ 0.01 for fr_feature), so FAR/FRR emerge
 /// from the real core matcher.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct MatcherModel {
+    /// A file written by `gatelab faces eval --emit-calibration` (relative to the scenario): its
+    /// values replace the ones here, so simulated FAR/FRR follow the real model.
+    pub calibration: Option<String>,
     pub threshold: f32,
     pub genuine_mean: f64,
     pub genuine_sd: f64,
@@ -263,6 +266,7 @@ pub struct MatcherModel {
 impl Default for MatcherModel {
     fn default() -> Self {
         MatcherModel {
+            calibration: None,
             threshold: 0.40,
             genuine_mean: 0.70,
             genuine_sd: 0.10,
@@ -344,7 +348,28 @@ impl Scenario {
             field: String::new(),
             message: format!("could not read the scenario ({e}); check the path"),
         })?;
-        Scenario::parse_named(&text, &file)
+        let mut scenario = Scenario::parse_named(&text, &file)?;
+        if let Some(name) = scenario.matcher.calibration.clone() {
+            let at = path.parent().unwrap_or(Path::new(".")).join(&name);
+            let fail = |message: String| ScenarioError {
+                file: file.clone(),
+                line: locate(&text, "matcher.calibration"),
+                field: "matcher.calibration".into(),
+                message,
+            };
+            let cal = std::fs::read_to_string(&at).map_err(|e| {
+                fail(format!(
+                    "could not read {} ({e}); write it with `gatelab faces eval --emit-calibration`",
+                    at.display()
+                ))
+            })?;
+            let mut m: MatcherModel = toml::from_str(&cal)
+                .map_err(|e| fail(format!("{} is not a calibration file: {}", at.display(), e.message())))?;
+            m.calibration = Some(name);
+            scenario.matcher = m;
+            scenario.validate().map_err(|Invalid { field, message }| fail(format!("{field}: {message}")))?;
+        }
+        Ok(scenario)
     }
 
     /// Parse and validate scenario text; errors name `<text>` as the file.

@@ -1,0 +1,143 @@
+//! `gatelab faces` as an engineer meets it: consent first, withdrawal deletes, nothing but the
+//! store is written, and `eval` feeds the simulation. Needs `cargo xtask setup` (runtime, models,
+//! the face_recognition 1.3.0 photos).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn photos() -> PathBuf {
+    gatelab_faces::paths::cache_dir().join("face_recognition/test_images")
+}
+
+fn gatelab(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gatelab")).current_dir(dir).args(args).output().expect("runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn photo(name: &str) -> String {
+    photos().join(name).to_string_lossy().into_owned()
+}
+
+const CONSENT: &str = "id = 1\nperson = 7\npurpose = \"face_access\"\nscope = 1\nform = \"separate\"\n\
+explicit = true\ngrantor = \"subject\"\ngiven_at = 0\nretention_ms = 31536000000\n";
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn consent_first_withdrawal_deletes_and_only_the_store_is_written() {
+    assert!(photos().join("biden.jpg").is_file(), "run `cargo xtask setup`");
+    let dir = std::env::temp_dir().join(format!("gatelab-faces-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let consents = std::env::temp_dir().join(format!("gatelab-faces-consents-{}", std::process::id()));
+    std::fs::create_dir_all(&consents).unwrap();
+    let good = consents.join("consent.toml");
+    std::fs::write(&good, CONSENT).unwrap();
+    let bundled = consents.join("bundled.toml");
+    std::fs::write(&bundled, CONSENT.replace("separate", "bundled")).unwrap();
+    let by_landlord = consents.join("landlord.toml");
+    std::fs::write(&by_landlord, CONSENT.replace("grantor = \"subject\"", "grantor = { third_party = 99 }")).unwrap();
+
+    for refused in [&bundled, &by_landlord] {
+        let o = gatelab(
+            &dir,
+            &["faces", "enroll", "--person", "7", "--consent", refused.to_str().unwrap(), &photo("obama.jpg")],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains("refused the consent"), "{}", text(&o));
+        assert!(files_in(&dir).is_empty(), "a refused enrolment wrote {:?}", files_in(&dir));
+    }
+    let o = gatelab(
+        &dir,
+        &[
+            "faces",
+            "enroll",
+            "--person",
+            "7",
+            "--consent",
+            good.to_str().unwrap(),
+            &photo("obama.jpg"),
+            &photo("obama2.jpg"),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = gatelab(&dir, &["faces", "identify", &photo("obama3.jpg")]);
+    assert!(o.status.success() && text(&o).contains("PersonId#7"), "{}", text(&o));
+    let o = gatelab(&dir, &["faces", "identify", &photo("biden.jpg")]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = gatelab(&dir, &["faces", "verify", "--person", "7", &photo("obama3.jpg")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = gatelab(&dir, &["faces", "withdraw", "--person", "7"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = gatelab(&dir, &["faces", "identify", &photo("obama3.jpg")]);
+    assert_eq!(o.status.code(), Some(1), "withdrawn, yet found: {}", text(&o));
+    // Photos read, crops made, nothing but the store written.
+    assert_eq!(files_in(&dir), vec!["gatelab-faces.store".to_string()]);
+    // A damaged store is refused and left as it was.
+    std::fs::write(dir.join("gatelab-faces.store"), b"\xff\xff\xff\xffnot a store").unwrap();
+    let o = gatelab(&dir, &["faces", "identify", &photo("obama3.jpg")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("left untouched"), "{}", text(&o));
+    assert_eq!(std::fs::read(dir.join("gatelab-faces.store")).unwrap(), b"\xff\xff\xff\xffnot a store");
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_dir_all(&consents).ok();
+}
+
+#[test]
+fn eval_writes_its_figures_and_a_calibration_the_simulation_loads() {
+    // DIR/<identity>/*: the face_recognition photos (and ../shared's bbt where present).
+    let dir = std::env::temp_dir().join(format!("gatelab-faces-eval-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (who, files) in [("obama", vec!["obama.jpg", "obama2.jpg", "obama3.jpg"]), ("biden", vec!["biden.jpg"])] {
+        std::fs::create_dir_all(dir.join("set").join(who)).unwrap();
+        for f in files {
+            std::fs::copy(photos().join(f), dir.join("set").join(who).join(f)).unwrap();
+        }
+    }
+    let out = dir.join("eval");
+    let cal = dir.join("calibration.toml");
+    let o = gatelab(
+        &dir,
+        &["faces", "eval", "set", "--out", out.to_str().unwrap(), "--emit-calibration", cal.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(v["genuine_pairs"], 3);
+    assert_eq!(v["impostor_pairs"], 3);
+    assert!(v["genuine_mean"].as_f64().unwrap() >= 0.6 && v["impostor_mean"].as_f64().unwrap() <= 0.1, "{v}");
+    for key in ["threshold", "fmr_at_threshold", "fnmr_at_threshold"] {
+        assert!(v[key].is_number(), "{key}: {v}");
+    }
+    // Three impostor pairs cannot measure FMR 1e-2: said, not invented.
+    assert!(v["fnmr_at_fmr"]["1e-2"].is_null(), "{v}");
+    for svg in ["det.svg", "histogram.svg"] {
+        let s = std::fs::read_to_string(out.join(svg)).unwrap();
+        assert!(s.contains("<svg") && (s.contains("<polyline") || s.contains("<rect")), "{svg} is blank");
+    }
+    // The simulation loads the calibration and runs with the real model's score distributions.
+    let scenario = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/dongcheng.toml"))
+        .unwrap()
+        .replace("[matcher]                      # fr_feature-like score distributions (FIGURES.md)\nthreshold = 0.40\ngenuine_mean = 0.70\ngenuine_sd = 0.10\nimpostor_mean = 0.01\nimpostor_sd = 0.08\ndim = 128", "[matcher]\ncalibration = \"calibration.toml\"");
+    assert!(scenario.contains("calibration = "), "the dongcheng [matcher] table changed; update this test");
+    std::fs::write(dir.join("calibrated.toml"), scenario).unwrap();
+    let s = gatelab_sim::scenario::Scenario::load(&dir.join("calibrated.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.matcher.dim, 512);
+    assert!((f64::from(s.matcher.threshold) - v["threshold"].as_f64().unwrap()).abs() < 1e-3);
+    let o = gatelab(
+        &dir,
+        &["run", "calibrated.toml", "--duration-min", "20", "--replications", "1", "--quiet", "--out", "run"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}
