@@ -69,8 +69,8 @@ fn rejected(actions: impl Iterator<Item = Action>) -> Option<String> {
     actions.filter_map(|a| if let Action::AdminRejected(r) = a { Some(format!("{r:?}")) } else { None }).next()
 }
 
-/// Register, consent, enrol through the core; the core refuses what the rules refuse.
-fn admit(t: &mut Terminal, person: PersonId, consent: &ConsentRecord, template: &[f32]) -> Result<()> {
+/// Register the person and record the consent; the core refuses what the rules refuse.
+fn consent_first(t: &mut Terminal, person: PersonId, consent: &ConsentRecord) -> Result<()> {
     let now = Timestamp(consent.given_at.0);
     let p = Person { id: person, kind: PersonKind::Owner, household: None, age_years: 30 };
     let _ = rejected(t.handle(now, Event::Admin(AdminCommand::RegisterPerson(p))));
@@ -79,6 +79,13 @@ fn admit(t: &mut Terminal, person: PersonId, consent: &ConsentRecord, template: 
             "the core refused the consent for {person}: {why} (it must be separate, explicit, for face access, by the person or a guardian)"
         );
     }
+    Ok(())
+}
+
+/// Register, consent, enrol through the core.
+fn admit(t: &mut Terminal, person: PersonId, consent: &ConsentRecord, template: &[f32]) -> Result<()> {
+    consent_first(t, person, consent)?;
+    let now = Timestamp(consent.given_at.0);
     let enroll = AdminCommand::Enroll { person, embedding: template.to_vec() };
     if let Some(why) = rejected(t.handle(now, Event::Admin(enroll))) {
         bail!("the core refused to enrol {person}: {why}");
@@ -131,10 +138,16 @@ pub fn enroll(
         bail!("give at least one photo of {person}");
     }
     let mut store = FaceStore::load(store_path)?;
+    let dim = pipeline.embedder().output_dim;
+    let mut terminal = store.terminal(threshold, dim)?;
+    // The core decides, before any photo is looked at: no valid separate consent, no processing (C1/C3).
+    consent_first(&mut terminal, person, &consent)?;
     let template = mean_template(&embed_all(pipeline, images)?);
-    // The core decides: a template only under a valid separate consent.
-    let mut terminal = store.terminal(threshold, template.len())?;
-    admit(&mut terminal, person, &consent, &template)?;
+    let now = Timestamp(consent.given_at.0);
+    let enrol = AdminCommand::Enroll { person, embedding: template.clone() };
+    if let Some(why) = rejected(terminal.handle(now, Event::Admin(enrol))) {
+        bail!("the core refused to enrol {person}: {why}");
+    }
     store.entries.retain(|e| e.person != person);
     store.entries.push(Entry { person, consent, template });
     store.entries.sort_by_key(|e| e.person);
