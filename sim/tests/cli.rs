@@ -3,6 +3,10 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+mod common;
+
+use common::{scratch, text};
+
 fn gatelab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gatelab")).args(args).output().expect("the binary runs")
 }
@@ -10,10 +14,6 @@ fn gatelab(args: &[&str]) -> Output {
 fn fixture(name: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/audit").join(name);
     p.to_string_lossy().into_owned()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 #[test]
@@ -37,14 +37,6 @@ fn check_json_lists_every_violation() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(report["violations"][0]["rule"], "C2");
     assert_eq!(report["violations"][0]["record"], 2);
-}
-
-/// A fresh scratch folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gatelab-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn scenario(name: &str) -> String {

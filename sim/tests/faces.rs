@@ -5,16 +5,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+
+use common::text;
+
 fn photos() -> PathBuf {
     gatelab_faces::paths::cache_dir().join("face_recognition/test_images")
 }
 
 fn gatelab(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gatelab")).current_dir(dir).args(args).output().expect("runs")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 fn photo(name: &str) -> String {

@@ -3,8 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+
+use common::{queue_scenario, scratch, text};
 use gatelab_sim::plan::{self, SweepSpec, analytic};
-use gatelab_sim::scenario::Scenario;
 
 fn gatelab(args: &[&str], threads: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gatelab"))
@@ -12,17 +14,6 @@ fn gatelab(args: &[&str], threads: &str) -> Output {
         .args(args)
         .output()
         .expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gatelab-plan-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn scenario(name: &str) -> String {
@@ -116,48 +107,7 @@ fn three_shards_merged_equal_one_process_byte_for_byte_and_threads_do_not_matter
 fn on_an_mmc_scenario_the_plan_recommends_the_erlang_c_lane_count() {
     // λ = 0.07/s, exponential service of 20 s, one shared queue, no walking: M/M/c. Erlang C's
     // p95 wait: 2 lanes 81.5 s, 3 lanes 17.5 s, so a 40 s target needs 3.
-    let rate = 0.07 * 3600.0 / 1000.0;
-    let profile: Vec<String> = (6..14).map(|h| format!("[{h}, {rate}, 0.0]")).collect();
-    let text = format!(
-        r#"name = "mmc"
-description = "M/M/c"
-[run]
-start = "06:00"
-duration_min = 480
-seed = 4
-replications = 4
-[population]
-households = 1000
-owners = 1000
-renters = 0
-opt_out_share = 1.0
-[[gates]]
-name = "gate"
-lanes_in = 0
-lanes_out = 1
-terminal = "card_only"
-door_open_s = 4.0
-lane_width_m = 0.9
-walk_distance_m = 0.0
-share = 1.0
-queue = "shared"
-[demand]
-profile = [{}]
-[behaviour]
-walk_speed_mean = 1.34
-walk_speed_sd = 0.26
-tailgating_propensity = 0.0
-face_retries = 0
-walking = false
-[service]
-card_s = 20.0
-distribution = "exponential"
-[policy]
-name = "compliant"
-"#,
-        profile.join(", ")
-    );
-    let scenario = Scenario::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let scenario = queue_scenario(1, 0.07 * 3600.0, 20.0, "exponential", 8);
     let target = 40.0;
     let spec = SweepSpec {
         scenario: None,
