@@ -301,7 +301,7 @@ mod x86 {
 
     #[target_feature(enable = "avx2")]
     fn scan_f32_avx2(v: &[f32], dim: usize, p: &[PersonId], q: &[f32], k: usize, th: f32, top: &mut Vec<Candidate>) {
-        let ahead = (PREFETCH_BYTES_AHEAD / 4).div_ceil(dim.max(1)) * dim;
+        let ahead = (PREFETCH_BYTES_AHEAD_F32 / 4).div_ceil(dim.max(1)) * dim;
         for (row, (t, &person)) in v.chunks_exact(dim).zip(p).enumerate() {
             prefetch_row(v, row * dim + ahead, dim);
             let score = dot_f32_avx2(q, t);
@@ -352,7 +352,9 @@ mod x86 {
         _mm_cvtsi128_si32(sum32) + tail
     }
 
-    const PREFETCH_BYTES_AHEAD: usize = 2048;
+    const PREFETCH_BYTES_AHEAD: usize = 4096;
+    /// f32 rows are 4× larger: look further ahead so DRAM latency is covered at 2 KB per row.
+    const PREFETCH_BYTES_AHEAD_F32: usize = 8192;
 
     #[target_feature(enable = "avx2")]
     fn scan_i8_avx2(
