@@ -106,6 +106,7 @@ impl RunResult {
             "camera_failures": s(|f| f.camera_failures),
             "unserved_at_end": s(|f| f.unserved_at_end),
             "consent_withdrawals": s(|f| f.withdrawals),
+            "arrivals_suppressed": s(|f| f.arrivals_suppressed),
             "consent_violations": s(|f| f.consent_violations),
             "consent_rules_first_replication": rules,
             "per_replication": self.replications.iter().map(|r| serde_json::to_value(r.figures).unwrap_or(Value::Null)).collect::<Vec<_>>(),

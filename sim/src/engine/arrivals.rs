@@ -223,7 +223,6 @@ fn blank(kind: AgentKind, direction: Direction, gate: usize) -> Agent {
         face_attempts: 0,
         face_given_up: false,
         tailgating: false,
-        diverted_to_car_gate: false,
         used: Used::Nothing,
     }
 }

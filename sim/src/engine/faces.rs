@@ -35,10 +35,6 @@ impl FaceModel {
         }
     }
 
-    pub fn dim(&self) -> usize {
-        self.dim
-    }
-
     /// A new person's enrolment template (unit length).
     pub fn template(&self, rng: &mut ChaCha8Rng) -> Vec<f32> {
         let mut t = vec![0.0f32; self.dim];

@@ -249,7 +249,6 @@ fn choose_way_in(
                     && threshold.is_some_and(|n| len > n as usize / 2)
                     && rngs.behaviour.random_bool(0.5);
                 if car_gate {
-                    agent.diverted_to_car_gate = true;
                     agent.used = Used::CarGate;
                     Activity::ToGuardPath { gate: agent.gate }
                 } else {
@@ -778,7 +777,6 @@ fn run_guards(mut world: GateWorld, mut agents: Agents, mut heading: Local<Vec<(
                 let Activity::Waiting { since_ms, .. } = *activity else { continue };
                 if gate_open {
                     agent.used = Used::CarGate;
-                    agent.diverted_to_car_gate = true;
                     *activity = Activity::ToGuardPath { gate: g };
                 } else if step.now_ms >= since_ms + patience_ms {
                     *activity = Activity::AtDesk { gate: g };
@@ -840,7 +838,6 @@ fn car_gate_rule(step: &mut Step, agents: &mut Agents, g: usize, threshold: Opti
         for e in diverted {
             if let Ok((_, mut agent, mut activity, _)) = agents.get_mut(e) {
                 agent.used = Used::CarGate;
-                agent.diverted_to_car_gate = true;
                 *activity = Activity::ToGuardPath { gate: g };
             }
         }

@@ -113,6 +113,10 @@ pub struct Figures {
     pub unserved_at_end: f64,
     #[serde(deserialize_with = "nan_as_null")]
     pub withdrawals: f64,
+    /// Resident trips not made because every drawn person was already out (demand too high
+    /// for the population): should be 0.
+    #[serde(deserialize_with = "nan_as_null")]
+    pub arrivals_suppressed: f64,
     #[serde(deserialize_with = "nan_as_null")]
     pub consent_violations: f64,
 }
@@ -298,7 +302,10 @@ fn collect(app: &mut App, updates: u64) -> Replication {
     let world = app.world_mut();
     let unserved = world.query::<&Activity>().iter(world).count() as f64;
     let agent_steps = world.resource::<walking::Crossings>().agent_steps;
-    let spawned = world.resource::<arrivals::Arrivals>().spawned as f64;
+    let (spawned, suppressed) = {
+        let a = world.resource::<arrivals::Arrivals>();
+        (a.spawned as f64, a.suppressed as f64)
+    };
     let camera_failures = world.resource::<faults::FaultState>().camera_failures as f64;
     let (opted_out, enrolled, withdrawn) = {
         let p = world.resource::<Population>();
@@ -358,6 +365,7 @@ fn collect(app: &mut App, updates: u64) -> Replication {
         camera_failures,
         unserved_at_end: unserved,
         withdrawals: withdrawn,
+        arrivals_suppressed: suppressed,
         consent_violations: report.violations.len() as f64,
     };
     Replication {

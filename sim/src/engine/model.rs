@@ -300,7 +300,6 @@ pub struct Agent {
     /// The face route failed (camera down, no match): use the credential.
     pub face_given_up: bool,
     pub tailgating: bool,
-    pub diverted_to_car_gate: bool,
     /// The credential used for the passage, for the report.
     pub used: Used,
 }
