@@ -11,12 +11,15 @@ use crate::domain::{CompoundId, TerminalId, Timestamp};
 use crate::policy::Policy;
 use crate::template::TemplateError;
 use crate::terminal::{Action, AdminCommand, Event, Terminal, TerminalConfig};
+use crate::trace::TraceEntry;
 
 #[derive(Debug)]
 pub struct Compound {
     id: CompoundId,
     policy: Policy,
     terminals: Vec<Terminal>,
+    /// Every event delivered to any terminal, when recording (see [`Compound::record`]).
+    trace: Option<Vec<TraceEntry>>,
 }
 
 impl Compound {
@@ -31,7 +34,7 @@ impl Compound {
             config.compound = id;
             terminals.push(Terminal::new(config, policy.clone())?);
         }
-        Ok(Compound { id, policy, terminals })
+        Ok(Compound { id, policy, terminals, trace: None })
     }
 
     pub fn id(&self) -> CompoundId {
@@ -47,13 +50,23 @@ impl Compound {
         self.terminals.iter().find(|t| t.id() == id)
     }
 
+    /// Start recording every event each terminal receives (for replay on another
+    /// implementation of the terminal, e.g. the firmware).
+    pub fn record(&mut self) {
+        self.trace.get_or_insert_with(Vec::new);
+    }
+
+    /// The events recorded so far, in delivery order (empty when not recording).
+    pub fn take_trace(&mut self) -> Vec<TraceEntry> {
+        self.trace.as_mut().map(core::mem::take).unwrap_or_default()
+    }
+
     /// Broadcast an admin command to every terminal, appending `(terminal, action)` pairs.
     /// Enrolments go only to terminals with a camera (the others must never hold templates).
     pub fn admin(&mut self, now: Timestamp, cmd: &AdminCommand, out: &mut Vec<(TerminalId, Action)>) {
         let enrolment = matches!(cmd, AdminCommand::Enroll { .. });
-        for t in self.terminals.iter_mut().filter(|t| !enrolment || t.config().camera) {
-            let id = t.id();
-            out.extend(t.handle(now, Event::Admin(cmd.clone())).map(|a| (id, a)));
+        for (i, t) in self.terminals.iter_mut().enumerate().filter(|(_, t)| !enrolment || t.config().camera) {
+            deliver(&mut self.trace, i, t, now, Event::Admin(cmd.clone()), out);
         }
     }
 
@@ -65,10 +78,10 @@ impl Compound {
         event: Event,
         out: &mut Vec<(TerminalId, Action)>,
     ) -> bool {
-        let Some(t) = self.terminals.iter_mut().find(|t| t.id() == terminal) else {
+        let Some((i, t)) = self.terminals.iter_mut().enumerate().find(|(_, t)| t.id() == terminal) else {
             return false;
         };
-        out.extend(t.handle(now, event).map(|a| (terminal, a)));
+        deliver(&mut self.trace, i, t, now, event, out);
         true
     }
 
@@ -93,13 +106,27 @@ impl Compound {
                 .min();
             let Some((at, i)) = due else { break };
             let t = &mut self.terminals[i];
-            let id = t.id();
             let at = at.max(t.now());
-            out.extend(t.handle(at, Event::Tick).map(|a| (id, a)));
+            deliver(&mut self.trace, i, t, at, Event::Tick, out);
         }
-        for t in &mut self.terminals {
-            let id = t.id();
-            out.extend(t.handle(now, Event::Tick).map(|a| (id, a)));
+        for (i, t) in self.terminals.iter_mut().enumerate() {
+            deliver(&mut self.trace, i, t, now, Event::Tick, out);
         }
     }
+}
+
+/// Hand one event to one terminal, recording it first when a trace is kept.
+fn deliver(
+    trace: &mut Option<Vec<TraceEntry>>,
+    index: usize,
+    t: &mut Terminal,
+    now: Timestamp,
+    event: Event,
+    out: &mut Vec<(TerminalId, Action)>,
+) {
+    if let Some(trace) = trace {
+        trace.push(TraceEntry { terminal: index as u16, at: now, event: event.clone() });
+    }
+    let id = t.id();
+    out.extend(t.handle(now, event).map(|a| (id, a)));
 }

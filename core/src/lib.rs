@@ -9,7 +9,9 @@
 //! - [`audit`]: the audit log records every producer writes,
 //! - [`checker`]: the consent checker that judges any audit log against C1–C8,
 //! - [`policy`]: gate policies as data (compliant default, deliberately non-compliant forced face),
-//! - [`compound`]: all terminals of a compound, with admin commands broadcast to every store.
+//! - [`compound`]: all terminals of a compound, with admin commands broadcast to every store,
+//! - [`trace`]: recorded terminal input, replayed on another implementation to compare decisions,
+//! - [`wire`]: the host ↔ firmware protocol (postcard + COBS + CRC), which cannot carry a template out.
 //!
 //! The crate is `no_std` + `alloc`. It owns no clock, thread, file or socket: time and events
 //! come in as values, actions and audit records go out. The `std` feature only adds host
@@ -27,6 +29,8 @@ pub mod domain;
 pub mod policy;
 pub mod template;
 pub mod terminal;
+pub mod trace;
+pub mod wire;
 
 pub use audit::{AuditEvent, AuditRecord};
 pub use checker::{Checker, Report, Rule, Violation, check};

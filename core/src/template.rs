@@ -105,6 +105,9 @@ pub struct Probe {
     quantized: Vec<i8>,
     /// The quantised probe widened to i16 once, so the scan only widens the gallery side.
     widened: Vec<i16>,
+    /// The widened probe's 16-aligned body as interleaved 16-bit pairs for `SMLAD`.
+    #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+    pairs: Vec<u32>,
     scale: f32,
 }
 
@@ -121,6 +124,8 @@ impl Probe {
         self.scale = quantize_into(&self.normalized, &mut self.quantized);
         self.widened.clear();
         self.widened.extend(self.quantized.iter().map(|&q| i16::from(q)));
+        #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+        arm_dsp::pack_probe(&self.widened, &mut self.pairs);
         Ok(())
     }
 
@@ -195,9 +200,11 @@ pub(crate) mod kernels {
     }
 
     /// Bytes per step of the int8 kernel.
+    #[cfg_attr(all(target_arch = "arm", feature = "arm-dsp"), allow(dead_code))]
     pub const I8_STEP: usize = 32;
 
     #[inline(always)]
+    #[cfg_attr(all(target_arch = "arm", feature = "arm-dsp"), allow(dead_code))]
     pub fn dot_i8(probe: &[i16], t: &[i8]) -> i32 {
         // Products of two int8 values fit in i16; adjacent pairs are summed into i32 lanes. That
         // is the shape of x86's pmaddwd and Arm's SMLAD, which LLVM picks when it sees it.
@@ -239,6 +246,7 @@ fn scan_f32(
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(all(target_arch = "arm", feature = "arm-dsp"), allow(dead_code))]
 fn scan_i8(
     values: &[i8],
     scales: &[f32],
@@ -409,8 +417,121 @@ mod x86 {
     }
 }
 
+#[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+#[allow(unsafe_code, clippy::too_many_arguments)]
+mod arm_dsp {
+    //! Cortex-M4/M7 (Armv7E-M) int8 kernel with the DSP extension: `SXTB16` widens two
+    //! template bytes into one register, `SMLAD` multiplies two 16-bit pairs and adds both to the
+    //! accumulator. The probe is widened and interleaved once per search, so the scan loads it
+    //! whole words at a time. Integer sums are exact, so scores equal every other target's.
+    use super::*;
+    use core::arch::asm;
+
+    /// Bytes per loop iteration of the assembly body.
+    const STEP: usize = 16;
+
+    /// Pack the widened probe's body into words `(p0, p2), (p1, p3)` per group of four:
+    /// `SXTB16 t` yields template bytes 0 and 2, `SXTB16 t, ROR #8` bytes 1 and 3, and each must
+    /// meet its probe pair in one word. Words, because LDM needs 4-byte alignment.
+    pub fn pack_probe(widened: &[i16], pairs: &mut Vec<u32>) {
+        let body = widened.len() - widened.len() % STEP;
+        pairs.clear();
+        for g in widened[..body].chunks_exact(4) {
+            let pair = |lo: i16, hi: i16| u32::from(lo as u16) | (u32::from(hi as u16) << 16);
+            pairs.push(pair(g[0], g[2]));
+            pairs.push(pair(g[1], g[3]));
+        }
+    }
+
+    /// `probe · t`: `pairs` from [`pack_probe`], `widened` for the tail.
+    #[inline(always)]
+    pub fn dot_i8(pairs: &[u32], widened: &[i16], t: &[i8]) -> i32 {
+        let n = widened.len().min(t.len());
+        let body = (n - n % STEP).min(pairs.len() * 2);
+        let mut acc0: i32 = 0;
+        let mut acc1: i32 = 0;
+        if body > 0 {
+            let mut tp = t.as_ptr();
+            let mut pp = pairs.as_ptr();
+            // SAFETY: each iteration reads 16 template bytes from `tp` (LDR: any alignment) and
+            // 8 probe words from `pp` (LDM: word-aligned, as `pairs` is a Vec<u32>). `body` is a
+            // non-zero multiple of 16 with body <= t.len() and body / 2 <= pairs.len(), so the
+            // loop stays inside both slices and ends exactly at `end`.
+            unsafe {
+                let end = tp.add(body);
+                asm!(
+                    "2:",
+                    // 8 template bytes, 8 probe values (4 words): 8 multiply-accumulates.
+                    "ldr {t0}, [{tp}], #4",
+                    "ldr {t1}, [{tp}], #4",
+                    "ldm {pp}!, {{r0, r1, r2, r3}}",
+                    "sxtb16 {e}, {t0}",
+                    "smlad {acc0}, {e}, r0, {acc0}",
+                    "sxtb16 {t0}, {t0}, ror #8",
+                    "smlad {acc1}, {t0}, r1, {acc1}",
+                    "sxtb16 {e}, {t1}",
+                    "smlad {acc0}, {e}, r2, {acc0}",
+                    "sxtb16 {t1}, {t1}, ror #8",
+                    "smlad {acc1}, {t1}, r3, {acc1}",
+                    // And again: 16 per iteration.
+                    "ldr {t0}, [{tp}], #4",
+                    "ldr {t1}, [{tp}], #4",
+                    "ldm {pp}!, {{r0, r1, r2, r3}}",
+                    "sxtb16 {e}, {t0}",
+                    "smlad {acc0}, {e}, r0, {acc0}",
+                    "sxtb16 {t0}, {t0}, ror #8",
+                    "smlad {acc1}, {t0}, r1, {acc1}",
+                    "sxtb16 {e}, {t1}",
+                    "smlad {acc0}, {e}, r2, {acc0}",
+                    "sxtb16 {t1}, {t1}, ror #8",
+                    "smlad {acc1}, {t1}, r3, {acc1}",
+                    "cmp {tp}, {end}",
+                    "bne 2b",
+                    tp = inout(reg) tp,
+                    pp = inout(reg) pp,
+                    end = in(reg) end,
+                    acc0 = inout(reg) acc0,
+                    acc1 = inout(reg) acc1,
+                    t0 = out(reg) _,
+                    t1 = out(reg) _,
+                    e = out(reg) _,
+                    out("r0") _,
+                    out("r1") _,
+                    out("r2") _,
+                    out("r3") _,
+                    options(nostack, readonly),
+                );
+                let _ = (tp, pp);
+            }
+        }
+        let tail: i32 = widened[body..n].iter().zip(&t[body..n]).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum();
+        acc0.wrapping_add(acc1).wrapping_add(tail)
+    }
+
+    pub fn i8(
+        v: &[i8],
+        s: &[f32],
+        dim: usize,
+        p: &[PersonId],
+        probe: &Probe,
+        k: usize,
+        th: f32,
+        top: &mut Vec<Candidate>,
+    ) {
+        let qs = probe.scale;
+        for ((t, &scale), &person) in v.chunks_exact(dim).zip(s).zip(p) {
+            let score = dot_i8(&probe.pairs, &probe.widened, t) as f32 * (qs * scale);
+            if score >= th {
+                offer(top, k, Candidate { person, score });
+            }
+        }
+    }
+}
+
 #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
-use self::{scan_f32 as dispatch_f32, scan_i8 as dispatch_i8};
+use self::scan_f32 as dispatch_f32;
+#[cfg(not(any(all(feature = "std", target_arch = "x86_64"), all(target_arch = "arm", feature = "arm-dsp"))))]
+use self::scan_i8 as dispatch_i8;
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 use x86::{f32 as dispatch_f32, i8 as dispatch_i8};
 
@@ -602,6 +723,11 @@ impl TemplateStore {
             Precision::F32 => {
                 dispatch_f32(&self.values_f32, self.dim, &self.persons, &probe.normalized, k, threshold, top)
             }
+            #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+            Precision::Int8 => {
+                arm_dsp::i8(&self.values_i8, &self.scales, self.dim, &self.persons, probe, k, threshold, top)
+            }
+            #[cfg(not(all(target_arch = "arm", feature = "arm-dsp")))]
             Precision::Int8 => dispatch_i8(
                 &self.values_i8,
                 &self.scales,

@@ -1,83 +1,163 @@
 //! The DET curve (FNMR against FMR, log scale) and the score histogram of `gatelab faces eval`,
-//! as SVG made by plotters.
+//! drawn by plotters as PNG (bitmap backend) and as SVG (for HTML).
+//!
+//! Text in the PNGs is rasterised with ab_glyph from Noto Sans Regular (SIL OFL 1.1), whose bytes
+//! the `notosans` crate embeds at compile time: no system font, no fontconfig, nothing fetched.
 
-use anyhow::{Result, anyhow};
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result, anyhow};
+use plotters::coord::Shift;
 use plotters::prelude::*;
+
+/// Width and height of every plot, in pixels.
+pub const SIZE: (u32, u32) = (640, 480);
+
+/// The four files `gatelab faces eval --out` writes besides eval.json.
+#[derive(Debug, Clone)]
+pub struct Plots {
+    /// det.png
+    pub det_png: Vec<u8>,
+    /// histogram.png
+    pub histogram_png: Vec<u8>,
+    /// det.svg
+    pub det_svg: String,
+    /// histogram.svg
+    pub histogram_svg: String,
+}
 
 fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("drawing a plot failed: {e:?}")
 }
 
-/// (det.svg, histogram.svg).
-pub fn plots(genuine: &[f32], impostor: &[f32], threshold: f64) -> Result<(String, String)> {
-    let mut det = String::new();
-    {
-        let root = SVGBackend::with_string(&mut det, (640, 480)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut thresholds: Vec<f32> = genuine.iter().chain(impostor).copied().collect();
-        thresholds.sort_by(f32::total_cmp);
-        let floor = 1.0 / (impostor.len().max(genuine.len()) as f64 * 10.0);
-        let points: Vec<(f64, f64)> = thresholds
-            .iter()
-            .map(|&t| {
-                let fmr = impostor.iter().filter(|&&s| s >= t).count() as f64 / impostor.len() as f64;
-                let fnmr = genuine.iter().filter(|&&s| s < t).count() as f64 / genuine.len() as f64;
-                (fmr.max(floor), fnmr.max(floor))
-            })
-            .collect();
-        let mut chart = ChartBuilder::on(&root)
-            .caption("DET: false non-match rate against false match rate", ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d((floor..1.0).log_scale(), (floor..1.0).log_scale())
-            .map_err(err)?;
-        chart.configure_mesh().x_desc("FMR").y_desc("FNMR").draw().map_err(err)?;
-        chart.draw_series(LineSeries::new(points, RGBColor(31, 119, 180).stroke_width(2))).map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    let mut hist = String::new();
-    {
-        let root = SVGBackend::with_string(&mut hist, (640, 480)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        const BINS: usize = 40;
-        let bin = |v: f32| (((f64::from(v) + 1.0) / 2.0 * BINS as f64).floor() as usize).min(BINS - 1);
-        let mut g = [0usize; BINS];
-        let mut i = [0usize; BINS];
-        genuine.iter().for_each(|&v| g[bin(v)] += 1);
-        impostor.iter().for_each(|&v| i[bin(v)] += 1);
-        let share = |c: usize, n: usize| c as f64 / n.max(1) as f64;
-        let ymax = (0..BINS).map(|k| share(g[k], genuine.len()).max(share(i[k], impostor.len()))).fold(0.01, f64::max);
-        let mut chart = ChartBuilder::on(&root)
-            .caption("cosine scores: genuine (green) and impostor (red) pairs", ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(-1.0..1.0, 0.0..ymax * 1.1)
-            .map_err(err)?;
-        chart.configure_mesh().x_desc("cosine").y_desc("share of pairs").draw().map_err(err)?;
-        let width = 2.0 / BINS as f64;
-        let lo = |k: usize| -1.0 + k as f64 * width;
-        chart
-            .draw_series((0..BINS).map(|k| {
-                Rectangle::new(
-                    [(lo(k), 0.0), (lo(k) + width, share(i[k], impostor.len()))],
-                    RGBColor(214, 39, 40).mix(0.6).filled(),
-                )
-            }))
-            .map_err(err)?;
-        chart
-            .draw_series((0..BINS).map(|k| {
-                Rectangle::new(
-                    [(lo(k), 0.0), (lo(k) + width, share(g[k], genuine.len()))],
-                    RGBColor(44, 160, 44).mix(0.6).filled(),
-                )
-            }))
-            .map_err(err)?;
-        chart
-            .draw_series(LineSeries::new([(threshold, 0.0), (threshold, ymax * 1.1)], BLACK.stroke_width(1)))
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok((det, hist))
+/// Registers the embedded Noto Sans as plotters' "sans-serif" (all styles fall back to it), once
+/// per process; every later call returns the first call's outcome.
+///
+/// plotters is built with its `ab_glyph` font feature, which knows no font until one is
+/// registered: every plotters chart in this crate, SVG ones included (they measure their text),
+/// must call this before drawing, or fail with `FontUnavailable`.
+pub fn register_font() -> Result<()> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            plotters::style::register_font("sans-serif", FontStyle::Normal, notosans::REGULAR_TTF)
+                .map_err(|_| "the embedded Noto Sans Regular is not a font plotters can read".to_string())
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+/// DET, histogram: PNG bytes and SVG text.
+pub fn plots(genuine: &[f32], impostor: &[f32], threshold: f64) -> Result<Plots> {
+    register_font()?;
+    let det_png = png(|root| det(root, genuine, impostor)).context("could not draw det.png")?;
+    let histogram_png =
+        png(|root| histogram(root, genuine, impostor, threshold)).context("could not draw histogram.png")?;
+    let mut det_svg = String::new();
+    det(SVGBackend::with_string(&mut det_svg, SIZE).into_drawing_area(), genuine, impostor)
+        .context("could not draw det.svg")?;
+    let mut histogram_svg = String::new();
+    histogram(SVGBackend::with_string(&mut histogram_svg, SIZE).into_drawing_area(), genuine, impostor, threshold)
+        .context("could not draw histogram.svg")?;
+    Ok(Plots { det_png, histogram_png, det_svg, histogram_svg })
+}
+
+/// Draws on an RGB bitmap of [`SIZE`] and encodes it as PNG.
+fn png(draw: impl FnOnce(DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>) -> Result<Vec<u8>> {
+    let (w, h) = SIZE;
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    draw(BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area())?;
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().context("could not encode the PNG header")?;
+    writer.write_image_data(&rgb).context("could not encode the PNG image data")?;
+    writer.finish().context("could not finish the PNG")?;
+    Ok(out)
+}
+
+fn det<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, genuine: &[f32], impostor: &[f32]) -> Result<()> {
+    root.fill(&WHITE).map_err(err)?;
+    let mut thresholds: Vec<f32> = genuine.iter().chain(impostor).copied().collect();
+    thresholds.sort_by(f32::total_cmp);
+    let floor = 1.0 / (impostor.len().max(genuine.len()) as f64 * 10.0);
+    let points: Vec<(f64, f64)> = thresholds
+        .iter()
+        .map(|&t| {
+            let fmr = impostor.iter().filter(|&&s| s >= t).count() as f64 / impostor.len() as f64;
+            let fnmr = genuine.iter().filter(|&&s| s < t).count() as f64 / genuine.len() as f64;
+            (fmr.max(floor), fnmr.max(floor))
+        })
+        .collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption("DET: false non-match rate against false match rate", ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d((floor..1.0).log_scale(), (floor..1.0).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("FMR")
+        .y_desc("FNMR")
+        .x_label_formatter(&|v| rate(*v))
+        .y_label_formatter(&|v| rate(*v))
+        .draw()
+        .map_err(err)?;
+    chart.draw_series(LineSeries::new(points, RGBColor(31, 119, 180).stroke_width(2))).map_err(err)?;
+    root.present().map_err(err)
+}
+
+/// A rate on a log axis with one significant digit: 0.3, not 0.30000000000000004; 0.001, 1.
+fn rate(v: f64) -> String {
+    let decimals = if v > 0.0 { (-v.log10().floor()).clamp(0.0, 12.0) as usize } else { 0 };
+    format!("{v:.decimals$}")
+}
+
+fn histogram<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    genuine: &[f32],
+    impostor: &[f32],
+    threshold: f64,
+) -> Result<()> {
+    root.fill(&WHITE).map_err(err)?;
+    const BINS: usize = 40;
+    let bin = |v: f32| (((f64::from(v) + 1.0) / 2.0 * BINS as f64).floor() as usize).min(BINS - 1);
+    let mut g = [0usize; BINS];
+    let mut i = [0usize; BINS];
+    genuine.iter().for_each(|&v| g[bin(v)] += 1);
+    impostor.iter().for_each(|&v| i[bin(v)] += 1);
+    let share = |c: usize, n: usize| c as f64 / n.max(1) as f64;
+    let ymax = (0..BINS).map(|k| share(g[k], genuine.len()).max(share(i[k], impostor.len()))).fold(0.01, f64::max);
+    let mut chart = ChartBuilder::on(&root)
+        .caption("cosine scores: genuine (green) and impostor (red) pairs", ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(-1.0..1.0, 0.0..ymax * 1.1)
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("cosine").y_desc("share of pairs").draw().map_err(err)?;
+    let width = 2.0 / BINS as f64;
+    let lo = |k: usize| -1.0 + k as f64 * width;
+    chart
+        .draw_series((0..BINS).map(|k| {
+            Rectangle::new(
+                [(lo(k), 0.0), (lo(k) + width, share(i[k], impostor.len()))],
+                RGBColor(214, 39, 40).mix(0.6).filled(),
+            )
+        }))
+        .map_err(err)?;
+    chart
+        .draw_series((0..BINS).map(|k| {
+            Rectangle::new(
+                [(lo(k), 0.0), (lo(k) + width, share(g[k], genuine.len()))],
+                RGBColor(44, 160, 44).mix(0.6).filled(),
+            )
+        }))
+        .map_err(err)?;
+    chart
+        .draw_series(LineSeries::new([(threshold, 0.0), (threshold, ymax * 1.1)], BLACK.stroke_width(1)))
+        .map_err(err)?;
+    root.present().map_err(err)
 }

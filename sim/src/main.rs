@@ -73,6 +73,10 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Also record every event each terminal received (first replication) into FILE, for
+        /// `gatelab-rig replay FILE` to feed to the firmware and compare decisions.
+        #[arg(long, value_name = "FILE")]
+        export_trace: Option<PathBuf>,
     },
     /// Size the gates: the smallest lanes per gate and direction whose p95 wait meets the target
     /// for face users, opt-outs, visitors and couriers, beside Erlang C / M/D/c, with a
@@ -214,7 +218,8 @@ enum FacesCommand {
     /// threshold to use, a DET curve and a histogram.
     Eval {
         dir: PathBuf,
-        /// Write eval.json, det.svg and histogram.svg here.
+        /// Write eval.json, det.png and histogram.png (the DET curve and the score histogram,
+        /// 640×480) here, and the same plots as det.svg and histogram.svg for HTML.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Write the distribution parameters a scenario's synthetic matcher loads.
@@ -297,8 +302,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Run { scenario, seed, replications, duration_min, out, format, quiet }) => {
-            run_scenario(scenario, seed, replications, duration_min, out, format, quiet)
+        Some(Command::Run { scenario, seed, replications, duration_min, out, format, quiet, export_trace }) => {
+            run_scenario(RunArgs { path: scenario, seed, replications, duration_min, out, format, quiet, export_trace })
         }
         Some(Command::Describe) => {
             print!("{}", gatelab_core::describe());
@@ -395,11 +400,21 @@ fn faces_command(
             );
             if let Some(dir) = out {
                 std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-                std::fs::write(dir.join("eval.json"), serde_json::to_string_pretty(&e)? + "\n")?;
-                let (det, hist) = gatelab_sim::faces_plots::plots(&genuine, &impostor, e.threshold)?;
-                std::fs::write(dir.join("det.svg"), det)?;
-                std::fs::write(dir.join("histogram.svg"), hist)?;
-                println!("  wrote {}/eval.json, det.svg, histogram.svg", dir.display());
+                let json = dir.join("eval.json");
+                std::fs::write(&json, serde_json::to_string_pretty(&e)? + "\n")
+                    .with_context(|| format!("could not write {}", json.display()))?;
+                let plots = gatelab_sim::faces_plots::plots(&genuine, &impostor, e.threshold)?;
+                let files: [(&str, &[u8]); 4] = [
+                    ("det.png", &plots.det_png),
+                    ("histogram.png", &plots.histogram_png),
+                    ("det.svg", plots.det_svg.as_bytes()),
+                    ("histogram.svg", plots.histogram_svg.as_bytes()),
+                ];
+                for (name, bytes) in files {
+                    let path = dir.join(name);
+                    std::fs::write(&path, bytes).with_context(|| format!("could not write {}", path.display()))?;
+                }
+                println!("  wrote {}/eval.json, det.png, histogram.png (and .svg)", dir.display());
             }
             if let Some(file) = emit_calibration {
                 std::fs::write(&file, faces::calibration_toml(&e, pipeline.embedder().output_dim))
@@ -487,7 +502,7 @@ fn plan_command(args: PlanArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_scenario(
+struct RunArgs {
     path: Option<PathBuf>,
     seed: Option<u64>,
     replications: Option<u32>,
@@ -495,7 +510,11 @@ fn run_scenario(
     out: PathBuf,
     format: Format,
     quiet: bool,
-) -> Result<ExitCode> {
+    export_trace: Option<PathBuf>,
+}
+
+fn run_scenario(args: RunArgs) -> Result<ExitCode> {
+    let RunArgs { path, seed, replications, duration_min, out, format, quiet, export_trace } = args;
     let (mut scenario, label) = match &path {
         Some(p) => (Scenario::load(p)?, p.display().to_string()),
         None => (
@@ -511,8 +530,21 @@ fn run_scenario(
     let replications = replications.unwrap_or(scenario.run.replications);
     anyhow::ensure!(replications > 0, "--replications 0: at least one replication");
     let started = std::time::Instant::now();
-    let result = sim_run::run(&scenario, seed, replications, !quiet && format == Format::Text)?;
-    let files = result.write(&out)?;
+    let keep = gatelab_sim::engine::Keep { trace: export_trace.is_some(), ..gatelab_sim::engine::Keep::ALL };
+    let result = sim_run::run_keeping(&scenario, seed, replications, !quiet && format == Format::Text, keep)?;
+    let mut files = result.write(&out)?;
+    if let Some(file) = export_trace {
+        let trace = result.replications[0].trace.as_ref().context("the run recorded no terminal events")?;
+        let mut w = std::io::BufWriter::new(
+            std::fs::File::create(&file)
+                .with_context(|| format!("--export-trace: could not create {}", file.display()))?,
+        );
+        trace
+            .write(&mut w)
+            .and_then(|()| std::io::Write::flush(&mut w))
+            .with_context(|| format!("--export-trace: could not write {}", file.display()))?;
+        files.push(file);
+    }
     match format {
         Format::Text => {
             print!("{}", result.render_table());

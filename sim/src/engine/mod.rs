@@ -22,6 +22,7 @@ use anyhow::{Context, Result};
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use gatelab_core::checker::Violation;
+use gatelab_core::trace::{self, TraceEntry, TraceHeader};
 use gatelab_core::{Compound, TerminalConfig};
 
 use self::core_link::CoreLink;
@@ -42,6 +43,8 @@ pub struct Replication {
     pub passages: Vec<PassageRow>,
     pub queue: Vec<QueueRow>,
     pub audit_jsonl: Option<Vec<u8>>,
+    /// The terminals' input, when [`Keep::trace`] asked for it.
+    pub trace: Option<Trace>,
     pub violations: Vec<Violation>,
     /// Simulation updates actually run (idle stretches are skipped).
     pub updates: u64,
@@ -148,11 +151,13 @@ pub struct Keep {
     pub rows: bool,
     /// The audit log as JSON Lines.
     pub audit: bool,
+    /// Every event each terminal received, for replay on the firmware (`gatelab-rig replay`).
+    pub trace: bool,
 }
 
 impl Keep {
-    pub const ALL: Keep = Keep { rows: true, audit: true };
-    pub const NOTHING: Keep = Keep { rows: false, audit: false };
+    pub const ALL: Keep = Keep { rows: true, audit: true, trace: false };
+    pub const NOTHING: Keep = Keep { rows: false, audit: false, trace: false };
 }
 
 /// Build the Bevy app for one replication of `scenario`.
@@ -176,8 +181,11 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
             config.camera = camera;
             config
         });
-    let compound = Compound::new(COMPOUND, policy.clone(), configs)
+    let mut compound = Compound::new(COMPOUND, policy.clone(), configs)
         .map_err(|e| anyhow::anyhow!("the scenario's terminals could not be built: {e:?}"))?;
+    if keep.trace {
+        compound.record();
+    }
     let mut core = CoreLink::new(compound, keep.audit);
     let mut rngs = Rngs::new(seed);
     let population = Population::register(scenario, &policy, &mut rngs, &mut core);
@@ -295,7 +303,29 @@ pub fn simulate_keeping(scenario: &Scenario, seed: u64, keep: Keep, progress: &d
     }
     let end_tick = app.world().resource::<Clock>().end_tick;
     progress(end_tick);
-    Ok(collect(&mut app, updates))
+    let mut replication = collect(&mut app, updates);
+    if let Some(trace) = &mut replication.trace {
+        trace.header.origin = format!("scenario {:?}, seed {seed}", scenario.name);
+    }
+    Ok(replication)
+}
+
+/// What every terminal received during one replication (see `gatelab_core::trace`).
+#[derive(Debug, Clone)]
+pub struct Trace {
+    pub header: TraceHeader,
+    pub entries: Vec<TraceEntry>,
+}
+
+impl Trace {
+    /// JSON Lines: the header, then one entry per line.
+    pub fn write(&self, mut w: impl std::io::Write) -> std::io::Result<()> {
+        trace::jsonl::write_header(&mut w, &self.header)?;
+        for e in &self.entries {
+            trace::jsonl::write_entry(&mut w, e)?;
+        }
+        Ok(())
+    }
 }
 
 fn collect(app: &mut App, updates: u64) -> Replication {
@@ -314,6 +344,7 @@ fn collect(app: &mut App, updates: u64) -> Replication {
     let mut core = world.resource_mut::<CoreLink>();
     let report = core.finish_check();
     let audit_jsonl = core.audit_jsonl.take();
+    let trace = core.take_trace();
     let counts = core.counts;
     let mut metrics = std::mem::take(&mut *world.resource_mut::<Metrics>());
 
@@ -373,6 +404,7 @@ fn collect(app: &mut App, updates: u64) -> Replication {
         passages: std::mem::take(&mut metrics.rows),
         queue: std::mem::take(&mut metrics.queue_rows),
         audit_jsonl,
+        trace,
         violations: report.violations,
         updates,
         agent_steps,

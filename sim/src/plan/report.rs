@@ -275,6 +275,8 @@ fn tornado(plan: &Plan) -> Result<Option<String>> {
 
 /// The whole page.
 pub fn html(plan: &Plan) -> Result<String> {
+    // plotters measures text with the one font it is given (no system fonts at run time).
+    crate::faces_plots::register_font()?;
     let shown = plan
         .recommended
         .as_ref()

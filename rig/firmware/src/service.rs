@@ -1,0 +1,289 @@
+//! The target side of the wire protocol: frames in, a `gatelab-core` terminal in the middle,
+//! frames out. No hardware here — the board supplies bytes, a tick counter and the heap's
+//! free space — so the very same service runs on every board and over every link.
+
+use alloc::vec::Vec;
+
+use gatelab_core::audit::AuditEvent;
+use gatelab_core::consent::{ConsentRecord, Grantor};
+use gatelab_core::wire::{
+    self, BenchKind, BenchReport, BenchRequest, Done, Frame, FrameReader, HostMsg, LinkError, LinkStatus, TargetInfo,
+    TargetMsg,
+};
+use gatelab_core::{
+    Action, AdminCommand, CompoundId, ConsentId, Credential, CredentialId, CredentialKind, Event, Gate, GateId, Person,
+    PersonId, PersonKind, Policy, Precision, Probe, TemplateStore, Terminal, TerminalConfig, Timestamp,
+};
+
+/// A free-running tick counter (cycles, or instructions under QEMU's icount).
+pub trait Clock {
+    fn ticks(&mut self) -> u64;
+    /// What the ticks count.
+    fn source(&self) -> wire::TickSource;
+}
+
+pub struct Service {
+    info: TargetInfo,
+    terminal: Option<Terminal>,
+    reader: FrameReader,
+    scratch: Vec<u8>,
+    out: Vec<u8>,
+    actions: Vec<Action>,
+    status: LinkStatus,
+    heap_free: fn() -> usize,
+}
+
+impl Service {
+    pub fn new(info: TargetInfo, heap_free: fn() -> usize) -> Service {
+        Service {
+            info,
+            terminal: None,
+            reader: FrameReader::new(),
+            scratch: Vec::with_capacity(wire::MAX_FRAME),
+            out: Vec::with_capacity(256),
+            actions: Vec::with_capacity(16),
+            status: LinkStatus::default(),
+            heap_free,
+        }
+    }
+
+    /// The unasked `Hello` a target sends at boot: the host learns of every reset this way.
+    pub fn hello(&mut self, send: &mut impl FnMut(&[u8])) {
+        self.reply(&TargetMsg::Hello(self.info), send);
+    }
+
+    /// Feed received bytes; replies go out through `send` as whole frames.
+    pub fn on_bytes(&mut self, bytes: &[u8], clock: &mut impl Clock, send: &mut impl FnMut(&[u8])) {
+        for &b in bytes {
+            let decoded = match self.reader.push(b) {
+                None => continue,
+                Some(Frame::Oversize) => Err(LinkError::Oversize),
+                Some(Frame::Complete(frame)) => {
+                    let msg = wire::decode::<HostMsg>(frame, &mut self.scratch);
+                    self.reader.consumed();
+                    msg
+                }
+            };
+            match decoded {
+                Ok(msg) => {
+                    self.status.frames = self.status.frames.saturating_add(1);
+                    self.handle(msg, clock, send);
+                }
+                Err(error) => self.refuse(error, send),
+            }
+        }
+    }
+
+    fn refuse(&mut self, error: LinkError, send: &mut impl FnMut(&[u8])) {
+        self.status.count(error);
+        self.reply(&TargetMsg::Error { error, status: self.status }, send);
+    }
+
+    fn reply(&mut self, msg: &TargetMsg, send: &mut impl FnMut(&[u8])) {
+        self.out.clear();
+        // Target messages are small and bounded; a failure here would be a protocol bug, and
+        // the host notices the missing reply by its timeout.
+        if wire::encode_target(msg, &mut self.out).is_ok() {
+            send(&self.out);
+        }
+    }
+
+    fn handle(&mut self, msg: HostMsg, clock: &mut impl Clock, send: &mut impl FnMut(&[u8])) {
+        match msg {
+            HostMsg::Hello => self.hello(send),
+            HostMsg::Status => self.reply(&TargetMsg::Status(self.status), send),
+            HostMsg::Configure { config, policy } => {
+                // Drop the old terminal first: a new one must fit in the heap on its own.
+                self.terminal = None;
+                match Terminal::new(config, policy) {
+                    Ok(t) => {
+                        self.terminal = Some(t);
+                        self.done(0, 0, send);
+                    }
+                    Err(_) => self.refuse(LinkError::BadConfig, send),
+                }
+            }
+            HostMsg::Event { now, event } => {
+                let Some(terminal) = self.terminal.as_mut() else {
+                    return self.refuse(LinkError::NotConfigured, send);
+                };
+                if let Event::Admin(AdminCommand::Enroll { embedding, .. }) = &event {
+                    // Room for the template, its copy while normalising, and the gallery growing.
+                    if embedding.len() * 8 + 1024 > (self.heap_free)() {
+                        return self.refuse(LinkError::BadConfig, send);
+                    }
+                }
+                let t0 = clock.ticks();
+                self.actions.extend(terminal.handle(now, event));
+                let spent = clock.ticks().wrapping_sub(t0);
+                let n = self.actions.len() as u32;
+                let actions = core::mem::take(&mut self.actions);
+                for a in &actions {
+                    self.reply(&TargetMsg::Action(a.clone()), send);
+                }
+                self.actions = actions;
+                self.actions.clear();
+                self.done(n, spent, send);
+            }
+            HostMsg::Bench(request) => match bench(request, clock, self.heap_free) {
+                Ok(report) => self.reply(&TargetMsg::Bench(report), send),
+                Err(e) => self.refuse(e, send),
+            },
+        }
+    }
+
+    fn done(&mut self, actions: u32, ticks: u64, send: &mut impl FnMut(&[u8])) {
+        let (poll_timeout, audit_records) = match &self.terminal {
+            Some(t) => (t.poll_timeout(), t.stats().audit_records),
+            None => (None, 0),
+        };
+        self.reply(&TargetMsg::Done(Done { actions, ticks, poll_timeout, audit_records }), send);
+    }
+}
+
+/// xorshift64*: deterministic test vectors from the request's seed, identical on every target.
+struct Vectors(u64);
+
+impl Vectors {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in [-1, 1).
+    fn unit(&mut self) -> f32 {
+        ((self.next() >> 40) as f32 / (1u64 << 23) as f32) - 1.0
+    }
+    fn fill(&mut self, dim: usize, out: &mut Vec<f32>) {
+        out.clear();
+        out.extend((0..dim).map(|_| self.unit()));
+    }
+}
+
+fn bench(req: BenchRequest, clock: &mut impl Clock, heap_free: fn() -> usize) -> Result<BenchReport, LinkError> {
+    let dim = usize::from(req.dim);
+    let n = req.gallery as usize;
+    let repeats = req.repeats.max(1);
+    let mut vectors = Vectors(req.seed | 1);
+    let mut report =
+        BenchReport { request: req, ticks: clock.source(), min_ticks: u64::MAX, total_ticks: 0, work: 0, best: None };
+    let measure = |report: &mut BenchReport, ticks: u64| {
+        report.min_ticks = report.min_ticks.min(ticks);
+        report.total_ticks = report.total_ticks.saturating_add(ticks);
+    };
+    match req.kind {
+        BenchKind::Calibrate => {
+            // Two straight runs of adds; their difference is exactly 4,000 instructions, free
+            // of the cost of reading the clock.
+            for _ in 0..repeats {
+                let t0 = clock.ticks();
+                crate::calibrate::adds_1000();
+                let t1 = clock.ticks();
+                crate::calibrate::adds_5000();
+                let t2 = clock.ticks();
+                measure(&mut report, (t2 - t1).saturating_sub(t1 - t0));
+            }
+            report.work = 4_000;
+        }
+        BenchKind::Search => {
+            // Gallery bytes, scales, ids and deadlines, plus slack.
+            if n * (dim + 16) + dim * 16 + 4096 > heap_free() {
+                return Err(LinkError::BadConfig);
+            }
+            let mut store = TemplateStore::new(dim, Precision::Int8).map_err(|_| LinkError::BadConfig)?;
+            store.reserve(n);
+            let mut v = Vec::with_capacity(dim);
+            let mut target = Vec::new();
+            for i in 0..n {
+                vectors.fill(dim, &mut v);
+                if i == n / 2 {
+                    target.clone_from(&v);
+                }
+                store.insert(PersonId(i as u32), &v, Timestamp::NEVER).map_err(|_| LinkError::BadConfig)?;
+            }
+            // The probe: the middle template, slightly disturbed.
+            for x in &mut target {
+                *x += 0.05 * vectors.unit();
+            }
+            let probe = Probe::new(&target, dim).map_err(|_| LinkError::BadConfig)?;
+            let mut top = Vec::with_capacity(1);
+            for _ in 0..repeats {
+                let t0 = clock.ticks();
+                let _ = store.search_into(core::hint::black_box(&probe), 1, -1.0, &mut top);
+                let t1 = clock.ticks();
+                measure(&mut report, t1 - t0);
+            }
+            report.best = top.first().map(|c| c.person);
+            report.work = (n * dim) as u64;
+        }
+        BenchKind::GateDecision => {
+            // Templates, persons, credentials and consent records, plus slack.
+            if n * (dim + 256) + dim * 16 + 8192 > heap_free() {
+                return Err(LinkError::BadConfig);
+            }
+            let config = TerminalConfig::new(Gate { id: GateId(1) }.inbound(), CompoundId(1), dim);
+            let mut terminal = Terminal::new(config, Policy::compliant()).map_err(|_| LinkError::BadConfig)?;
+            let mut v = Vec::with_capacity(dim);
+            let mut target = Vec::new();
+            let now = Timestamp(1_000);
+            for i in 0..n as u32 {
+                let person = PersonId(i);
+                vectors.fill(dim, &mut v);
+                if i as usize == n / 2 {
+                    target.clone_from(&v);
+                }
+                let commands = [
+                    AdminCommand::RegisterPerson(Person {
+                        id: person,
+                        kind: PersonKind::Owner,
+                        household: None,
+                        age_years: 40,
+                    }),
+                    AdminCommand::IssueCredential(Credential {
+                        id: CredentialId(u64::from(i)),
+                        holder: person,
+                        kind: CredentialKind::IcCard,
+                        expires_at: None,
+                    }),
+                    AdminCommand::RecordConsent(ConsentRecord::face_access(
+                        ConsentId(u64::from(i)),
+                        person,
+                        CompoundId(1),
+                        Grantor::Subject,
+                        now,
+                        365 * 24 * 3_600_000,
+                    )),
+                    AdminCommand::Enroll { person, embedding: v.clone() },
+                ];
+                for c in commands {
+                    terminal.handle(now, Event::Admin(c)).for_each(drop);
+                }
+            }
+            for x in &mut target {
+                *x += 0.05 * vectors.unit();
+            }
+            let mut at = now;
+            for _ in 0..repeats {
+                at = at.plus_ms(60_000); // past the door timer: every decision starts alike
+                terminal.handle(at, Event::Tick).for_each(drop);
+                let event = Event::FaceProbe { embedding: target.clone() };
+                let t0 = clock.ticks();
+                let mut best = None;
+                for a in terminal.handle(at, core::hint::black_box(event)) {
+                    if let Action::Audit(r) = &a
+                        && let AuditEvent::MatchAttempt { outcome: gatelab_core::audit::MatchOutcome::Matched(p) } =
+                            r.event
+                    {
+                        best = Some(p);
+                    }
+                }
+                let t1 = clock.ticks();
+                measure(&mut report, t1 - t0);
+                report.best = best;
+            }
+            report.work = (n * dim) as u64;
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,231 @@
+//! `gatelab-rig`: run the gate terminal's firmware under QEMU or on a board, replay simulation
+//! traces on it, and measure its matcher.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use gatelab_rig::client::Target;
+use gatelab_rig::firmware::{self, Image};
+use gatelab_rig::transport::Transport;
+use gatelab_rig::{bench, gdb, qemu, replay, rtt};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gatelab-rig",
+    version,
+    about = "Hardware-in-the-loop: the gatelab-core terminal as Cortex-M7 firmware, under QEMU or on a board",
+    long_about = "Runs the very gate logic the simulation uses — terminal, consent ledger, template store, int8 \
+        matcher — as firmware on a Cortex-M7, fed over one wire protocol (postcard + COBS + CRC), and \
+        proves that it decides exactly as the host does, and how fast.\n\n\
+        Targets:\n  \
+        qemu      QEMU mps2-an500, firmware UART on a socket (what CI runs)\n  \
+        qemu-rtt  QEMU mps2-an500, the RTT image, its ring buffers reached through QEMU's gdbstub\n  \
+        probe     a real board through a debug probe (probe-rs): flash, RTT, DWT cycle counter\n\n\
+        Firmware images come from `cargo xtask firmware` (into <target dir>/firmware/).",
+    after_help = "Examples:\n  \
+        gatelab run scenarios/dongcheng.toml --duration-min 60 --replications 1 --export-trace dc.trace\n  \
+        gatelab-rig replay dc.trace --target qemu --out replay-out\n  \
+        gatelab-rig bench --target qemu --out bench-out\n  \
+        gatelab-rig bench --target probe --chip STM32H743ZITx"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TargetKind {
+    Qemu,
+    QemuRtt,
+    Probe,
+}
+
+#[derive(clap::Args, Debug)]
+struct TargetArgs {
+    /// Where the firmware runs.
+    #[arg(long, value_enum, default_value_t = TargetKind::Qemu)]
+    target: TargetKind,
+    /// Firmware ELF (default: the image `cargo xtask firmware` built for the target).
+    #[arg(long, value_name = "ELF")]
+    firmware: Option<PathBuf>,
+    /// probe-rs chip name for --target probe (NUCLEO-H743ZI: STM32H743ZITx).
+    #[arg(long, default_value = "STM32H743ZITx")]
+    chip: String,
+    /// Seconds to wait for any one reply before declaring the target hung.
+    #[arg(long, value_name = "S", default_value_t = 20)]
+    timeout_s: u64,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Feed a trace from `gatelab run --export-trace` to the target; compare every decision with
+    /// the host core; check the target's audit log against C1–C8.
+    ///
+    /// Writes DIR/replay.json (decisions, mismatches, consent_violations, target, …) and
+    /// DIR/target-audit.jsonl. Exit status: 0 identical and clean, 1 any mismatch (the first
+    /// is printed in full), 3 identical but the audit log breaks a consent rule, 2 error.
+    Replay {
+        /// Trace file (JSON Lines) from `gatelab run SCENARIO --export-trace FILE`.
+        trace: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Output folder.
+        #[arg(long, value_name = "DIR", default_value = "rig-out")]
+        out: PathBuf,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Measure int8 1:N search (128-d and 512-d; N = 100, 1,000, 5,000) and a full gate decision
+    /// on the target: cycles on a board, instructions under QEMU (-icount).
+    Bench {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Measurements per figure (the smallest is reported).
+        #[arg(long, default_value_t = 3)]
+        repeats: u16,
+        /// Only these dimensions (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = bench::DIMS)]
+        dims: Vec<u16>,
+        /// Only these gallery sizes (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = bench::GALLERIES)]
+        galleries: Vec<u32>,
+        /// Output folder for bench.json.
+        #[arg(long, value_name = "DIR", default_value = "rig-out")]
+        out: PathBuf,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Boot the target and print what it reports about itself.
+    Info {
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Connect to the chosen target. `icount`: QEMU counts instructions (benchmarks).
+fn open(args: &TargetArgs, icount: bool) -> Result<Target<Box<dyn Transport>>> {
+    let timeout = Duration::from_secs(args.timeout_s.max(1));
+    let image = |image: Image| match &args.firmware {
+        Some(f) => Ok(f.clone()),
+        None => firmware::locate(image),
+    };
+    let link: Box<dyn Transport> = match args.target {
+        TargetKind::Qemu => Box::new(qemu::QemuUart::start(&image(Image::QemuUart)?, icount)?),
+        TargetKind::QemuRtt => {
+            let elf = image(Image::QemuRtt)?;
+            let cb = rtt::control_block_address(&elf)?;
+            let stub = gdb::GdbStub::start_qemu(&elf, icount)?;
+            Box::new(rtt::RttLink::attach(stub, cb, timeout)?)
+        }
+        TargetKind::Probe => open_probe(args, &image(Image::NucleoH743zi)?, timeout)?,
+    };
+    Target::connect(link, timeout)
+}
+
+#[cfg(feature = "probe")]
+fn open_probe(args: &TargetArgs, elf: &std::path::Path, timeout: Duration) -> Result<Box<dyn Transport>> {
+    let cb = rtt::control_block_address(elf)?;
+    let probe = gatelab_rig::probe::ProbeTarget::flash_and_run(&args.chip, elf)?;
+    Ok(Box::new(rtt::RttLink::attach(probe, cb, timeout)?))
+}
+
+#[cfg(not(feature = "probe"))]
+fn open_probe(_: &TargetArgs, _: &std::path::Path, _: Duration) -> Result<Box<dyn Transport>> {
+    anyhow::bail!("this gatelab-rig was built without the `probe` feature (probe-rs): rebuild with default features")
+}
+
+fn bar(len: u64, quiet: bool, what: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} ({elapsed}, ~{eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Info { target } => {
+            let t = open(&target, false)?;
+            println!("{}: {:?}", t.describe(), t.info());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay { trace, target, out, quiet } => {
+            let file =
+                std::fs::File::open(&trace).with_context(|| format!("could not open trace {}", trace.display()))?;
+            let (header, entries) = gatelab_core::trace::jsonl::read(std::io::BufReader::new(file))
+                .with_context(|| format!("trace {}", trace.display()))?;
+            let mut t = open(&target, false)?;
+            let progress = bar(entries.len() as u64, quiet, &format!("replaying on {}", t.describe()));
+            let (report, log) = replay::replay(&mut t, &header, &entries, &progress)?;
+            progress.finish_and_clear();
+            std::fs::create_dir_all(&out).with_context(|| format!("could not create {}", out.display()))?;
+            let audit = out.join("target-audit.jsonl");
+            let mut w = std::io::BufWriter::new(
+                std::fs::File::create(&audit).with_context(|| format!("could not create {}", audit.display()))?,
+            );
+            gatelab_core::audit::jsonl::write(&mut w, &log)
+                .and_then(|()| std::io::Write::flush(&mut w))
+                .with_context(|| format!("could not write {}", audit.display()))?;
+            let json = out.join("replay.json");
+            std::fs::write(&json, serde_json::to_string_pretty(&report)? + "\n")
+                .with_context(|| format!("could not write {}", json.display()))?;
+            println!(
+                "{}: {} events on {} terminal(s), {} decisions, {} actions — {} mismatches; target audit log: {} records, {} consent violations",
+                report.target,
+                report.events,
+                report.terminals,
+                report.decisions,
+                report.actions,
+                report.mismatches,
+                report.audit_records,
+                report.consent_violations
+            );
+            for (rule, n) in &report.violations_by_rule {
+                println!("  {rule}: {n}");
+            }
+            println!("wrote {} and {}", json.display(), audit.display());
+            if let Some(m) = &report.first_mismatch {
+                println!("{m}");
+                return Ok(ExitCode::from(1));
+            }
+            Ok(if report.consent_violations > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+        }
+        Command::Bench { target, repeats, dims, galleries, out, quiet } => {
+            let mut t = open(&target, true)?;
+            let progress = bar((dims.len() * galleries.len() * 2) as u64, quiet, "benchmarking");
+            let timeout = Duration::from_secs(target.timeout_s.max(1) * 30);
+            let results = bench::run(&mut t, &dims, &galleries, repeats.max(1), timeout, &progress)?;
+            progress.finish_and_clear();
+            print!("{}", bench::render(&results));
+            std::fs::create_dir_all(&out).with_context(|| format!("could not create {}", out.display()))?;
+            let json = out.join("bench.json");
+            std::fs::write(&json, serde_json::to_string_pretty(&results)? + "\n")
+                .with_context(|| format!("could not write {}", json.display()))?;
+            println!("wrote {}", json.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

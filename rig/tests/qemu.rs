@@ -1,0 +1,233 @@
+//! The firmware under QEMU: replays of shipped scenarios over both links, protocol abuse,
+//! resets and hangs. Needs `qemu-system-arm` and the images of `cargo xtask firmware` (both
+//! made by `cargo xtask test`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gatelab_core::trace::{TraceEntry, TraceHeader};
+use gatelab_core::wire::{self, HostMsg, LinkError};
+use gatelab_core::{Action, AuditRecord, Event, Timestamp};
+use gatelab_rig::client::{RigError, Target};
+use gatelab_rig::firmware::{self, Image};
+use gatelab_rig::qemu::QemuUart;
+use gatelab_rig::{gdb, replay, rtt};
+use gatelab_sim::engine::Keep;
+use gatelab_sim::scenario::Scenario;
+use indicatif::ProgressBar;
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name)
+}
+
+/// A trace of the first `minutes` of a shipped scenario (registration day included).
+fn trace(name: &str, minutes: u32) -> (TraceHeader, Vec<TraceEntry>) {
+    let mut s = Scenario::load(&scenario(name)).unwrap();
+    s.run.duration_min = minutes;
+    let keep = Keep { trace: true, ..Keep::NOTHING };
+    let mut result = gatelab_sim::run::run_keeping(&s, s.run.seed, 1, false, keep).unwrap();
+    let t = result.replications.remove(0).trace.expect("a trace was asked for");
+    (t.header, t.entries)
+}
+
+fn uart() -> Target<QemuUart> {
+    let elf = firmware::locate(Image::QemuUart).unwrap();
+    Target::connect(QemuUart::start(&elf, false).unwrap(), Duration::from_secs(20)).unwrap()
+}
+
+#[test]
+fn dongcheng_replays_on_the_uart_firmware_with_identical_decisions_and_a_clean_log() {
+    let (header, entries) = trace("dongcheng.toml", 60);
+    let mut target = uart();
+    let (report, log) = replay::replay(&mut target, &header, &entries, &ProgressBar::hidden()).unwrap();
+    assert_eq!(report.events, entries.len() as u64);
+    assert!(report.decisions > 100, "the morning hour has decisions: {report:?}");
+    assert_eq!(report.mismatches, 0, "{}", report.first_mismatch.as_ref().map(|m| m.to_string()).unwrap_or_default());
+    assert_eq!(report.consent_violations, 0, "{:?}", report.violations_by_rule);
+    // Every terminal's records, none lost: per source, sequence numbers 0.. without gaps.
+    let mut next = std::collections::BTreeMap::new();
+    for r in &log {
+        let expected = next.entry(r.source).or_insert(0u64);
+        assert_eq!(r.seq, *expected, "gap in {}'s audit log", r.source);
+        *expected += 1;
+    }
+    assert_eq!(next.len(), header.terminals.len());
+}
+
+#[test]
+fn forced_face_replays_identically_over_rtt_through_the_gdbstub_and_is_flagged() {
+    let (header, entries) = trace("dongcheng-forced-face.toml", 60);
+    let elf = firmware::locate(Image::QemuRtt).unwrap();
+    let cb = rtt::control_block_address(&elf).unwrap();
+    let stub = gdb::GdbStub::start_qemu(&elf, false).unwrap();
+    let link = rtt::RttLink::attach(stub, cb, Duration::from_secs(20)).unwrap();
+    let mut target = Target::connect(link, Duration::from_secs(20)).unwrap();
+    assert_eq!(target.describe(), "QEMU mps2-an500 via gdbstub over RTT");
+    let (report, _) = replay::replay(&mut target, &header, &entries, &ProgressBar::hidden()).unwrap();
+    assert_eq!(report.mismatches, 0, "{}", report.first_mismatch.as_ref().map(|m| m.to_string()).unwrap_or_default());
+    // The target's own log convicts the policy: no card for residents (C2), card users' frames
+    // kept (C3), the door held open on a camera fault (C7).
+    for rule in ["C2", "C3"] {
+        assert!(report.violations_by_rule.get(rule).is_some_and(|&n| n > 0), "{rule}: {:?}", report.violations_by_rule);
+    }
+}
+
+fn expect_refusal<T: gatelab_rig::transport::Transport>(target: &mut Target<T>, want: LinkError) -> wire::LinkStatus {
+    match target.next("waiting for the refusal", Duration::from_secs(10)).unwrap() {
+        wire::TargetMsg::Error { error, status } => {
+            assert_eq!(error, want);
+            status
+        }
+        other => panic!("expected the refusal {want:?}, got {other:?}"),
+    }
+}
+
+fn audit_of(actions: &[Action]) -> Vec<AuditRecord> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Audit(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn damaged_frames_are_refused_and_counted_and_nothing_is_lost() {
+    let (header, entries) = trace("dongcheng.toml", 1);
+    let mut target = uart();
+    let config = &header.terminals[0];
+    target.configure(config, &header.policy).unwrap();
+    let mut actions = Vec::new();
+    let mut seqs = Vec::new();
+    let mine: Vec<&TraceEntry> = entries.iter().filter(|e| e.terminal == 0).take(40).collect();
+    let mut abuse = 0;
+    for (i, e) in mine.iter().enumerate() {
+        // Between real events: a flipped bit, another version, an oversize frame, garbage.
+        let mut frame = Vec::new();
+        wire::encode_host(&HostMsg::Event { now: e.at, event: e.event.clone() }, &mut frame).unwrap();
+        match i % 4 {
+            0 => {
+                let mut bad = frame.clone();
+                bad[frame.len() / 2] ^= 0x10;
+                if bad[frame.len() / 2] == 0 {
+                    bad[frame.len() / 2] = 0x77;
+                }
+                target.send_raw(&bad).unwrap();
+                expect_refusal(&mut target, LinkError::Corrupt);
+            }
+            1 => {
+                let mut raw = vec![wire::VERSION + 1, 0, 0, 0, 0, 0];
+                raw.push(0);
+                let mut cobs = vec![0u8; raw.len() + 2];
+                let n = cobs_encode(&raw, &mut cobs);
+                cobs.truncate(n);
+                cobs.push(0);
+                target.send_raw(&cobs).unwrap();
+                // The CRC is wrong too, and CRC is checked first: still refused, still counted.
+                let status = expect_refusal(&mut target, LinkError::Corrupt);
+                assert!(status.corrupt > 0);
+            }
+            2 => {
+                let mut big = vec![0x42u8; wire::MAX_ENCODED + 100];
+                big.push(0);
+                target.send_raw(&big).unwrap();
+                expect_refusal(&mut target, LinkError::Oversize);
+            }
+            _ => {
+                target.send_raw(&[0x01, 0x02, 0x00]).unwrap();
+                expect_refusal(&mut target, LinkError::Corrupt);
+            }
+        }
+        abuse += 1;
+        target.event(e.at, &e.event, &mut actions).unwrap();
+        seqs.extend(audit_of(&actions).iter().map(|r| r.seq));
+    }
+    // No audit record lost or duplicated by the abuse.
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
+    let status = target.status().unwrap();
+    assert_eq!(status.errors() as usize, abuse, "{status:?}");
+    assert_eq!(status.frames as usize, 1 + mine.len() + 1, "configure + events + status: {status:?}");
+}
+
+/// A wrong-version frame with a *valid* CRC is named as such.
+#[test]
+fn another_protocol_version_is_named() {
+    let mut target = uart();
+    let mut raw = vec![wire::VERSION + 1];
+    raw.push(0); // HostMsg::Hello
+    let crc = crc32_iso_hdlc(&raw);
+    raw.extend(crc.to_le_bytes());
+    let mut frame = vec![0u8; raw.len() + 2];
+    let n = cobs_encode(&raw, &mut frame);
+    frame.truncate(n);
+    frame.push(0);
+    target.send_raw(&frame).unwrap();
+    let status = expect_refusal(&mut target, LinkError::Version { got: wire::VERSION + 1, want: wire::VERSION });
+    assert_eq!(status.version, 1);
+    // Events before any Configure are refused too.
+    let mut actions = Vec::new();
+    let err = target.event(Timestamp(1), &Event::Tick, &mut actions).unwrap_err();
+    assert!(
+        matches!(err.downcast_ref::<RigError>(), Some(RigError::Refused { error: LinkError::NotConfigured, .. })),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_reset_and_a_hang_are_told_apart_with_clear_messages() {
+    let (header, _) = trace("dongcheng.toml", 1);
+    let mut target = uart();
+    target.configure(&header.terminals[0], &header.policy).unwrap();
+    target.link().qemu.monitor("system_reset").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let err = target.configure(&header.terminals[0], &header.policy).unwrap_err();
+    assert!(matches!(err.downcast_ref::<RigError>(), Some(RigError::Reset { .. })), "{err}");
+    assert!(err.to_string().contains("reset"), "{err}");
+
+    let mut target = uart();
+    target.timeout = Duration::from_secs(2);
+    target.link().qemu.monitor("stop").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let err = target.configure(&header.terminals[0], &header.policy).unwrap_err();
+    assert!(matches!(err.downcast_ref::<RigError>(), Some(RigError::Timeout { .. })), "{err}");
+    assert!(err.to_string().contains("did not answer within 2s"), "{err}");
+}
+
+fn cobs_encode(raw: &[u8], out: &mut [u8]) -> usize {
+    // Straightforward COBS, independent of the implementation under test.
+    let mut code_at = 0;
+    let mut code = 1u8;
+    let mut o = 1;
+    for &b in raw {
+        if b == 0 {
+            out[code_at] = code;
+            code_at = o;
+            o += 1;
+            code = 1;
+        } else {
+            out[o] = b;
+            o += 1;
+            code += 1;
+            if code == 0xFF {
+                out[code_at] = code;
+                code_at = o;
+                o += 1;
+                code = 1;
+            }
+        }
+    }
+    out[code_at] = code;
+    o
+}
+
+fn crc32_iso_hdlc(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
