@@ -105,9 +105,11 @@ pub struct Probe {
     quantized: Vec<i8>,
     /// The quantised probe widened to i16 once, so the scan only widens the gallery side.
     widened: Vec<i16>,
-    /// The widened probe's 16-aligned body as interleaved 16-bit pairs for `SMLAD`.
+    /// The widened probe packed for the Armv7E-M kernel, and its accumulator start.
     #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
     pairs: Vec<u32>,
+    #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+    pairs_bias: i32,
     scale: f32,
 }
 
@@ -125,7 +127,9 @@ impl Probe {
         self.widened.clear();
         self.widened.extend(self.quantized.iter().map(|&q| i16::from(q)));
         #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
-        arm_dsp::pack_probe(&self.widened, &mut self.pairs);
+        {
+            self.pairs_bias = arm_dsp::pack_probe(&self.widened, &mut self.pairs);
+        }
         Ok(())
     }
 
@@ -420,92 +424,164 @@ mod x86 {
 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
 #[allow(unsafe_code, clippy::too_many_arguments)]
 mod arm_dsp {
-    //! Cortex-M4/M7 (Armv7E-M) int8 kernel with the DSP extension: `SXTB16` widens two
-    //! template bytes into one register, `SMLAD` multiplies two 16-bit pairs and adds both to the
-    //! accumulator. The probe is widened and interleaved once per search, so the scan loads it
-    //! whole words at a time. Integer sums are exact, so scores equal every other target's.
+    //! Cortex-M4/M7 (Armv7E-M) int8 kernel with the DSP extension, at under one instruction per
+    //! multiply-accumulate.
+    //!
+    //! A template word holds bytes `b0 b1 b2 b3`. Stored with the even bytes offset by 128
+    //! (`u = b + 128`, unsigned), its 16-bit halves read as `u0 + 256·b1` and `u2 + 256·b3`
+    //! exactly. With the probe packed as `A = (p1, p3)` and `B = (256·p0 − p1, 256·p2 − p3)`:
+    //!
+    //! `SMLAD(w, A) + SMLAD(UXTB16(w), B) = 256·(p0·b0 + p1·b1 + p2·b2 + p3·b3) + 32768·(p0 + p2)`
+    //!
+    //! so four multiply-accumulates cost three instructions, and the constant is folded into the
+    //! accumulator's start. Integer arithmetic throughout: scores equal every other target's
+    //! bit for bit (the on-target self-test checks this against the portable kernel).
     use super::*;
     use core::arch::asm;
 
-    /// Bytes per loop iteration of the assembly body.
-    const STEP: usize = 16;
+    /// Template bytes per loop iteration.
+    const STEP: usize = 64;
+    /// Longest body per row: |Σ p·b| ≤ 127²·512 keeps 256·Σ inside an i32 (the accumulator
+    /// wraps freely on the way, only the final value must fit).
+    const MAX_BODY: usize = 512;
 
-    /// Pack the widened probe's body into words `(p0, p2), (p1, p3)` per group of four:
-    /// `SXTB16 t` yields template bytes 0 and 2, `SXTB16 t, ROR #8` bytes 1 and 3, and each must
-    /// meet its probe pair in one word. Words, because LDM needs 4-byte alignment.
-    pub fn pack_probe(widened: &[i16], pairs: &mut Vec<u32>) {
-        let body = widened.len() - widened.len() % STEP;
-        pairs.clear();
-        for g in widened[..body].chunks_exact(4) {
-            let pair = |lo: i16, hi: i16| u32::from(lo as u16) | (u32::from(hi as u16) << 16);
-            pairs.push(pair(g[0], g[2]));
-            pairs.push(pair(g[1], g[3]));
+    /// Bytes of a `dim`-long row the kernel handles; the rest is summed plainly.
+    pub fn body_len(dim: usize) -> usize {
+        if !dim.is_multiple_of(4) { 0 } else { (dim - dim % STEP).min(MAX_BODY) }
+    }
+
+    /// The stored form of a quantised template: even bytes of the body offset by 128.
+    pub fn to_store_layout(q: &mut [i8]) {
+        let body = body_len(q.len());
+        for b in q[..body].iter_mut().step_by(2) {
+            *b = (*b as u8 ^ 0x80) as i8;
         }
     }
 
-    /// `probe · t`: `pairs` from [`pack_probe`], `widened` for the tail.
-    #[inline(always)]
-    pub fn dot_i8(pairs: &[u32], widened: &[i16], t: &[i8]) -> i32 {
-        let n = widened.len().min(t.len());
-        let body = (n - n % STEP).min(pairs.len() * 2);
-        let mut acc0: i32 = 0;
-        let mut acc1: i32 = 0;
-        if body > 0 {
-            let mut tp = t.as_ptr();
-            let mut pp = pairs.as_ptr();
-            // SAFETY: each iteration reads 16 template bytes from `tp` (LDR: any alignment) and
-            // 8 probe words from `pp` (LDM: word-aligned, as `pairs` is a Vec<u32>). `body` is a
-            // non-zero multiple of 16 with body <= t.len() and body / 2 <= pairs.len(), so the
-            // loop stays inside both slices and ends exactly at `end`.
-            unsafe {
-                let end = tp.add(body);
-                asm!(
-                    "2:",
-                    // 8 template bytes, 8 probe values (4 words): 8 multiply-accumulates.
-                    "ldr {t0}, [{tp}], #4",
-                    "ldr {t1}, [{tp}], #4",
-                    "ldm {pp}!, {{r0, r1, r2, r3}}",
-                    "sxtb16 {e}, {t0}",
-                    "smlad {acc0}, {e}, r0, {acc0}",
-                    "sxtb16 {t0}, {t0}, ror #8",
-                    "smlad {acc1}, {t0}, r1, {acc1}",
-                    "sxtb16 {e}, {t1}",
-                    "smlad {acc0}, {e}, r2, {acc0}",
-                    "sxtb16 {t1}, {t1}, ror #8",
-                    "smlad {acc1}, {t1}, r3, {acc1}",
-                    // And again: 16 per iteration.
-                    "ldr {t0}, [{tp}], #4",
-                    "ldr {t1}, [{tp}], #4",
-                    "ldm {pp}!, {{r0, r1, r2, r3}}",
-                    "sxtb16 {e}, {t0}",
-                    "smlad {acc0}, {e}, r0, {acc0}",
-                    "sxtb16 {t0}, {t0}, ror #8",
-                    "smlad {acc1}, {t0}, r1, {acc1}",
-                    "sxtb16 {e}, {t1}",
-                    "smlad {acc0}, {e}, r2, {acc0}",
-                    "sxtb16 {t1}, {t1}, ror #8",
-                    "smlad {acc1}, {t1}, r3, {acc1}",
-                    "cmp {tp}, {end}",
-                    "bne 2b",
-                    tp = inout(reg) tp,
-                    pp = inout(reg) pp,
-                    end = in(reg) end,
-                    acc0 = inout(reg) acc0,
-                    acc1 = inout(reg) acc1,
-                    t0 = out(reg) _,
-                    t1 = out(reg) _,
-                    e = out(reg) _,
-                    out("r0") _,
-                    out("r1") _,
-                    out("r2") _,
-                    out("r3") _,
-                    options(nostack, readonly),
-                );
-                let _ = (tp, pp);
-            }
+    /// The widened probe's body as `A, B` word pairs per group of four (LDM needs words), and
+    /// the accumulator's start value `−32768·Σ p_even`.
+    pub fn pack_probe(widened: &[i16], pairs: &mut Vec<u32>) -> i32 {
+        let body = body_len(widened.len());
+        pairs.clear();
+        let pair = |lo: i32, hi: i32| u32::from(lo as i16 as u16) | (u32::from(hi as i16 as u16) << 16);
+        let mut even_sum = 0i32;
+        for g in widened[..body].chunks_exact(4) {
+            let [p0, p1, p2, p3] = [g[0], g[1], g[2], g[3]].map(i32::from);
+            pairs.push(pair(p1, p3));
+            // |p| ≤ 127, so 256·p0 − p1 fits in an i16.
+            pairs.push(pair(256 * p0 - p1, 256 * p2 - p3));
+            even_sum += p0 + p2;
         }
-        let tail: i32 = widened[body..n].iter().zip(&t[body..n]).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum();
-        acc0.wrapping_add(acc1).wrapping_add(tail)
+        even_sum.wrapping_mul(-32768)
+    }
+
+    /// `acc + 256·Σ p·b` over `body` bytes (a non-zero multiple of 64) of a stored template.
+    ///
+    /// # Safety
+    /// `t` must be word-aligned with `body` readable bytes; `pairs` must hold `body / 2`
+    /// readable words (word-aligned by type).
+    #[inline(always)]
+    unsafe fn dot_body(t: *const i8, pairs: *const u32, body: usize, acc: i32) -> i32 {
+        let mut acc = acc;
+        // SAFETY: each iteration reads 64 template bytes from `tp` and 32 probe words from
+        // `pp`, all with word-aligned LDM; the caller vouches for `body` bytes and `body / 2`
+        // words, and `body` being a non-zero multiple of 64 ends the loop exactly at `end`.
+        unsafe {
+            let end = t.add(body);
+            asm!(
+                "2:",
+                // 16 template bytes, 8 probe words: 16 multiply-accumulates in 15 instructions.
+                "ldm {tp}!, {{r4, r5, r8, r9}}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r4, r0, {acc}",
+                "uxtb16 r4, r4",
+                "smlad {acc}, r4, r1, {acc}",
+                "smlad {acc}, r5, r2, {acc}",
+                "uxtb16 r5, r5",
+                "smlad {acc}, r5, r3, {acc}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r8, r0, {acc}",
+                "uxtb16 r8, r8",
+                "smlad {acc}, r8, r1, {acc}",
+                "smlad {acc}, r9, r2, {acc}",
+                "uxtb16 r9, r9",
+                "smlad {acc}, r9, r3, {acc}",
+                // Three more times: 64 bytes per iteration. Written out, not `.rept`: the compiler
+                // sizes inline assembly by its lines when it places literal pools.
+                "ldm {tp}!, {{r4, r5, r8, r9}}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r4, r0, {acc}",
+                "uxtb16 r4, r4",
+                "smlad {acc}, r4, r1, {acc}",
+                "smlad {acc}, r5, r2, {acc}",
+                "uxtb16 r5, r5",
+                "smlad {acc}, r5, r3, {acc}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r8, r0, {acc}",
+                "uxtb16 r8, r8",
+                "smlad {acc}, r8, r1, {acc}",
+                "smlad {acc}, r9, r2, {acc}",
+                "uxtb16 r9, r9",
+                "smlad {acc}, r9, r3, {acc}",
+                "ldm {tp}!, {{r4, r5, r8, r9}}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r4, r0, {acc}",
+                "uxtb16 r4, r4",
+                "smlad {acc}, r4, r1, {acc}",
+                "smlad {acc}, r5, r2, {acc}",
+                "uxtb16 r5, r5",
+                "smlad {acc}, r5, r3, {acc}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r8, r0, {acc}",
+                "uxtb16 r8, r8",
+                "smlad {acc}, r8, r1, {acc}",
+                "smlad {acc}, r9, r2, {acc}",
+                "uxtb16 r9, r9",
+                "smlad {acc}, r9, r3, {acc}",
+                "ldm {tp}!, {{r4, r5, r8, r9}}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r4, r0, {acc}",
+                "uxtb16 r4, r4",
+                "smlad {acc}, r4, r1, {acc}",
+                "smlad {acc}, r5, r2, {acc}",
+                "uxtb16 r5, r5",
+                "smlad {acc}, r5, r3, {acc}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r8, r0, {acc}",
+                "uxtb16 r8, r8",
+                "smlad {acc}, r8, r1, {acc}",
+                "smlad {acc}, r9, r2, {acc}",
+                "uxtb16 r9, r9",
+                "smlad {acc}, r9, r3, {acc}",
+                "cmp {tp}, {end}",
+                // The body is beyond a 16-bit branch's reach.
+                "bne.w 2b",
+                tp = inout(reg) t => _,
+                pp = inout(reg) pairs => _,
+                end = in(reg) end,
+                acc = inout(reg) acc,
+                out("r0") _,
+                out("r1") _,
+                out("r2") _,
+                out("r3") _,
+                out("r4") _,
+                out("r5") _,
+                out("r8") _,
+                out("r9") _,
+                options(nostack, readonly),
+            );
+        }
+        acc
+    }
+
+    /// The plain sum over a stored template (tail bytes, or a gallery the kernel cannot take).
+    fn stored_dot(widened: &[i16], t: &[i8], body: usize) -> i32 {
+        let mut sum = 0i32;
+        for (i, (&p, &b)) in widened.iter().zip(t).enumerate() {
+            let b = if i < body && i % 2 == 0 { (b as u8 ^ 0x80) as i8 } else { b };
+            sum += i32::from(p) * i32::from(b);
+        }
+        sum
     }
 
     pub fn i8(
@@ -518,9 +594,21 @@ mod arm_dsp {
         th: f32,
         top: &mut Vec<Candidate>,
     ) {
+        let body = body_len(dim);
         let qs = probe.scale;
+        // Every row starts word-aligned when the gallery does (rows are whole words when the
+        // kernel applies); our allocators align, the slice type does not promise it.
+        let fast = body > 0 && (v.as_ptr() as usize).is_multiple_of(4) && probe.pairs.len() * 2 >= body;
         for ((t, &scale), &person) in v.chunks_exact(dim).zip(s).zip(p) {
-            let score = dot_i8(&probe.pairs, &probe.widened, t) as f32 * (qs * scale);
+            let dot = if fast {
+                // SAFETY: `t` holds `dim >= body` bytes and starts word-aligned (gallery
+                // aligned, `dim` a multiple of 4); `pairs` holds at least `body / 2` words.
+                let body_dot = unsafe { dot_body(t.as_ptr(), probe.pairs.as_ptr(), body, probe.pairs_bias) } >> 8;
+                if body < dim { body_dot + stored_dot(&probe.widened[body..], &t[body..], 0) } else { body_dot }
+            } else {
+                stored_dot(&probe.widened, t, body)
+            };
+            let score = dot as f32 * (qs * scale);
             if score >= th {
                 offer(top, k, Candidate { person, score });
             }
@@ -631,6 +719,8 @@ impl TemplateStore {
             Precision::F32 => self.values_f32[range].copy_from_slice(&self.scratch_norm),
             Precision::Int8 => {
                 self.scales[slot] = quantize_into(&self.scratch_norm, &mut self.scratch_q);
+                #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+                arm_dsp::to_store_layout(&mut self.scratch_q);
                 self.values_i8[range].copy_from_slice(&self.scratch_q);
             }
         }

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use gatelab_core::wire::{BenchKind, BenchReport, BenchRequest, TickSource};
+use gatelab_core::wire::{BenchKind, BenchReport, BenchRequest, LinkError, TickSource};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::client::Target;
+use crate::client::{RigError, Target};
 use crate::transport::Transport;
 
 pub const DIMS: [u16; 2] = [128, 512];
@@ -20,14 +20,16 @@ pub struct BenchRow {
     pub kind: String,
     pub dim: u16,
     pub gallery: u32,
+    /// False when the gallery does not fit in the target's RAM (nothing measured).
+    pub fits: bool,
     /// Smallest of the repeats, in the target's own ticks.
-    pub ticks: u64,
+    pub ticks: Option<u64>,
     /// Ticks converted: cycles (DWT) or instructions (icount).
-    pub count: f64,
+    pub count: Option<f64>,
     /// "cycles" or "instructions".
     pub unit: String,
     pub multiply_accumulates: u64,
-    pub per_mac: f64,
+    pub per_mac: Option<f64>,
     /// Wall-clock estimate at the board's clock, only where ticks are cycles.
     pub micros: Option<f64>,
     pub best_match_ok: bool,
@@ -79,21 +81,47 @@ pub fn run<T: Transport>(
             for kind in [BenchKind::Search, BenchKind::GateDecision] {
                 progress.set_message(format!("{kind:?} {dim}-d × {gallery}"));
                 let req = BenchRequest { kind, dim, gallery, repeats, seed: 0x5eed ^ u64::from(gallery) };
-                let r: BenchReport = target.bench(req, timeout)?;
+                let name = match kind {
+                    BenchKind::Search => "search_int8",
+                    BenchKind::GateDecision => "gate_decision",
+                    BenchKind::Calibrate => "calibrate",
+                };
+                let macs = u64::from(dim) * u64::from(gallery);
+                let refused_for_memory = |e: &anyhow::Error| {
+                    matches!(e.downcast_ref::<RigError>(), Some(RigError::Refused { error: LinkError::BadConfig, .. }))
+                };
+                let r: BenchReport = match target.bench(req, timeout) {
+                    Ok(r) => r,
+                    Err(e) if refused_for_memory(&e) => {
+                        rows.push(BenchRow {
+                            kind: name.into(),
+                            dim,
+                            gallery,
+                            fits: false,
+                            ticks: None,
+                            count: None,
+                            unit: unit.into(),
+                            multiply_accumulates: macs,
+                            per_mac: None,
+                            micros: None,
+                            best_match_ok: false,
+                        });
+                        progress.inc(1);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let count = r.min_ticks as f64 / ticks_per_unit;
                 rows.push(BenchRow {
-                    kind: match kind {
-                        BenchKind::Search => "search_int8".into(),
-                        BenchKind::GateDecision => "gate_decision".into(),
-                        BenchKind::Calibrate => "calibrate".into(),
-                    },
+                    kind: name.into(),
                     dim,
                     gallery,
-                    ticks: r.min_ticks,
-                    count,
+                    fits: true,
+                    ticks: Some(r.min_ticks),
+                    count: Some(count),
                     unit: unit.into(),
                     multiply_accumulates: r.work,
-                    per_mac: count / r.work.max(1) as f64,
+                    per_mac: Some(count / r.work.max(1) as f64),
                     micros: (info.ticks == TickSource::DwtCycles).then(|| count / clock_hz(info.board) * 1e6),
                     // The probe is the middle template, disturbed: it must be found.
                     best_match_ok: r.best == Some(gatelab_core::PersonId(gallery / 2)),
@@ -120,6 +148,10 @@ pub fn render(results: &BenchResults) -> String {
     let _ =
         writeln!(s, "{:<14} {:>5} {:>7} {:>14} {:>10} {:>10}  found", "measure", "dim", "N", "count", "per MAC", "µs");
     for r in &results.rows {
+        let (Some(count), Some(per_mac)) = (r.count, r.per_mac) else {
+            let _ = writeln!(s, "{:<14} {:>5} {:>7}  does not fit in the target's RAM", r.kind, r.dim, r.gallery);
+            continue;
+        };
         let micros = r.micros.map(|m| format!("{m:.1}")).unwrap_or_else(|| "—".into());
         let _ = writeln!(
             s,
@@ -127,8 +159,8 @@ pub fn render(results: &BenchResults) -> String {
             r.kind,
             r.dim,
             r.gallery,
-            r.count,
-            r.per_mac,
+            count,
+            per_mac,
             micros,
             if r.best_match_ok { "yes" } else { "NO" }
         );
@@ -139,4 +171,43 @@ pub fn render(results: &BenchResults) -> String {
         results.rows.first().map(|r| r.unit.as_str()).unwrap_or("")
     );
     s
+}
+
+/// The file `gatelab-rig bench --emit-calibration` writes and a scenario's
+/// `[service] terminal_calibration` reads (`gatelab_sim::scenario::TerminalCalibration`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Calibration {
+    pub source: String,
+    pub note: String,
+    pub gate_decision: Vec<DecisionPoint>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DecisionPoint {
+    pub dim: u16,
+    pub gallery: u32,
+    pub seconds: f64,
+}
+
+/// Seconds per gate decision from the measured rows: cycles at the board's clock, or
+/// instructions at `assumed_hz` (one instruction per cycle) when the target only counts those.
+pub fn calibration(results: &BenchResults, board: gatelab_core::wire::Board, assumed_hz: f64) -> Calibration {
+    let cycles = results.tick_source == format!("{:?}", TickSource::DwtCycles);
+    let hz = if cycles { clock_hz(board) } else { assumed_hz };
+    let note = if cycles {
+        format!("DWT cycles at the board's {:.0} MHz core clock", hz / 1e6)
+    } else {
+        format!(
+            "instruction counts (QEMU -icount) at an assumed {:.0} MHz and one instruction per cycle: \
+             QEMU does not model time; measure on the board for real seconds",
+            hz / 1e6
+        )
+    };
+    let gate_decision = results
+        .rows
+        .iter()
+        .filter(|r| r.kind == "gate_decision")
+        .filter_map(|r| Some(DecisionPoint { dim: r.dim, gallery: r.gallery, seconds: r.count? / hz }))
+        .collect();
+    Calibration { source: results.target.clone(), note, gate_decision }
 }

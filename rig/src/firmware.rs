@@ -12,6 +12,8 @@ pub enum Image {
     QemuRtt,
     /// NUCLEO-H743ZI, link over RTT.
     NucleoH743zi,
+    /// QEMU mps2-an500, the core's on-target tests (semihosting).
+    QemuSelftest,
 }
 
 impl Image {
@@ -20,6 +22,7 @@ impl Image {
             Image::QemuUart => "qemu-mps2-an500-uart.elf",
             Image::QemuRtt => "qemu-mps2-an500-rtt.elf",
             Image::NucleoH743zi => "nucleo-h743zi-rtt.elf",
+            Image::QemuSelftest => "qemu-mps2-an500-selftest.elf",
         }
     }
 }

@@ -97,9 +97,25 @@ enum Command {
         /// Output folder for bench.json.
         #[arg(long, value_name = "DIR", default_value = "rig-out")]
         out: PathBuf,
+        /// Also write the gate-decision times as a terminal calibration for the simulation
+        /// (`[service] terminal_calibration = "FILE"` in a scenario).
+        #[arg(long, value_name = "FILE")]
+        emit_calibration: Option<PathBuf>,
+        /// Where the target counts instructions, not cycles (QEMU): turn them into seconds at
+        /// this clock, one instruction per cycle (an STM32H743 runs up to 480 MHz).
+        #[arg(long, value_name = "MHZ", default_value_t = 480.0)]
+        assume_mhz: f64,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Run the core's on-target tests under QEMU (int8 kernel against the portable
+    /// definition, store, terminal and consent checker, wire codec, tick counter).
+    /// Exit status: 0 all passed, 1 a test failed, 2 error.
+    Selftest {
+        /// Self-test ELF (default: the image `cargo xtask firmware` built).
+        #[arg(long, value_name = "ELF")]
+        firmware: Option<PathBuf>,
     },
     /// Boot the target and print what it reports about itself.
     Info {
@@ -167,6 +183,15 @@ fn bar(len: u64, quiet: bool, what: &str) -> ProgressBar {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Selftest { firmware } => {
+            let elf = match firmware {
+                Some(f) => f,
+                None => firmware::locate(Image::QemuSelftest)?,
+            };
+            let outcome = qemu::run_selftest(&elf, Duration::from_secs(300))?;
+            print!("{}", outcome.output);
+            Ok(if outcome.passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
         Command::Info { target } => {
             let t = open(&target, false)?;
             println!("{}: {:?}", t.describe(), t.info());
@@ -213,7 +238,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(if report.consent_violations > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
         }
-        Command::Bench { target, repeats, dims, galleries, out, quiet } => {
+        Command::Bench { target, repeats, dims, galleries, out, emit_calibration, assume_mhz, quiet } => {
             let mut t = open(&target, true)?;
             let progress = bar((dims.len() * galleries.len() * 2) as u64, quiet, "benchmarking");
             let timeout = Duration::from_secs(target.timeout_s.max(1) * 30);
@@ -225,6 +250,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             std::fs::write(&json, serde_json::to_string_pretty(&results)? + "\n")
                 .with_context(|| format!("could not write {}", json.display()))?;
             println!("wrote {}", json.display());
+            if let Some(file) = emit_calibration {
+                anyhow::ensure!(assume_mhz > 0.0, "--assume-mhz {assume_mhz}: a clock must be positive");
+                let cal = bench::calibration(&results, t.info().board, assume_mhz * 1e6);
+                let text = format!(
+                    "# Written by `gatelab-rig bench --emit-calibration`: seconds per gate decision on the\n\
+                     # terminal's hardware. Use it in a scenario: [service] terminal_calibration = \"{}\"\n{}",
+                    file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                    toml::to_string(&cal)?
+                );
+                std::fs::write(&file, text).with_context(|| format!("could not write {}", file.display()))?;
+                println!("wrote {} ({})", file.display(), cal.note);
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

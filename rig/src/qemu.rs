@@ -174,3 +174,51 @@ impl Transport for QemuUart {
         self.qemu.log_tail()
     }
 }
+
+/// What the on-target self-test printed, and whether every test passed.
+#[derive(Debug, Clone)]
+pub struct SelftestOutcome {
+    pub passed: bool,
+    pub output: String,
+}
+
+/// Run the self-test image under QEMU with semihosting (its output and exit status reach us).
+pub fn run_selftest(firmware: &Path, timeout: Duration) -> Result<SelftestOutcome> {
+    if !firmware.is_file() {
+        bail!("self-test image {} not found: build it with `cargo xtask firmware`", firmware.display());
+    }
+    let mut child = Command::new(qemu_binary())
+        .args(["-M", "mps2-an500", "-display", "none", "-nodefaults"])
+        .args(["-semihosting-config", "enable=on,target=native"])
+        .arg("-kernel")
+        .arg(firmware)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("could not start {}: install qemu-system-arm (`cargo xtask setup`)", qemu_binary()))?;
+    let mut stdout = child.stdout.take().context("QEMU's output")?;
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the self-test did not finish within {timeout:?}: the target hangs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = reader.join().unwrap_or_default();
+    let finished = output.lines().any(|l| l.starts_with("selftest: "));
+    if !finished {
+        bail!("the self-test stopped before its summary ({status}); it printed:\n{output}");
+    }
+    Ok(SelftestOutcome { passed: status.success(), output })
+}

@@ -72,6 +72,15 @@ fn forced_face_replays_identically_over_rtt_through_the_gdbstub_and_is_flagged()
     }
 }
 
+#[test]
+fn the_core_passes_its_on_target_tests() {
+    let elf = firmware::locate(Image::QemuSelftest).unwrap();
+    let outcome = gatelab_rig::qemu::run_selftest(&elf, Duration::from_secs(300)).unwrap();
+    assert!(outcome.passed, "{}", outcome.output);
+    assert!(outcome.output.contains("int8_kernel_matches_the_portable_definition ... ok"), "{}", outcome.output);
+    assert!(outcome.output.contains(", 0 failed"), "{}", outcome.output);
+}
+
 fn expect_refusal<T: gatelab_rig::transport::Transport>(target: &mut Target<T>, want: LinkError) -> wire::LinkStatus {
     match target.next("waiting for the refusal", Duration::from_secs(10)).unwrap() {
         wire::TargetMsg::Error { error, status } => {
@@ -230,4 +239,40 @@ fn crc32_iso_hdlc(data: &[u8]) -> u32 {
         }
     }
     !crc
+}
+
+#[test]
+fn a_bench_on_the_target_calibrates_the_simulation() {
+    use gatelab_rig::bench;
+    let elf = firmware::locate(Image::QemuUart).unwrap();
+    let mut target = Target::connect(QemuUart::start(&elf, true).unwrap(), Duration::from_secs(20)).unwrap();
+    let results =
+        bench::run(&mut target, &[128], &[100, 1_000], 1, Duration::from_secs(120), &ProgressBar::hidden()).unwrap();
+    assert_eq!(results.rows.len(), 4);
+    for r in &results.rows {
+        assert!(r.fits && r.best_match_ok, "{r:?}");
+        assert_eq!(r.unit, "instructions");
+        assert_eq!(r.multiply_accumulates, 128 * u64::from(r.gallery));
+    }
+    // QEMU's SysTick under -icount: 25 MHz × 2^6 ns per instruction = 1.6 ticks per instruction.
+    assert!((results.ticks_per_unit - 1.6).abs() < 0.01, "{}", results.ticks_per_unit);
+
+    let cal = bench::calibration(&results, target.info().board, 480e6);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hil.toml"), toml::to_string(&cal).unwrap()).unwrap();
+    let mut text = std::fs::read_to_string(scenario("dongcheng.toml")).unwrap();
+    assert!(!text.contains("[service]"), "the shipped scenario has a [service] table now: merge into it");
+    text.push_str("\n[service]\nterminal_calibration = \"hil.toml\"\n");
+    std::fs::write(dir.path().join("scenario.toml"), text).unwrap();
+    let s = Scenario::load(&dir.path().join("scenario.toml")).unwrap();
+    // Two points: the line through them, read at the compound's resident count.
+    let (a, b) = (cal.gate_decision[0], cal.gate_decision[1]);
+    let n = f64::from(s.residents());
+    let want = a.seconds + (b.seconds - a.seconds) * (n - f64::from(a.gallery)) / f64::from(b.gallery - a.gallery);
+    assert!((s.service.face_decision_s - want).abs() < 1e-12, "{} vs {want}", s.service.face_decision_s);
+    assert!(s.service.face_decision_s > 0.0);
+    // And the calibrated scenario simulates.
+    let mut quick = s.clone();
+    quick.run.duration_min = 10;
+    gatelab_sim::run::run(&quick, 1, 1, false).unwrap();
 }

@@ -177,6 +177,61 @@ pub struct Service {
     pub distribution: ServiceDistribution,
     /// Coefficient of variation for `lognormal`.
     pub cv: f64,
+    /// The terminal's own compute time per face decision (search, decision, audit), added to
+    /// `face_s`. Usually set through `terminal_calibration`.
+    pub face_decision_s: f64,
+    /// A file written by `gatelab-rig bench --emit-calibration` (relative to the scenario): the
+    /// decision time measured on the terminal's hardware, fitted to this compound's gallery
+    /// size and `matcher.dim`, becomes `face_decision_s` (a HIL-calibrated simulation).
+    pub terminal_calibration: Option<String>,
+}
+
+/// What `gatelab-rig bench --emit-calibration` writes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalCalibration {
+    /// Where it was measured ("NUCLEO-H743ZI via probe-rs", "QEMU mps2-an500 …").
+    pub source: String,
+    /// How counts became seconds (cycles at the board's clock, or instructions at an assumed one).
+    pub note: String,
+    pub gate_decision: Vec<DecisionPoint>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionPoint {
+    pub dim: u16,
+    pub gallery: u32,
+    pub seconds: f64,
+}
+
+impl TerminalCalibration {
+    /// Seconds per decision for a gallery of `gallery` templates of `dim`: a least-squares line
+    /// through the measured points of that dimension (search cost grows linearly with N).
+    pub fn decision_s(&self, dim: usize, gallery: u32) -> Result<f64, String> {
+        let points: Vec<(f64, f64)> = self
+            .gate_decision
+            .iter()
+            .filter(|p| usize::from(p.dim) == dim)
+            .map(|p| (f64::from(p.gallery), p.seconds))
+            .collect();
+        match points.as_slice() {
+            [] => Err(format!(
+                "it has no measurement at dim {dim} (it has {:?}); run `gatelab-rig bench --dims {dim} --emit-calibration FILE`",
+                self.gate_decision.iter().map(|p| p.dim).collect::<std::collections::BTreeSet<_>>()
+            )),
+            [(_, s)] => Ok(*s),
+            _ => {
+                let n = points.len() as f64;
+                let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+                let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+                let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+                let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+                let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+                Ok((my + slope * (f64::from(gallery) - mx)).max(0.0))
+            }
+        }
+    }
 }
 
 impl Default for Service {
@@ -189,6 +244,8 @@ impl Default for Service {
             desk_help_s: 25.0,
             distribution: ServiceDistribution::Lognormal,
             cv: 0.35,
+            face_decision_s: 0.0,
+            terminal_calibration: None,
         }
     }
 }
@@ -368,6 +425,27 @@ impl Scenario {
             m.calibration = Some(name);
             scenario.matcher = m;
             scenario.validate().map_err(|Invalid { field, message }| fail(format!("{field}: {message}")))?;
+        }
+        if let Some(name) = scenario.service.terminal_calibration.clone() {
+            let at = path.parent().unwrap_or(Path::new(".")).join(&name);
+            let fail = |message: String| ScenarioError {
+                file: file.clone(),
+                line: locate(&text, "service.terminal_calibration"),
+                field: "service.terminal_calibration".into(),
+                message,
+            };
+            let cal = std::fs::read_to_string(&at).map_err(|e| {
+                fail(format!(
+                    "could not read {} ({e}); write it with `gatelab-rig bench --emit-calibration FILE`",
+                    at.display()
+                ))
+            })?;
+            let c: TerminalCalibration = toml::from_str(&cal)
+                .map_err(|e| fail(format!("{} is not a terminal calibration: {}", at.display(), e.message())))?;
+            // Every resident's template may be in the gallery: the search cost at that size.
+            let gallery = scenario.residents();
+            scenario.service.face_decision_s =
+                c.decision_s(scenario.matcher.dim, gallery).map_err(|e| fail(format!("{}: {e}", at.display())))?;
         }
         Ok(scenario)
     }
@@ -637,6 +715,7 @@ impl Scenario {
             positive(field, v)?;
         }
         non_negative("service.cv", s.cv)?;
+        non_negative("service.face_decision_s", s.face_decision_s)?;
         Ok(())
     }
 }

@@ -124,8 +124,9 @@ fn firmware_dir() -> std::path::PathBuf {
 }
 
 /// The firmware images: (file name, cargo feature arguments).
-const FIRMWARE_IMAGES: [(&str, &[&str]); 3] = [
+const FIRMWARE_IMAGES: [(&str, &[&str]); 4] = [
     ("qemu-mps2-an500-uart.elf", &[]),
+    ("qemu-mps2-an500-selftest.elf", &["--features", "selftest"]),
     ("qemu-mps2-an500-rtt.elf", &["--features", "rtt"]),
     ("nucleo-h743zi-rtt.elf", &["--no-default-features", "--features", "nucleo-h743zi"]),
 ];

@@ -4,16 +4,22 @@
 //!
 //! Build: `cargo build --release` here (QEMU mps2-an500 over UART, the CI image);
 //! `--features rtt` for the RTT image QEMU's gdbstub or a probe reaches;
-//! `--no-default-features --features nucleo-h743zi` for the board.
+//! `--no-default-features --features nucleo-h743zi` for the board; `--features selftest` for
+//! the on-target tests (QEMU with semihosting: `gatelab-rig selftest`).
 
 #![no_std]
 #![no_main]
+// The self-test image runs tests instead of the service: the link code is unused there.
+#![cfg_attr(feature = "selftest", allow(unused))]
 
 extern crate alloc;
 
 mod board;
 mod calibrate;
+#[cfg(not(feature = "selftest"))]
 mod link;
+#[cfg(feature = "selftest")]
+mod selftest;
 mod service;
 mod ticks;
 
@@ -39,7 +45,16 @@ fn main() -> ! {
     let Some(mut cp) = cortex_m::Peripherals::take() else {
         cortex_m::peripheral::SCB::sys_reset();
     };
-    let mut clock = ticks::Ticks::start(&mut cp.DCB, &mut cp.DWT, cp.SYST);
+    let clock = ticks::Ticks::start(&mut cp.DCB, &mut cp.DWT, cp.SYST);
+    #[cfg(feature = "selftest")]
+    selftest::run_and_exit(clock);
+    #[cfg(not(feature = "selftest"))]
+    serve(clock)
+}
+
+/// Answer the host, forever.
+#[cfg(not(feature = "selftest"))]
+fn serve(mut clock: ticks::Ticks) -> ! {
     let mut link = link::Link::open();
     let info = TargetInfo {
         version: wire::VERSION,

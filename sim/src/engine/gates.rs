@@ -651,7 +651,7 @@ fn run_lane(step: &mut Step, agents: &mut Agents, l: usize) {
                 };
                 let s = &step.scenario.service;
                 let mean = match method {
-                    Method::Face => s.face_s,
+                    Method::Face => s.face_s + s.face_decision_s,
                     Method::Credential(CredentialKind::IdCard, _) => s.id_card_s,
                     Method::Credential(..) => s.card_s,
                 };

@@ -1,0 +1,250 @@
+//! On-target tests of the core: what must hold on the Cortex-M7 itself, where the int8 kernel
+//! is hand-written assembly and the heap is a few MiB. Results go out over semihosting; the
+//! exit status says whether all passed (`gatelab-rig selftest` runs this under QEMU).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use cortex_m_semihosting::{debug, hprintln};
+use gatelab_core::audit::{AuditEvent, MatchOutcome};
+use gatelab_core::consent::{ConsentRecord, Grantor};
+use gatelab_core::template::{normalize_into, quantize_into};
+use gatelab_core::wire::{self, HostMsg, TargetMsg};
+use gatelab_core::{
+    Action, AdminCommand, CompoundId, ConsentId, Credential, CredentialId, CredentialKind, Event, Gate, GateId, Person,
+    PersonId, PersonKind, Policy, Precision, Probe, TemplateStore, Terminal, TerminalConfig, Timestamp,
+};
+
+use crate::service::Clock;
+
+type Outcome = Result<(), String>;
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)*) => {
+        if !$cond {
+            return Err(format!($($msg)*));
+        }
+    };
+}
+
+/// Deterministic test vectors (xorshift64*).
+struct Vectors(u64);
+impl Vectors {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn vector(&mut self, dim: usize) -> Vec<f32> {
+        (0..dim).map(|_| ((self.next() >> 40) as f32 / (1u64 << 23) as f32) - 1.0).collect()
+    }
+}
+
+/// The score the portable definition gives: both sides quantised, exact integer dot product,
+/// one float multiply — what every target must reproduce bit for bit.
+fn reference_score(probe: &[f32], template: &[f32]) -> f32 {
+    let (mut np, mut nt, mut qp, mut qt) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let dim = probe.len();
+    let _ = normalize_into(probe, dim, &mut np);
+    let _ = normalize_into(template, dim, &mut nt);
+    let sp = quantize_into(&np, &mut qp);
+    let st = quantize_into(&nt, &mut qt);
+    let dot: i32 = qp.iter().zip(&qt).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
+    dot as f32 * (sp * st)
+}
+
+fn int8_kernel_matches_the_portable_definition() -> Outcome {
+    let mut v = Vectors(0x1234_5678);
+    // Dimensions below, at and around the kernel's steps and limits, with and without tails.
+    for dim in [1, 3, 4, 15, 16, 60, 63, 64, 65, 100, 128, 130, 192, 256, 500, 512, 516, 576, 640, 1024] {
+        let mut store = TemplateStore::new(dim, Precision::Int8).map_err(|e| format!("dim {dim}: {e}"))?;
+        let gallery: Vec<Vec<f32>> = (0..9).map(|_| v.vector(dim)).collect();
+        for (i, t) in gallery.iter().enumerate() {
+            store.insert(PersonId(i as u32), t, Timestamp::NEVER).map_err(|e| format!("dim {dim}: {e}"))?;
+        }
+        // Extreme probes too: one spike (max |p| at one place) and a flat one (every |p| = 127).
+        let mut probes = Vec::from([v.vector(dim), gallery[4].clone()]);
+        probes.push((0..dim).map(|i| if i == dim / 2 { 1.0 } else { 0.001 }).collect());
+        probes.push((0..dim).map(|i| if i % 3 == 0 { -1.0 } else { 1.0 }).collect());
+        for (pi, p) in probes.iter().enumerate() {
+            let probe = Probe::new(p, dim).map_err(|e| format!("dim {dim}: {e}"))?;
+            let hits = store.search(&probe, gallery.len(), -2.0).map_err(|e| format!("dim {dim}: {e}"))?;
+            ensure!(hits.len() == gallery.len(), "dim {dim}: {} hits", hits.len());
+            for h in hits {
+                let want = reference_score(p, &gallery[h.person.0 as usize]);
+                ensure!(
+                    h.score.to_bits() == want.to_bits(),
+                    "dim {dim}, probe {pi}, template {}: kernel {} vs definition {want}",
+                    h.person.0,
+                    h.score
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removal swaps the last row into the hole: the moved rows must still be found, the removed never.
+fn store_survives_removals_and_reinsertions() -> Outcome {
+    let mut v = Vectors(99);
+    let dim = 128;
+    let mut store = TemplateStore::new(dim, Precision::Int8).map_err(|e| format!("{e}"))?;
+    let vectors: Vec<Vec<f32>> = (0..50).map(|_| v.vector(dim)).collect();
+    for (i, t) in vectors.iter().enumerate() {
+        store.insert(PersonId(i as u32), t, Timestamp::NEVER).map_err(|e| format!("{e}"))?;
+    }
+    for i in (0..50).step_by(3) {
+        ensure!(store.remove(PersonId(i)), "remove {i}");
+    }
+    for i in (0..50u32).step_by(3) {
+        let probe = Probe::new(&vectors[i as usize], dim).map_err(|e| format!("{e}"))?;
+        let hits = store.search(&probe, 1, 0.99).map_err(|e| format!("{e}"))?;
+        ensure!(hits.is_empty(), "removed person {i} still matches: {hits:?}");
+    }
+    for i in (1..50u32).step_by(3) {
+        let probe = Probe::new(&vectors[i as usize], dim).map_err(|e| format!("{e}"))?;
+        let hits = store.search(&probe, 1, 0.9).map_err(|e| format!("{e}"))?;
+        ensure!(hits.first().map(|c| c.person) == Some(PersonId(i)), "person {i} not found first: {hits:?}");
+    }
+    Ok(())
+}
+
+fn terminal_grants_withdraws_and_leaves_a_clean_log() -> Outcome {
+    let dim = 128;
+    let config = TerminalConfig::new(Gate { id: GateId(7) }.inbound(), CompoundId(1), dim);
+    let policy = Policy::compliant();
+    let mut t = Terminal::new(config, policy.clone()).map_err(|e| format!("{e}"))?;
+    let mut log = Vec::new();
+    let mut v = Vectors(7);
+    let mut now = Timestamp(1_000);
+    let feed = |t: &mut Terminal, now: Timestamp, e: Event, log: &mut Vec<_>| -> Vec<Action> {
+        let actions: Vec<Action> = t.handle(now, e).collect();
+        log.extend(actions.iter().filter_map(|a| match a {
+            Action::Audit(r) => Some(r.clone()),
+            _ => None,
+        }));
+        actions
+    };
+    let faces: Vec<Vec<f32>> = (0..3).map(|_| v.vector(dim)).collect();
+    for i in 0..3u32 {
+        let person = PersonId(i);
+        let cmds = [
+            AdminCommand::RegisterPerson(Person {
+                id: person,
+                kind: PersonKind::Owner,
+                household: None,
+                age_years: 30,
+            }),
+            AdminCommand::IssueCredential(Credential {
+                id: CredentialId(100 + u64::from(i)),
+                holder: person,
+                kind: CredentialKind::IcCard,
+                expires_at: None,
+            }),
+            AdminCommand::RecordConsent(ConsentRecord::face_access(
+                ConsentId(u64::from(i)),
+                person,
+                CompoundId(1),
+                Grantor::Subject,
+                now,
+                86_400_000,
+            )),
+            AdminCommand::Enroll { person, embedding: faces[i as usize].clone() },
+        ];
+        for c in cmds {
+            feed(&mut t, now, Event::Admin(c), &mut log);
+        }
+    }
+    ensure!(t.store().len() == 3, "3 templates stored, found {}", t.store().len());
+    now = now.plus_ms(10_000);
+    let a = feed(&mut t, now, Event::FaceProbe { embedding: faces[1].clone() }, &mut log);
+    ensure!(a.iter().any(|a| matches!(a, Action::Grant { person: PersonId(1), .. })), "face of 1 not granted: {a:?}");
+    now = now.plus_ms(10_000);
+    feed(&mut t, now, Event::Tick, &mut log);
+    let a = feed(
+        &mut t,
+        now,
+        Event::CredentialPresented {
+            kind: CredentialKind::IcCard,
+            credential: CredentialId(102),
+            frame_captured: true,
+        },
+        &mut log,
+    );
+    ensure!(a.iter().any(|a| matches!(a, Action::Grant { person: PersonId(2), .. })), "card of 2 not granted: {a:?}");
+    now = now.plus_ms(10_000);
+    feed(&mut t, now, Event::Tick, &mut log);
+    feed(&mut t, now, Event::Admin(AdminCommand::WithdrawConsent(PersonId(1))), &mut log);
+    ensure!(!t.store().contains(PersonId(1)), "withdrawn template still stored");
+    now = now.plus_ms(10_000);
+    let a = feed(&mut t, now, Event::FaceProbe { embedding: faces[1].clone() }, &mut log);
+    let matched = log.iter().rev().find_map(|r| match r.event {
+        AuditEvent::MatchAttempt { outcome } => Some(outcome),
+        _ => None,
+    });
+    ensure!(matched == Some(MatchOutcome::NoMatch), "withdrawn face still matched: {matched:?} {a:?}");
+    // Template deadlines: a day's retention ends, and the store empties itself when the driver
+    // wakes it at the time it asked for.
+    let until = now.plus_ms(2 * 86_400_000);
+    while let Some(at) = t.poll_timeout().filter(|&at| at <= until) {
+        feed(&mut t, at, Event::Tick, &mut log);
+    }
+    ensure!(t.store().is_empty(), "retention over, {} templates left", t.store().len());
+    let report = gatelab_core::check(&log, &policy);
+    ensure!(report.is_clean(), "consent checker on the target's log: {:?}", report.violations);
+    Ok(())
+}
+
+fn wire_round_trips_on_target() -> Outcome {
+    let msg = HostMsg::Event {
+        now: Timestamp(5),
+        event: Event::Admin(AdminCommand::Enroll { person: PersonId(3), embedding: Vectors(3).vector(512) }),
+    };
+    let mut frame = Vec::new();
+    wire::encode_host(&msg, &mut frame).map_err(|e| format!("{e}"))?;
+    let back: HostMsg = wire::decode(&frame[..frame.len() - 1], &mut Vec::new()).map_err(|e| format!("{e}"))?;
+    ensure!(back == msg, "host message changed on the way");
+    let reply = TargetMsg::Action(Action::Grant { person: PersonId(3), credential: CredentialKind::Face });
+    frame.clear();
+    wire::encode_target(&reply, &mut frame).map_err(|e| format!("{e}"))?;
+    let back: TargetMsg = wire::decode(&frame[..frame.len() - 1], &mut Vec::new()).map_err(|e| format!("{e}"))?;
+    ensure!(back == reply, "target message changed on the way");
+    Ok(())
+}
+
+fn clock_counts(clock: &mut crate::ticks::Ticks) -> Outcome {
+    let t0 = clock.ticks();
+    crate::calibrate::adds_5000();
+    let t1 = clock.ticks();
+    ensure!(t1 > t0, "the tick counter did not advance over 5,000 instructions ({t0} → {t1})");
+    Ok(())
+}
+
+type Test<'a> = (&'a str, &'a dyn Fn(&mut crate::ticks::Ticks) -> Outcome);
+
+pub fn run_and_exit(mut clock: crate::ticks::Ticks) -> ! {
+    let clock = &mut clock;
+    let tests: [Test; 5] = [
+        ("int8_kernel_matches_the_portable_definition", &|_| int8_kernel_matches_the_portable_definition()),
+        ("store_survives_removals_and_reinsertions", &|_| store_survives_removals_and_reinsertions()),
+        ("terminal_grants_withdraws_and_leaves_a_clean_log", &|_| terminal_grants_withdraws_and_leaves_a_clean_log()),
+        ("wire_round_trips_on_target", &|_| wire_round_trips_on_target()),
+        ("clock_counts", &|c| clock_counts(c)),
+    ];
+    let mut failed = 0;
+    for (name, test) in tests {
+        match test(clock) {
+            Ok(()) => hprintln!("test {} ... ok", name),
+            Err(why) => {
+                failed += 1;
+                hprintln!("test {} ... FAILED: {}", name, why);
+            }
+        }
+    }
+    hprintln!("selftest: {} passed, {} failed", tests.len() - failed, failed);
+    debug::exit(if failed == 0 { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
