@@ -121,3 +121,23 @@ pub mod jsonl {
         Ok((header, entries))
     }
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::jsonl::{ReadError, read};
+
+    #[test]
+    fn bad_traces_say_what_is_wrong_and_where() {
+        assert!(matches!(read(&b""[..]), Err(ReadError::Empty)));
+        assert!(matches!(read(&b"{\"not\": 1}\n"[..]), Err(ReadError::Malformed { line: 1, .. })));
+        let header = r#"{"trace_version":1,"origin":"t","policy":{"name":"compliant","face_optional":true,"resident_non_face":["ic_card"],"non_face_extra_registration":false,"discard_incidental_frames":true,"max_retention_ms":1,"deletion_bound_ms":1,"on_fault":"degrade_to_non_face"},"terminals":[]}"#;
+        let text = format!("{header}\n{{\"terminal\":0,\"at\":5,\"event\":\"tick\"}}\n");
+        let err = read(text.as_bytes()).unwrap_err();
+        assert!(matches!(err, ReadError::UnknownTerminal { line: 2, terminal: 0, terminals: 0 }), "{err}");
+        let future = header.replace("\"trace_version\":1", "\"trace_version\":99");
+        let err = read(future.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("re-export"), "{err}");
+        let (h, e) = read(format!("{header}\n\n").as_bytes()).unwrap();
+        assert_eq!((h.origin.as_str(), e.len()), ("t", 0));
+    }
+}

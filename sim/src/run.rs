@@ -242,5 +242,10 @@ pub fn run_keeping(
         })
         .collect();
     bar.finish_and_clear();
-    Ok(RunResult { scenario: scenario.clone(), seed, replications: results? })
+    let mut replications = results?;
+    if let Some(trace) = replications.first_mut().and_then(|r| r.trace.as_mut()) {
+        // Name the run's seed (the one a user can re-run with), not the replication's.
+        trace.header.origin = format!("scenario {:?}, seed {seed}, replication 0", scenario.name);
+    }
+    Ok(RunResult { scenario: scenario.clone(), seed, replications })
 }

@@ -74,6 +74,8 @@ fn same_seed_writes_byte_identical_files_whatever_the_thread_count() {
             .args(["run", &scenario("courier-surge"), "--duration-min", "40", "--replications", "3", "--seed", "9"])
             .arg("--out")
             .arg(&out)
+            .arg("--export-trace")
+            .arg(out.join("terminals.trace"))
             .args(["--quiet"])
             .output()
             .unwrap();
@@ -81,6 +83,18 @@ fn same_seed_writes_byte_identical_files_whatever_the_thread_count() {
         out
     };
     let (a, b) = (run("a", "1"), run("b", "2"));
+    // The terminals' trace, for replay on the firmware: readable, every terminal named, and as
+    // deterministic as the rest.
+    let trace = std::fs::read(a.join("terminals.trace")).unwrap();
+    let (header, entries) = gatelab_core::trace::jsonl::read(&trace[..]).unwrap();
+    assert!(
+        header.terminals.len() >= 2 && entries.len() > 100,
+        "{} terminals, {} events",
+        header.terminals.len(),
+        entries.len()
+    );
+    assert!(header.origin.contains("seed 9"), "{}", header.origin);
+    assert_eq!(trace, std::fs::read(b.join("terminals.trace")).unwrap(), "the trace differs between threads");
     for f in FILES {
         let (x, y) = (std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap());
         assert!(!x.is_empty(), "{f} is empty");
