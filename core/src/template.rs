@@ -439,8 +439,8 @@ mod arm_dsp {
     use super::*;
     use core::arch::asm;
 
-    /// Template bytes per loop iteration.
-    const STEP: usize = 64;
+    /// Template bytes per loop iteration (a 512-d row takes four).
+    const STEP: usize = 128;
     /// Longest body per row: |Σ p·b| ≤ 127²·512 keeps 256·Σ inside an i32 (the accumulator
     /// wraps freely on the way, only the final value must fit).
     const MAX_BODY: usize = 512;
@@ -475,20 +475,38 @@ mod arm_dsp {
         even_sum.wrapping_mul(-32768)
     }
 
-    /// `acc + 256·Σ p·b` over `body` bytes (a non-zero multiple of 64) of a stored template.
+    /// `dots[r] = acc + 256·Σ p·t_r` for `rows` consecutive stored templates of `stride` bytes,
+    /// over the first `body` bytes of each (a non-zero multiple of 128). The row loop is in the
+    /// assembly too: the inner loop needs every register, and a row loop in Rust around it
+    /// spilled and refilled them for every template.
     ///
     /// # Safety
-    /// `t` must be word-aligned with `body` readable bytes; `pairs` must hold `body / 2`
-    /// readable words (word-aligned by type).
+    /// `v` must be word-aligned with `rows · stride` readable bytes (`stride` ≥ `body`, a
+    /// multiple of 4), `pairs` must hold `body / 2` words, `dots` room for `rows` values, and
+    /// `rows` ≥ 1.
     #[inline(always)]
-    unsafe fn dot_body(t: *const i8, pairs: *const u32, body: usize, acc: i32) -> i32 {
-        let mut acc = acc;
-        // SAFETY: each iteration reads 64 template bytes from `tp` and 32 probe words from
-        // `pp`, all with word-aligned LDM; the caller vouches for `body` bytes and `body / 2`
-        // words, and `body` being a non-zero multiple of 64 ends the loop exactly at `end`.
+    unsafe fn dot_rows(
+        v: *const i8,
+        rows: usize,
+        stride: usize,
+        body: usize,
+        pairs: *const u32,
+        acc: i32,
+        dots: *mut i32,
+    ) {
+        // SAFETY: each inner iteration reads 128 template bytes from `tp` and 64 probe words from
+        // `pp` with word-aligned LDM; `tp` covers the first `body` bytes of each row and skips
+        // `stride - body` to the next; `pp` restarts at `pairs` every row; one result per row
+        // goes to the next of `rows` slots in `dots`, and the loop ends when that pointer
+        // reaches the end. The six words pushed at the start are popped at the end.
         unsafe {
-            let end = t.add(body);
+            let dots_end = dots.add(rows);
+            let skip = stride - body;
             asm!(
+                "push {{r0, r1, r2, r3, r4, r5}}",
+                "mov {pp}, r2",
+                "mov {acc}, r3",
+                "add {end}, {tp}, r4",
                 "2:",
                 // 16 template bytes, 8 probe words: 16 multiply-accumulates in 15 instructions.
                 "ldm {tp}!, {{r4, r5, r8, r9}}",
@@ -506,8 +524,68 @@ mod arm_dsp {
                 "smlad {acc}, r9, r2, {acc}",
                 "uxtb16 r9, r9",
                 "smlad {acc}, r9, r3, {acc}",
-                // Three more times: 64 bytes per iteration. Written out, not `.rept`: the compiler
-                // sizes inline assembly by its lines when it places literal pools.
+                // Seven more times: 128 bytes per iteration. Written out, not `.rept`: the
+                // compiler sizes inline assembly by its lines when it places literal pools.
+                "ldm {tp}!, {{r4, r5, r8, r9}}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r4, r0, {acc}",
+                "uxtb16 r4, r4",
+                "smlad {acc}, r4, r1, {acc}",
+                "smlad {acc}, r5, r2, {acc}",
+                "uxtb16 r5, r5",
+                "smlad {acc}, r5, r3, {acc}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r8, r0, {acc}",
+                "uxtb16 r8, r8",
+                "smlad {acc}, r8, r1, {acc}",
+                "smlad {acc}, r9, r2, {acc}",
+                "uxtb16 r9, r9",
+                "smlad {acc}, r9, r3, {acc}",
+                "ldm {tp}!, {{r4, r5, r8, r9}}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r4, r0, {acc}",
+                "uxtb16 r4, r4",
+                "smlad {acc}, r4, r1, {acc}",
+                "smlad {acc}, r5, r2, {acc}",
+                "uxtb16 r5, r5",
+                "smlad {acc}, r5, r3, {acc}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r8, r0, {acc}",
+                "uxtb16 r8, r8",
+                "smlad {acc}, r8, r1, {acc}",
+                "smlad {acc}, r9, r2, {acc}",
+                "uxtb16 r9, r9",
+                "smlad {acc}, r9, r3, {acc}",
+                "ldm {tp}!, {{r4, r5, r8, r9}}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r4, r0, {acc}",
+                "uxtb16 r4, r4",
+                "smlad {acc}, r4, r1, {acc}",
+                "smlad {acc}, r5, r2, {acc}",
+                "uxtb16 r5, r5",
+                "smlad {acc}, r5, r3, {acc}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r8, r0, {acc}",
+                "uxtb16 r8, r8",
+                "smlad {acc}, r8, r1, {acc}",
+                "smlad {acc}, r9, r2, {acc}",
+                "uxtb16 r9, r9",
+                "smlad {acc}, r9, r3, {acc}",
+                "ldm {tp}!, {{r4, r5, r8, r9}}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r4, r0, {acc}",
+                "uxtb16 r4, r4",
+                "smlad {acc}, r4, r1, {acc}",
+                "smlad {acc}, r5, r2, {acc}",
+                "uxtb16 r5, r5",
+                "smlad {acc}, r5, r3, {acc}",
+                "ldm {pp}!, {{r0, r1, r2, r3}}",
+                "smlad {acc}, r8, r0, {acc}",
+                "uxtb16 r8, r8",
+                "smlad {acc}, r8, r1, {acc}",
+                "smlad {acc}, r9, r2, {acc}",
+                "uxtb16 r9, r9",
+                "smlad {acc}, r9, r3, {acc}",
                 "ldm {tp}!, {{r4, r5, r8, r9}}",
                 "ldm {pp}!, {{r0, r1, r2, r3}}",
                 "smlad {acc}, r4, r0, {acc}",
@@ -556,22 +634,31 @@ mod arm_dsp {
                 "cmp {tp}, {end}",
                 // The body is beyond a 16-bit branch's reach.
                 "bne.w 2b",
-                tp = inout(reg) t => _,
-                pp = inout(reg) pairs => _,
-                end = in(reg) end,
-                acc = inout(reg) acc,
-                out("r0") _,
-                out("r1") _,
-                out("r2") _,
-                out("r3") _,
-                out("r4") _,
-                out("r5") _,
+                // Row done: store it, then set up the next (pointers, accumulator, end).
+                "ldm sp, {{r0, r1, r2, r3, r4, r5}}",
+                "str {acc}, [r0], #4",
+                "str r0, [sp]",
+                "add {tp}, {tp}, r5",
+                "mov {pp}, r2",
+                "mov {acc}, r3",
+                "add {end}, {tp}, r4",
+                "cmp r0, r1",
+                "bne.w 2b",
+                "add sp, sp, #24",
+                tp = inout(reg) v => _,
+                pp = out(reg) _,
+                end = out(reg) _,
+                acc = out(reg) _,
+                inout("r0") dots => _,
+                inout("r1") dots_end => _,
+                inout("r2") pairs => _,
+                inout("r3") acc => _,
+                inout("r4") body => _,
+                inout("r5") skip => _,
                 out("r8") _,
                 out("r9") _,
-                options(nostack, readonly),
             );
         }
-        acc
     }
 
     /// The plain sum over a stored template (tail bytes, or a gallery the kernel cannot take).
@@ -584,6 +671,40 @@ mod arm_dsp {
         sum
     }
 
+    /// Rows per call of the assembly; their dot products wait in a stack buffer.
+    const CHUNK: usize = 64;
+
+    /// The search threshold and an upper bound of the gallery's scales.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Bound {
+        pub threshold: f32,
+        pub scale_max: f32,
+    }
+
+    impl Bound {
+        /// The smallest accumulator (256·dot) whose row could score `threshold` or more:
+        /// a row's score is `fl(fl(dot) · fl(qs · scale))`, monotone in `dot` and in `scale`,
+        /// so a row below this cannot reach the threshold whatever its own scale. `i32::MIN`
+        /// when nothing can be ruled out.
+        fn min_accumulator(self, qs: f32) -> i32 {
+            let c_max = qs * self.scale_max;
+            let th = self.threshold;
+            if !(th > 0.0 && c_max > 0.0 && c_max.is_finite()) {
+                return i32::MIN;
+            }
+            let guess = libm::ceilf(th / c_max);
+            if !(guess < (i32::MAX >> 8) as f32) {
+                return i32::MIN;
+            }
+            // Step down past the rounding of the division, then up to the first passing dot.
+            let mut x = (guess as i32 - 2).max(0);
+            while x < i32::MAX >> 8 && (x as f32) * c_max < th {
+                x += 1;
+            }
+            x.saturating_mul(256)
+        }
+    }
+
     pub fn i8(
         v: &[i8],
         s: &[f32],
@@ -591,26 +712,53 @@ mod arm_dsp {
         p: &[PersonId],
         probe: &Probe,
         k: usize,
-        th: f32,
+        bound: Bound,
         top: &mut Vec<Candidate>,
     ) {
+        let th = bound.threshold;
         let body = body_len(dim);
         let qs = probe.scale;
         // Every row starts word-aligned when the gallery does (rows are whole words when the
         // kernel applies); our allocators align, the slice type does not promise it.
         let fast = body > 0 && (v.as_ptr() as usize).is_multiple_of(4) && probe.pairs.len() * 2 >= body;
-        for ((t, &scale), &person) in v.chunks_exact(dim).zip(s).zip(p) {
-            let dot = if fast {
-                // SAFETY: `t` holds `dim >= body` bytes and starts word-aligned (gallery
-                // aligned, `dim` a multiple of 4); `pairs` holds at least `body / 2` words.
-                let body_dot = unsafe { dot_body(t.as_ptr(), probe.pairs.as_ptr(), body, probe.pairs_bias) } >> 8;
-                if body < dim { body_dot + stored_dot(&probe.widened[body..], &t[body..], 0) } else { body_dot }
-            } else {
-                stored_dot(&probe.widened, t, body)
+        if !fast {
+            for ((t, &scale), &person) in v.chunks_exact(dim).zip(s).zip(p) {
+                let score = stored_dot(&probe.widened, t, body) as f32 * (qs * scale);
+                if score >= th {
+                    offer(top, k, Candidate { person, score });
+                }
+            }
+            return;
+        }
+        let tail_probe = &probe.widened[body..];
+        // The tail is not in the accumulator: only whole-row bodies can be ruled out early.
+        let floor = if body == dim { bound.min_accumulator(qs) } else { i32::MIN };
+        let mut dots = [0i32; CHUNK];
+        for ((rows_v, rows_s), rows_p) in v.chunks(CHUNK * dim).zip(s.chunks(CHUNK)).zip(p.chunks(CHUNK)) {
+            let rows = (rows_v.len() / dim).min(rows_s.len()).min(rows_p.len());
+            if rows == 0 {
+                break;
+            }
+            // SAFETY: `rows_v` holds `rows · dim` bytes and starts word-aligned (the gallery is,
+            // and `dim` is a multiple of 4 when `body` > 0); `pairs` holds at least `body / 2`
+            // words; `dots` has room for CHUNK ≥ rows values.
+            unsafe {
+                dot_rows(rows_v.as_ptr(), rows, dim, body, probe.pairs.as_ptr(), probe.pairs_bias, dots.as_mut_ptr())
             };
-            let score = dot as f32 * (qs * scale);
-            if score >= th {
-                offer(top, k, Candidate { person, score });
+            for (r, &acc) in dots[..rows].iter().enumerate() {
+                if acc < floor {
+                    continue;
+                }
+                let (scale, person) = (rows_s[r], rows_p[r]);
+                let mut dot = acc >> 8;
+                if body < dim {
+                    let t = &rows_v[r * dim + body..(r + 1) * dim];
+                    dot += stored_dot(tail_probe, t, 0);
+                }
+                let score = dot as f32 * (qs * scale);
+                if score >= th {
+                    offer(top, k, Candidate { person, score });
+                }
             }
         }
     }
@@ -633,6 +781,9 @@ pub struct TemplateStore {
     values_f32: Vec<f32>,
     values_i8: Vec<i8>,
     scales: Vec<f32>,
+    /// At least every int8 scale in `scales` (never lowered on removal): bounds scores from
+    /// above, so a scan can skip templates that cannot reach the threshold.
+    scale_max: f32,
     slot_of: BTreeMap<PersonId, usize>,
     next_deadline: Timestamp,
     scratch_norm: Vec<f32>,
@@ -650,6 +801,7 @@ impl TemplateStore {
             values_f32: Vec::new(),
             values_i8: Vec::new(),
             scales: Vec::new(),
+            scale_max: 0.0,
             slot_of: BTreeMap::new(),
             next_deadline: Timestamp::NEVER,
             scratch_norm: Vec::new(),
@@ -719,6 +871,7 @@ impl TemplateStore {
             Precision::F32 => self.values_f32[range].copy_from_slice(&self.scratch_norm),
             Precision::Int8 => {
                 self.scales[slot] = quantize_into(&self.scratch_norm, &mut self.scratch_q);
+                self.scale_max = self.scale_max.max(self.scales[slot]);
                 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
                 arm_dsp::to_store_layout(&mut self.scratch_q);
                 self.values_i8[range].copy_from_slice(&self.scratch_q);
@@ -815,7 +968,8 @@ impl TemplateStore {
             }
             #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
             Precision::Int8 => {
-                arm_dsp::i8(&self.values_i8, &self.scales, self.dim, &self.persons, probe, k, threshold, top)
+                let bound = arm_dsp::Bound { threshold, scale_max: self.scale_max };
+                arm_dsp::i8(&self.values_i8, &self.scales, self.dim, &self.persons, probe, k, bound, top)
             }
             #[cfg(not(all(target_arch = "arm", feature = "arm-dsp")))]
             Precision::Int8 => dispatch_i8(

@@ -58,7 +58,7 @@ fn reference_score(probe: &[f32], template: &[f32]) -> f32 {
 fn int8_kernel_matches_the_portable_definition() -> Outcome {
     let mut v = Vectors(0x1234_5678);
     // Dimensions below, at and around the kernel's steps and limits, with and without tails.
-    for dim in [1, 3, 4, 15, 16, 60, 63, 64, 65, 100, 128, 130, 192, 256, 500, 512, 516, 576, 640, 1024] {
+    for dim in [1, 3, 4, 15, 16, 60, 63, 64, 65, 100, 127, 128, 130, 192, 256, 384, 500, 512, 516, 576, 640, 1024] {
         let mut store = TemplateStore::new(dim, Precision::Int8).map_err(|e| format!("dim {dim}: {e}"))?;
         let gallery: Vec<Vec<f32>> = (0..9).map(|_| v.vector(dim)).collect();
         for (i, t) in gallery.iter().enumerate() {
@@ -79,6 +79,17 @@ fn int8_kernel_matches_the_portable_definition() -> Outcome {
                     "dim {dim}, probe {pi}, template {}: kernel {} vs definition {want}",
                     h.person.0,
                     h.score
+                );
+            }
+            // With a threshold the kernel skips rows that cannot reach it: exactly the rows the
+            // definition puts at or above it must come back.
+            for th in [1e-6, 0.02, 0.1, 0.5, 0.99] {
+                let hits = store.search(&probe, gallery.len(), th).map_err(|e| format!("dim {dim}: {e}"))?;
+                let want = gallery.iter().filter(|t| reference_score(p, t) >= th).count();
+                ensure!(
+                    hits.len() == want,
+                    "dim {dim}, probe {pi}, threshold {th}: {} hits, the definition {want}",
+                    hits.len()
                 );
             }
         }
