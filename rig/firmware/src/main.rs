@@ -23,16 +23,12 @@ mod selftest;
 mod service;
 mod ticks;
 
-use core::mem::MaybeUninit;
-
 use cortex_m_rt::entry;
 use embedded_alloc::LlffHeap;
 use gatelab_core::wire::{self, TargetInfo};
 
 #[global_allocator]
 static HEAP: LlffHeap = LlffHeap::empty();
-
-static mut HEAP_MEMORY: [MaybeUninit<u8>; board::HEAP_BYTES] = [MaybeUninit::uninit(); board::HEAP_BYTES];
 
 fn heap_free() -> usize {
     HEAP.free()
@@ -41,7 +37,7 @@ fn heap_free() -> usize {
 #[entry]
 fn main() -> ! {
     // SAFETY: called once, before any allocation; the region is ours alone.
-    unsafe { HEAP.init((&raw mut HEAP_MEMORY) as usize, board::HEAP_BYTES) };
+    unsafe { HEAP.init(board::heap_start(), board::HEAP_BYTES) };
     let Some(mut cp) = cortex_m::Peripherals::take() else {
         cortex_m::peripheral::SCB::sys_reset();
     };
@@ -74,9 +70,26 @@ fn serve(mut clock: ticks::Ticks) -> ! {
     }
 }
 
+/// A fault (a bad address, an undefined instruction) resets the board like a panic, so the host
+/// sees a reset instead of silence; the self-test image reports it and fails instead.
+#[cortex_m_rt::exception]
+unsafe fn HardFault(_frame: &cortex_m_rt::ExceptionFrame) -> ! {
+    #[cfg(feature = "selftest")]
+    {
+        cortex_m_semihosting::hprintln!("selftest: hard fault");
+        cortex_m_semihosting::debug::exit(cortex_m_semihosting::debug::EXIT_FAILURE);
+    }
+    cortex_m::peripheral::SCB::sys_reset()
+}
+
 /// A panic (out of memory included) resets the board: the host sees the unasked `Hello` that
 /// follows and reports the reset, and no half-applied state survives.
 #[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    #[cfg(feature = "selftest")]
+    {
+        cortex_m_semihosting::hprintln!("selftest: panic: {}", _info);
+        cortex_m_semihosting::debug::exit(cortex_m_semihosting::debug::EXIT_FAILURE);
+    }
     cortex_m::peripheral::SCB::sys_reset()
 }

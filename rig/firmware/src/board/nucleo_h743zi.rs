@@ -7,3 +7,9 @@ use gatelab_core::wire::Board;
 pub const BOARD: Board = Board::NucleoH743zi;
 /// AXI SRAM less stack and statics: galleries up to ~700 × 512-d or ~3,000 × 128-d fit.
 pub const HEAP_BYTES: usize = 448 * 1024;
+
+static mut HEAP_MEMORY: [core::mem::MaybeUninit<u8>; HEAP_BYTES] = [core::mem::MaybeUninit::uninit(); HEAP_BYTES];
+
+pub fn heap_start() -> usize {
+    (&raw mut HEAP_MEMORY) as usize
+}

@@ -1,11 +1,20 @@
-//! QEMU `mps2-an500`: Cortex-M7, 4 MiB SRAM, CMSDK UART0 at 0x4000_4000 wired to the host's
-//! socket chardev. No DWT cycle counter: ticks come from SysTick under `-icount`.
+//! QEMU `mps2-an500`: Cortex-M7, 4 MiB SRAM for data and stack, 16 MiB RAM at 0x6000_0000
+//! (QEMU's `mps.ram`) for the heap, CMSDK UART0 at 0x4000_4000 wired to the host's socket chardev. No DWT cycle
+//! counter: ticks come from SysTick under `-icount`.
 
 use gatelab_core::wire::Board;
 
 pub const BOARD: Board = Board::QemuMps2An500;
-/// Most of the 4 MiB SRAM: a 5,000 × 512-d gallery (2.5 MiB) must fit with its terminal.
-pub const HEAP_BYTES: usize = 3 * 1024 * 1024 + 512 * 1024;
+/// The 16 MiB RAM: a terminal with 5,000 residents at 512-d (2.5 MiB of templates, its gallery
+/// growing by doubling, plus persons, cards and consent records) fits.
+pub const HEAP_BYTES: usize = 16 * 1024 * 1024;
+
+/// The board's 16 MiB RAM block: no section is linked there, the allocator owns all of it.
+const HEAP_START: usize = 0x6000_0000;
+
+pub fn heap_start() -> usize {
+    HEAP_START
+}
 
 #[cfg(not(feature = "rtt"))]
 pub use uart::Uart as DefaultLink;
