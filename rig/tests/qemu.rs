@@ -271,6 +271,11 @@ fn a_bench_on_the_target_calibrates_the_simulation() {
     let want = a.seconds + (b.seconds - a.seconds) * (n - f64::from(a.gallery)) / f64::from(b.gallery - a.gallery);
     assert!((s.service.face_decision_s - want).abs() < 1e-12, "{} vs {want}", s.service.face_decision_s);
     assert!(s.service.face_decision_s > 0.0);
+    // A missing file is named, with the field and the command that writes it.
+    let broken = std::fs::read_to_string(dir.path().join("scenario.toml")).unwrap().replace("hil.toml", "missing.toml");
+    std::fs::write(dir.path().join("broken.toml"), broken).unwrap();
+    let err = Scenario::load(&dir.path().join("broken.toml")).unwrap_err().to_string();
+    assert!(err.contains("service.terminal_calibration") && err.contains("gatelab-rig bench"), "{err}");
     // And the calibrated scenario simulates.
     let mut quick = s.clone();
     quick.run.duration_min = 10;

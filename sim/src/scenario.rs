@@ -406,42 +406,42 @@ impl Scenario {
             message: format!("could not read the scenario ({e}); check the path"),
         })?;
         let mut scenario = Scenario::parse_named(&text, &file)?;
-        if let Some(name) = scenario.matcher.calibration.clone() {
-            let at = path.parent().unwrap_or(Path::new(".")).join(&name);
-            let fail = |message: String| ScenarioError {
-                file: file.clone(),
-                line: locate(&text, "matcher.calibration"),
-                field: "matcher.calibration".into(),
+        // A file named by a field, relative to the scenario; its errors point at that field.
+        let (file_ref, text_ref) = (&file, &text);
+        let side_file = |field: &'static str, name: &str, what: &str, writer: &str| {
+            let at = path.parent().unwrap_or(Path::new(".")).join(name);
+            let fail = move |message: String| ScenarioError {
+                file: file_ref.clone(),
+                line: locate(text_ref, field),
+                field: field.into(),
                 message,
             };
-            let cal = std::fs::read_to_string(&at).map_err(|e| {
-                fail(format!(
-                    "could not read {} ({e}); write it with `gatelab faces eval --emit-calibration`",
-                    at.display()
-                ))
+            let cal = std::fs::read_to_string(&at)
+                .map_err(|e| fail(format!("could not read {} ({e}); write it with `{writer}`", at.display())))?;
+            let table: toml::Table =
+                toml::from_str(&cal).map_err(|e| fail(format!("{} is not {what}: {}", at.display(), e.message())))?;
+            Ok::<_, ScenarioError>((table, at, fail))
+        };
+        if let Some(name) = scenario.matcher.calibration.clone() {
+            let (table, at, fail) =
+                side_file("matcher.calibration", &name, "a calibration file", "gatelab faces eval --emit-calibration")?;
+            let mut m: MatcherModel = table.try_into().map_err(|e: toml::de::Error| {
+                fail(format!("{} is not a calibration file: {}", at.display(), e.message()))
             })?;
-            let mut m: MatcherModel = toml::from_str(&cal)
-                .map_err(|e| fail(format!("{} is not a calibration file: {}", at.display(), e.message())))?;
             m.calibration = Some(name);
             scenario.matcher = m;
             scenario.validate().map_err(|Invalid { field, message }| fail(format!("{field}: {message}")))?;
         }
         if let Some(name) = scenario.service.terminal_calibration.clone() {
-            let at = path.parent().unwrap_or(Path::new(".")).join(&name);
-            let fail = |message: String| ScenarioError {
-                file: file.clone(),
-                line: locate(&text, "service.terminal_calibration"),
-                field: "service.terminal_calibration".into(),
-                message,
-            };
-            let cal = std::fs::read_to_string(&at).map_err(|e| {
-                fail(format!(
-                    "could not read {} ({e}); write it with `gatelab-rig bench --emit-calibration FILE`",
-                    at.display()
-                ))
+            let (table, at, fail) = side_file(
+                "service.terminal_calibration",
+                &name,
+                "a terminal calibration",
+                "gatelab-rig bench --emit-calibration FILE",
+            )?;
+            let c: TerminalCalibration = table.try_into().map_err(|e: toml::de::Error| {
+                fail(format!("{} is not a terminal calibration: {}", at.display(), e.message()))
             })?;
-            let c: TerminalCalibration = toml::from_str(&cal)
-                .map_err(|e| fail(format!("{} is not a terminal calibration: {}", at.display(), e.message())))?;
             // Every resident's template may be in the gallery: the search cost at that size.
             let gallery = scenario.residents();
             scenario.service.face_decision_s =

@@ -16,6 +16,7 @@ extern crate alloc;
 
 mod board;
 mod calibrate;
+mod fixtures;
 #[cfg(not(feature = "selftest"))]
 mod link;
 #[cfg(feature = "selftest")]

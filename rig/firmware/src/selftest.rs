@@ -16,6 +16,7 @@ use gatelab_core::{
     PersonId, PersonKind, Policy, Precision, Probe, TemplateStore, Terminal, TerminalConfig, Timestamp,
 };
 
+use crate::fixtures::{self, Vectors};
 use crate::service::Clock;
 
 type Outcome = Result<(), String>;
@@ -26,20 +27,6 @@ macro_rules! ensure {
             return Err(format!($($msg)*));
         }
     };
-}
-
-/// Deterministic test vectors (xorshift64*).
-struct Vectors(u64);
-impl Vectors {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn vector(&mut self, dim: usize) -> Vec<f32> {
-        (0..dim).map(|_| ((self.next() >> 40) as f32 / (1u64 << 23) as f32) - 1.0).collect()
-    }
 }
 
 /// The score the portable definition gives: both sides quantised, exact integer dot product,
@@ -141,29 +128,7 @@ fn terminal_grants_withdraws_and_leaves_a_clean_log() -> Outcome {
     let faces: Vec<Vec<f32>> = (0..3).map(|_| v.vector(dim)).collect();
     for i in 0..3u32 {
         let person = PersonId(i);
-        let cmds = [
-            AdminCommand::RegisterPerson(Person {
-                id: person,
-                kind: PersonKind::Owner,
-                household: None,
-                age_years: 30,
-            }),
-            AdminCommand::IssueCredential(Credential {
-                id: CredentialId(100 + u64::from(i)),
-                holder: person,
-                kind: CredentialKind::IcCard,
-                expires_at: None,
-            }),
-            AdminCommand::RecordConsent(ConsentRecord::face_access(
-                ConsentId(u64::from(i)),
-                person,
-                CompoundId(1),
-                Grantor::Subject,
-                now,
-                86_400_000,
-            )),
-            AdminCommand::Enroll { person, embedding: faces[i as usize].clone() },
-        ];
+        let cmds = fixtures::enrolled_owner(person, 100 + u64::from(i), now, 86_400_000, faces[i as usize].clone());
         for c in cmds {
             feed(&mut t, now, Event::Admin(c), &mut log);
         }

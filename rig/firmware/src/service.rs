@@ -5,15 +5,16 @@
 use alloc::vec::Vec;
 
 use gatelab_core::audit::AuditEvent;
-use gatelab_core::consent::{ConsentRecord, Grantor};
 use gatelab_core::wire::{
     self, BenchKind, BenchReport, BenchRequest, Done, Frame, FrameReader, HostMsg, LinkError, LinkStatus, TargetInfo,
     TargetMsg,
 };
 use gatelab_core::{
-    Action, AdminCommand, CompoundId, ConsentId, Credential, CredentialId, CredentialKind, Event, Gate, GateId, Person,
-    PersonId, PersonKind, Policy, Precision, Probe, TemplateStore, Terminal, TerminalConfig, Timestamp,
+    Action, AdminCommand, CompoundId, Event, Gate, GateId, PersonId, Policy, Precision, Probe, TemplateStore, Terminal,
+    TerminalConfig, Timestamp,
 };
+
+use crate::fixtures::{self, Vectors};
 
 /// A free-running tick counter (cycles, or instructions under QEMU's icount).
 pub trait Clock {
@@ -144,26 +145,6 @@ impl Service {
 /// The default threshold of a terminal (`TerminalConfig::new`).
 const MATCH_THRESHOLD: f32 = 0.40;
 
-/// xorshift64*: deterministic test vectors from the request's seed, identical on every target.
-struct Vectors(u64);
-
-impl Vectors {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform in [-1, 1).
-    fn unit(&mut self) -> f32 {
-        ((self.next() >> 40) as f32 / (1u64 << 23) as f32) - 1.0
-    }
-    fn fill(&mut self, dim: usize, out: &mut Vec<f32>) {
-        out.clear();
-        out.extend((0..dim).map(|_| self.unit()));
-    }
-}
-
 fn bench(req: BenchRequest, clock: &mut impl Clock, heap_free: fn() -> usize) -> Result<BenchReport, LinkError> {
     let dim = usize::from(req.dim);
     let n = req.gallery as usize;
@@ -237,29 +218,7 @@ fn bench(req: BenchRequest, clock: &mut impl Clock, heap_free: fn() -> usize) ->
                 if i as usize == n / 2 {
                     target.clone_from(&v);
                 }
-                let commands = [
-                    AdminCommand::RegisterPerson(Person {
-                        id: person,
-                        kind: PersonKind::Owner,
-                        household: None,
-                        age_years: 40,
-                    }),
-                    AdminCommand::IssueCredential(Credential {
-                        id: CredentialId(u64::from(i)),
-                        holder: person,
-                        kind: CredentialKind::IcCard,
-                        expires_at: None,
-                    }),
-                    AdminCommand::RecordConsent(ConsentRecord::face_access(
-                        ConsentId(u64::from(i)),
-                        person,
-                        CompoundId(1),
-                        Grantor::Subject,
-                        now,
-                        365 * 24 * 3_600_000,
-                    )),
-                    AdminCommand::Enroll { person, embedding: v.clone() },
-                ];
+                let commands = fixtures::enrolled_owner(person, u64::from(i), now, 365 * 24 * 3_600_000, v.clone());
                 for c in commands {
                     terminal.handle(now, Event::Admin(c)).for_each(drop);
                 }
