@@ -38,7 +38,7 @@ pub struct BenchRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchResults {
     pub target: String,
-    pub tick_source: String,
+    pub tick_source: TickSource,
     /// Ticks per instruction (icount) or 1 (cycles).
     pub ticks_per_unit: f64,
     pub rows: Vec<BenchRow>,
@@ -130,7 +130,7 @@ pub fn run<T: Transport>(
             }
         }
     }
-    Ok(BenchResults { target: target.describe(), tick_source: format!("{:?}", info.ticks), ticks_per_unit, rows })
+    Ok(BenchResults { target: target.describe(), tick_source: info.ticks, ticks_per_unit, rows })
 }
 
 /// The table printed by `gatelab-rig bench`.
@@ -139,7 +139,7 @@ pub fn render(results: &BenchResults) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "target: {} — ticks: {} ({:.3} ticks per {})",
+        "target: {} — ticks: {:?} ({:.3} ticks per {})",
         results.target,
         results.tick_source,
         results.ticks_per_unit,
@@ -192,7 +192,7 @@ pub struct DecisionPoint {
 /// Seconds per gate decision from the measured rows: cycles at the board's clock, or
 /// instructions at `assumed_hz` (one instruction per cycle) when the target only counts those.
 pub fn calibration(results: &BenchResults, board: gatelab_core::wire::Board, assumed_hz: f64) -> Calibration {
-    let cycles = results.tick_source == format!("{:?}", TickSource::DwtCycles);
+    let cycles = results.tick_source == TickSource::DwtCycles;
     let hz = if cycles { clock_hz(board) } else { assumed_hz };
     let note = if cycles {
         format!("DWT cycles at the board's {:.0} MHz core clock", hz / 1e6)

@@ -65,10 +65,6 @@ impl GdbStub {
         Ok(stub)
     }
 
-    pub fn qemu(&mut self) -> Option<&mut Qemu> {
-        self.qemu.as_mut()
-    }
-
     fn send_packet(&mut self, body: &[u8]) -> Result<()> {
         let sum = body.iter().fold(0u8, |s, &b| s.wrapping_add(b));
         let mut p = Vec::with_capacity(body.len() + 4);

@@ -54,6 +54,14 @@ impl ProbeTarget {
     pub fn cycle_counter(&mut self) -> Result<u32> {
         Ok(self.session.core(0)?.read_word_32(DWT_CYCCNT)?)
     }
+
+    /// Whether CYCCNT advances while the firmware runs (it enables it at boot): the cross-check
+    /// that the cycles the firmware reports are real ones.
+    pub fn cycle_counter_runs(&mut self) -> Result<bool> {
+        let before = self.cycle_counter()?;
+        std::thread::sleep(Duration::from_millis(10));
+        Ok(self.cycle_counter()? != before)
+    }
 }
 
 impl MemoryAccess for ProbeTarget {

@@ -122,10 +122,6 @@ impl Qemu {
         let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
         if tail.is_empty() { "(QEMU printed nothing)".into() } else { format!("QEMU said: {tail}") }
     }
-
-    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
 }
 
 impl Drop for Qemu {

@@ -32,7 +32,9 @@ pub struct ReplayReport {
     pub violations_by_rule: BTreeMap<String, usize>,
     /// Ticks the target spent inside the core, and what they count.
     pub target_ticks: u64,
-    pub tick_source: String,
+    pub tick_source: gatelab_core::wire::TickSource,
+    /// Frames from the target that arrived damaged (and were dropped).
+    pub corrupt_replies: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,7 +90,8 @@ pub fn replay<T: Transport>(
         consent_violations: 0,
         violations_by_rule: BTreeMap::new(),
         target_ticks: 0,
-        tick_source: format!("{:?}", target.info().ticks),
+        tick_source: target.info().ticks,
+        corrupt_replies: 0,
     };
     // (trace position, order within the reply, record): sorted back into the sim's order.
     let mut audit: Vec<(usize, usize, AuditRecord)> = Vec::new();
@@ -132,6 +135,7 @@ pub fn replay<T: Transport>(
             progress.inc(1);
         }
     }
+    report.corrupt_replies = target.corrupt_replies;
     audit.sort_by_key(|(position, order, _)| (*position, *order));
     let log: Vec<AuditRecord> = audit.into_iter().map(|(_, _, r)| r).collect();
     let mut checker = Checker::new(&header.policy);

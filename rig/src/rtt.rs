@@ -126,10 +126,6 @@ impl<M: MemoryAccess> RttLink<M> {
         }
     }
 
-    pub fn memory(&mut self) -> &mut M {
-        &mut self.mem
-    }
-
     /// Copy as much of `data` as fits into the down ring; returns the bytes written.
     fn write_some(&mut self, data: &[u8]) -> Result<usize> {
         let ring = self.down;

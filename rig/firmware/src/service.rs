@@ -118,12 +118,12 @@ impl Service {
                 self.actions.extend(terminal.handle(now, event));
                 let spent = clock.ticks().wrapping_sub(t0);
                 let n = self.actions.len() as u32;
-                let actions = core::mem::take(&mut self.actions);
-                for a in &actions {
-                    self.reply(&TargetMsg::Action(a.clone()), send);
+                // Moved out and back so `reply` can borrow the service; the buffer keeps its room.
+                let mut actions = core::mem::take(&mut self.actions);
+                for a in actions.drain(..) {
+                    self.reply(&TargetMsg::Action(a), send);
                 }
                 self.actions = actions;
-                self.actions.clear();
                 self.done(n, spent, send);
             }
             HostMsg::Bench(request) => match bench(request, clock, self.heap_free) {
