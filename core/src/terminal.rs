@@ -15,8 +15,8 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{
-    AlarmKind, AuditEvent, AuditRecord, Component, DecisionReason, DeletionReason, DiscardReason, EnrollRefusal,
-    ExportKind, MatchOutcome, OpenCause, Source, UncontrolledCause,
+    AlarmKind, AuditEvent, AuditRecord, Component, DecisionReason, DeletionReason, Digest, DiscardReason,
+    EnrollRefusal, ExportKind, MatchOutcome, OpenCause, Source, UncontrolledCause,
 };
 use crate::consent::{self, ConsentLedger, ConsentRecord};
 use crate::domain::{
@@ -197,6 +197,8 @@ pub struct Terminal {
     policy: Policy,
     now: Timestamp,
     seq: u64,
+    /// Digest of the last audit record written (the hash chain's head).
+    chain_head: Digest,
     persons: BTreeMap<PersonId, Person>,
     credentials: BTreeMap<CredentialId, CredentialEntry>,
     credentials_by_holder: BTreeSet<(PersonId, CredentialId)>,
@@ -220,6 +222,7 @@ impl Terminal {
             policy,
             now: Timestamp::ZERO,
             seq: 0,
+            chain_head: Digest::GENESIS,
             persons: BTreeMap::new(),
             credentials: BTreeMap::new(),
             credentials_by_holder: BTreeSet::new(),
@@ -322,7 +325,9 @@ impl Terminal {
     // ---- audit and decisions -------------------------------------------------------------
 
     fn audit(&mut self, event: AuditEvent) {
-        let record = AuditRecord { seq: self.seq, at: self.now, source: Source::Terminal(self.config.id), event };
+        let record =
+            AuditRecord::chained(&self.chain_head, self.seq, self.now, Source::Terminal(self.config.id), event);
+        self.chain_head = record.digest;
         self.seq += 1;
         self.stats.audit_records += 1;
         self.actions.push(Action::Audit(record));
