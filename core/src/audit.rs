@@ -157,6 +157,8 @@ pub enum EnrollRefusal {
     /// The card the person's stay depends on has already expired or been revoked.
     PurposeEnded,
     BadEmbedding(TemplateError),
+    /// The terminal's flash cannot hold another template (the card path is unaffected).
+    StorageFull,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -343,6 +345,23 @@ pub enum AuditEvent {
     /// `now` went backwards; the terminal kept its own later time.
     ClockWentBackwards {
         reported: Timestamp,
+    },
+    /// The terminal started again from its flash (after a reset or power loss): the first
+    /// record (seq 0) of a new life, whose hash chain starts afresh. `torn`: writes cut short
+    /// by the power loss (ignored); `rejected`: stored records that failed authentication
+    /// (edited, swapped or from another terminal: refused).
+    Restarted {
+        boot: u32,
+        persons: u32,
+        consents: u32,
+        templates: u32,
+        torn: u32,
+        rejected: u32,
+    },
+    /// Inputs the terminal dropped because they came faster than it could take them (counted
+    /// by the driver, e.g. the firmware's link; audited once per burst).
+    InputDropped {
+        count: u32,
     },
 }
 

@@ -384,7 +384,7 @@ impl Checker {
                     self.flag(Rule::C6, Some(index), format!("{src} let {what:?} be exported"));
                 }
             }
-            AuditEvent::ClockWentBackwards { .. } => {}
+            AuditEvent::ClockWentBackwards { .. } | AuditEvent::Restarted { .. } | AuditEvent::InputDropped { .. } => {}
         }
     }
 
@@ -392,7 +392,16 @@ impl Checker {
         let src = r.source;
         // A log may start mid-stream: a source's first record anchors its chain unless it is
         // record 0, which must link to the genesis digest.
+        let restarted = r.seq == 0 && matches!(r.event, AuditEvent::Restarted { .. });
         let prev = match self.sources.get_mut(&src) {
+            // A new life of a terminal (after a reset): its sequence and chain start afresh.
+            Some(s) if restarted => {
+                s.next_seq = 1;
+                s.chain_head = r.digest;
+                s.last_at = s.last_at.max(r.at);
+                s.open_grants = 0;
+                Some(Digest::GENESIS)
+            }
             None => {
                 self.sources.insert(
                     src,

@@ -381,7 +381,8 @@ disclosable_checked! {
     };
     EnrollRefusal => |r| match r {
         EnrollRefusal::BadEmbedding(e) => need(e),
-        EnrollRefusal::UnknownPerson | EnrollRefusal::NoValidConsent | EnrollRefusal::PurposeEnded => {}
+        EnrollRefusal::UnknownPerson | EnrollRefusal::NoValidConsent | EnrollRefusal::PurposeEnded
+        | EnrollRefusal::StorageFull => {}
     };
     DeletionReason => |r| match r {
         DeletionReason::Withdrawn | DeletionReason::RetentionExpired | DeletionReason::PurposeEnded
@@ -433,6 +434,10 @@ disclosable_checked! {
         AuditEvent::ComponentRecovered { component } => need(component),
         AuditEvent::ExportAttempt { what, refused } => { need(what); need(refused) }
         AuditEvent::ClockWentBackwards { reported } => need(reported),
+        AuditEvent::Restarted { boot, persons, consents, templates, torn, rejected } => {
+            need(boot); need(persons); need(consents); need(templates); need(torn); need(rejected)
+        }
+        AuditEvent::InputDropped { count } => need(count),
     };
     AuditRecord => |AuditRecord { seq, at, source, event, digest }| {
         need(seq); need(at); need(source); need(event); need(digest)
