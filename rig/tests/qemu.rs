@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use gatelab_core::trace::{TraceEntry, TraceHeader};
 use gatelab_core::wire::{self, HostMsg, LinkError};
-use gatelab_core::{Action, AuditRecord, Event, Timestamp};
+use gatelab_core::{Action, AuditEvent, AuditRecord, Event, Timestamp};
 use gatelab_rig::client::{RigError, Target};
 use gatelab_rig::firmware::{self, Image};
 use gatelab_rig::qemu::QemuUart;
@@ -81,7 +81,22 @@ fn the_core_passes_its_on_target_tests() {
     assert!(outcome.output.contains(", 0 failed"), "{}", outcome.output);
 }
 
-fn expect_refusal<T: gatelab_rig::transport::Transport>(target: &mut Target<T>, want: LinkError) -> wire::LinkStatus {
+/// A frame refused with `want`; once a terminal is configured, the dropped input is first
+/// audited (`InputDropped`, its seq pushed to `audited`).
+fn expect_refusal<T: gatelab_rig::transport::Transport>(
+    target: &mut Target<T>,
+    want: LinkError,
+    audited: Option<&mut Vec<u64>>,
+) -> wire::LinkStatus {
+    if let Some(seqs) = audited {
+        match target.next("waiting for the drop's audit record", Duration::from_secs(10)).unwrap() {
+            wire::TargetMsg::Action(Action::Audit(r)) => {
+                assert_eq!(r.event, AuditEvent::InputDropped { count: 1 });
+                seqs.push(r.seq);
+            }
+            other => panic!("expected the audit of a dropped input, got {other:?}"),
+        }
+    }
     match target.next("waiting for the refusal", Duration::from_secs(10)).unwrap() {
         wire::TargetMsg::Error { error, status } => {
             assert_eq!(error, want);
@@ -123,7 +138,7 @@ fn damaged_frames_are_refused_and_counted_and_nothing_is_lost() {
                     bad[frame.len() / 2] = 0x77;
                 }
                 target.send_raw(&bad).unwrap();
-                expect_refusal(&mut target, LinkError::Corrupt);
+                expect_refusal(&mut target, LinkError::Corrupt, Some(&mut seqs));
             }
             1 => {
                 let mut raw = vec![wire::VERSION + 1, 0, 0, 0, 0, 0];
@@ -134,25 +149,27 @@ fn damaged_frames_are_refused_and_counted_and_nothing_is_lost() {
                 cobs.push(0);
                 target.send_raw(&cobs).unwrap();
                 // The CRC is wrong too, and CRC is checked first: still refused, still counted.
-                let status = expect_refusal(&mut target, LinkError::Corrupt);
+                let status = expect_refusal(&mut target, LinkError::Corrupt, Some(&mut seqs));
                 assert!(status.corrupt > 0);
             }
             2 => {
                 let mut big = vec![0x42u8; wire::MAX_ENCODED + 100];
                 big.push(0);
                 target.send_raw(&big).unwrap();
-                expect_refusal(&mut target, LinkError::Oversize);
+                expect_refusal(&mut target, LinkError::Oversize, Some(&mut seqs));
             }
             _ => {
                 target.send_raw(&[0x01, 0x02, 0x00]).unwrap();
-                expect_refusal(&mut target, LinkError::Corrupt);
+                expect_refusal(&mut target, LinkError::Corrupt, Some(&mut seqs));
             }
         }
         abuse += 1;
         target.event(e.at, &e.event, &mut actions).unwrap();
         seqs.extend(audit_of(&actions).iter().map(|r| r.seq));
+        actions.clear();
     }
-    // No audit record lost or duplicated by the abuse.
+    // Every dropped frame audited, and no audit record lost or duplicated by the abuse.
+    assert!(seqs.len() >= abuse);
     assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
     let status = target.status().unwrap();
     assert_eq!(status.errors() as usize, abuse, "{status:?}");
@@ -172,7 +189,7 @@ fn another_protocol_version_is_named() {
     frame.truncate(n);
     frame.push(0);
     target.send_raw(&frame).unwrap();
-    let status = expect_refusal(&mut target, LinkError::Version { got: wire::VERSION + 1, want: wire::VERSION });
+    let status = expect_refusal(&mut target, LinkError::Version { got: wire::VERSION + 1, want: wire::VERSION }, None);
     assert_eq!(status.version, 1);
     // Events before any Configure are refused too.
     let mut actions = Vec::new();

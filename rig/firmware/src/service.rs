@@ -77,6 +77,21 @@ impl Service {
 
     fn refuse(&mut self, error: LinkError, send: &mut impl FnMut(&[u8])) {
         self.status.count(error);
+        // A frame lost on the link is an input the terminal never saw: audit it, so the log
+        // shows the gap (the host's mirror audits the same when it gets the refusal).
+        let lost_input = matches!(
+            error,
+            LinkError::Corrupt | LinkError::Version { .. } | LinkError::Oversize | LinkError::Malformed
+        );
+        if lost_input && let Some(terminal) = self.terminal.as_mut() {
+            let now = terminal.now();
+            self.actions.extend(terminal.record_dropped_inputs(now, 1));
+            let mut actions = core::mem::take(&mut self.actions);
+            for a in actions.drain(..) {
+                self.reply(&TargetMsg::Action(a), send);
+            }
+            self.actions = actions;
+        }
         self.reply(&TargetMsg::Error { error, status: self.status }, send);
     }
 
