@@ -139,6 +139,8 @@ pub struct Done {
     /// When the terminal next needs a tick.
     pub poll_timeout: Option<Timestamp>,
     pub audit_records: u64,
+    /// Heap bytes free after the request (memory stays bounded under load).
+    pub heap_free: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -461,7 +463,8 @@ disclosable_checked! {
     TargetInfo => |TargetInfo { version, board, ticks, heap_bytes, max_frame }| {
         need(version); need(board); need(ticks); need(heap_bytes); need(max_frame)
     };
-    Done => |Done { actions, ticks, poll_timeout, audit_records }| {
+    Done => |Done { actions, ticks, poll_timeout, audit_records, heap_free }| {
+        need(heap_free);
         need(actions); need(ticks); need(poll_timeout); need(audit_records)
     };
     BenchKind => |k| match k { BenchKind::Calibrate | BenchKind::Search | BenchKind::GateDecision => {} };

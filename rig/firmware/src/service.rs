@@ -153,7 +153,8 @@ impl Service {
             Some(t) => (t.poll_timeout(), t.stats().audit_records),
             None => (None, 0),
         };
-        self.reply(&TargetMsg::Done(Done { actions, ticks, poll_timeout, audit_records }), send);
+        let heap_free = (self.heap_free)() as u32;
+        self.reply(&TargetMsg::Done(Done { actions, ticks, poll_timeout, audit_records, heap_free }), send);
     }
 }
 
