@@ -136,12 +136,14 @@ enum Command {
     },
     /// Real faces on ONNX Runtime: enrol (with a separate consent), verify, identify, withdraw,
     /// and evaluate the model on a labelled folder. The runtime and models come from
-    /// `cargo xtask setup`; photos are read and dropped, only the store file is written.
+    /// `cargo xtask setup`; photos are read and dropped, only the store is written.
     Faces {
         #[command(subcommand)]
         command: FacesCommand,
-        /// The terminal's template store.
-        #[arg(long, global = true, value_name = "FILE", default_value = "gatelab-faces.store")]
+        /// The terminal's store: a folder holding the core's encrypted, power-loss-safe journal
+        /// (identity.flash: persons and consents; biometric.flash: templates, AES-256-GCM-SIV;
+        /// terminal.key: its key, made on first use, mode 0600). Created on the first enrolment.
+        #[arg(long, global = true, value_name = "DIR", default_value = "gatelab-faces.store")]
         store: PathBuf,
         /// Cosine at or above which a face matches (fr_feature: 0.35–0.45; `faces eval` recommends one).
         #[arg(long, global = true, default_value_t = 0.35)]
@@ -201,7 +203,7 @@ enum FacesCommand {
         #[arg(required = true)]
         images: Vec<PathBuf>,
     },
-    /// 1:1: is this the person? Exit 0 yes, 1 no.
+    /// 1:1: is this the person (the core's best match at or above the threshold)? Exit 0 yes, 1 no.
     Verify {
         #[arg(long)]
         person: u32,
@@ -360,7 +362,7 @@ fn faces_command(
         None => gatelab_faces::EmbedderConfig::fr_feature(&models),
     };
     if let FacesCommand::Withdraw { person } = command {
-        print!("{}", faces::withdraw(store, person)?);
+        print!("{}", faces::withdraw(store, person, config.output_dim)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut pipeline = gatelab_faces::Pipeline::load(&gatelab_faces::paths::runtime_library(), &models, config)?;
