@@ -48,6 +48,7 @@ pub struct Mismatch {
     pub line: usize,
     pub terminal: String,
     pub at: gatelab_core::Timestamp,
+    /// The event, with any embedding emptied.
     pub event: gatelab_core::Event,
     pub host: Vec<Action>,
     pub target: Vec<Action>,
@@ -133,7 +134,8 @@ pub fn replay<T: Transport>(
                         line: position + 2,
                         terminal: config.id.to_string(),
                         at: entry.at,
-                        event: entry.event.clone(),
+                        // Inputs are echoed without their embeddings (C6).
+                        event: entry.event.without_biometrics(),
                         host: host_actions,
                         target: target_actions.clone(),
                         host_next_timer: host_next,

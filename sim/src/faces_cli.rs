@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use gatelab_core::persist::PersistentTerminal;
 use gatelab_core::{
-    Action, AdminCommand, CompoundId, ConsentRecord, Event, GateId, Person, PersonId, PersonKind, Policy, Terminal,
-    TerminalConfig, TerminalId, Timestamp,
+    Action, AdminCommand, CompoundId, ConsentRecord, Credential, CredentialId, CredentialKind, Event, GateId, Person,
+    PersonId, PersonKind, Policy, Terminal, TerminalConfig, TerminalId, Timestamp,
 };
 use gatelab_faces::Pipeline;
 use serde::Serialize;
@@ -21,7 +21,35 @@ use crate::store::{self, FileFlash};
 
 const COMPOUND: CompoundId = CompoundId(1);
 
-type StoreTerminal = PersistentTerminal<FileFlash, FileFlash>;
+/// The store's terminal and where its audit log goes (`STORE/audit.jsonl`, appended: each
+/// command is a new life of the terminal, starting with its `Restarted` record).
+struct StoreTerminal {
+    terminal: PersistentTerminal<FileFlash, FileFlash>,
+    audit: PathBuf,
+}
+
+impl StoreTerminal {
+    fn terminal(&self) -> &Terminal {
+        self.terminal.terminal()
+    }
+
+    fn keep(&self, actions: &[Action]) -> Result<()> {
+        let records: Vec<_> =
+            actions.iter().filter_map(|a| if let Action::Audit(r) = a { Some(r) } else { None }).collect();
+        if records.is_empty() {
+            return Ok(());
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.audit)
+            .with_context(|| format!("could not open the audit log {}", self.audit.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        gatelab_core::audit::jsonl::write(&mut w, records)
+            .and_then(|()| std::io::Write::flush(&mut w))
+            .with_context(|| format!("could not append to {}", self.audit.display()))
+    }
+}
 
 fn config(threshold: f32, dim: usize) -> TerminalConfig {
     let id = TerminalId { gate: GateId(1), direction: gatelab_core::Direction::Inbound };
@@ -34,7 +62,7 @@ fn config(threshold: f32, dim: usize) -> TerminalConfig {
 /// The terminal of the store folder `dir` (created on first use).
 fn open_store(dir: &Path, threshold: f32, dim: usize) -> Result<StoreTerminal> {
     let files = store::open(dir)?;
-    let (terminal, _restart, _recovery) = PersistentTerminal::open(
+    let (terminal, restart, _recovery) = PersistentTerminal::open(
         config(threshold, dim),
         Policy::compliant(),
         files.identity,
@@ -42,7 +70,9 @@ fn open_store(dir: &Path, threshold: f32, dim: usize) -> Result<StoreTerminal> {
         &files.key,
     )
     .map_err(|e| anyhow!("could not open the store {}: {e}", dir.display()))?;
-    Ok(terminal)
+    let store = StoreTerminal { terminal, audit: dir.join("audit.jsonl") };
+    store.keep(&restart)?;
+    Ok(store)
 }
 
 fn rejected<'a>(actions: impl IntoIterator<Item = &'a Action>) -> Option<String> {
@@ -73,7 +103,9 @@ fn consent_first(person: PersonId, consent: &ConsentRecord, dim: usize) -> Resul
 }
 
 fn handle(t: &mut StoreTerminal, now: Timestamp, event: Event) -> Result<Vec<Action>> {
-    Ok(t.handle(now, event).context("could not write the store")?.to_vec())
+    let actions = t.terminal.handle(now, event).context("could not write the store")?.to_vec();
+    t.keep(&actions)?;
+    Ok(actions)
 }
 
 fn mean_template(embeddings: &[Vec<f32>]) -> Vec<f32> {
@@ -127,6 +159,13 @@ pub fn enroll(
     let mut terminal = open_store(store_dir, threshold, dim)?;
     let now = terminal.terminal().now().max(consent.given_at);
     handle(&mut terminal, now, registration(person))?;
+    // A non-face way in must always exist (C2): everyone enrolled here also holds a card.
+    let card = CredentialId(1_000_000 + u64::from(person.0));
+    let has_card = terminal.terminal().valid_non_face_credentials(person).next().is_some();
+    if !has_card {
+        let issue = Credential { id: card, holder: person, kind: CredentialKind::IcCard, expires_at: None };
+        handle(&mut terminal, now, Event::Admin(AdminCommand::IssueCredential(issue)))?;
+    }
     let recorded = handle(&mut terminal, now, Event::Admin(AdminCommand::RecordConsent(consent)))?;
     if let Some(why) = rejected(&recorded) {
         bail!("the core refused the consent for {person}: {why}");
@@ -135,7 +174,12 @@ pub fn enroll(
     if let Some(why) = rejected(&enrolled) {
         bail!("the core refused to enrol {person}: {why}");
     }
-    Ok(format!("{person} enrolled from {} photo(s) into {}\n", images.len(), store_dir.display()))
+    let card_note = if has_card {
+        String::new()
+    } else {
+        format!(" (and IC card {} issued: face is never the only way in)", card.0)
+    };
+    Ok(format!("{person} enrolled from {} photo(s) into {}{card_note}\n", images.len(), store_dir.display()))
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -189,6 +233,24 @@ pub fn identify(pipeline: &mut Pipeline, store_dir: &Path, image: &Path, thresho
         Some(p) => (true, format!("{}: {p} (1:N over {enrolled} enrolled)\n", image.display())),
         None => (false, format!("{}: nobody enrolled matches (1:N over {enrolled})\n", image.display())),
     })
+}
+
+/// Ask the terminal to export templates or face images: the core always refuses, and the
+/// attempt is in the store's audit log (C6). Returns the refusal.
+pub fn export(store_dir: &Path, what: gatelab_core::audit::ExportKind, dim: usize) -> Result<String> {
+    if !store_dir.exists() {
+        bail!("no store at {}", store_dir.display());
+    }
+    let mut terminal = open_store(store_dir, 0.5, dim)?;
+    let now = terminal.terminal().now();
+    let actions = handle(&mut terminal, now, Event::Admin(AdminCommand::ExportRequest(what)))?;
+    match rejected(&actions) {
+        Some(why) => Ok(format!(
+            "refused ({why}): templates and face images never leave the terminal (C6); the attempt is audited in {}\n",
+            terminal.audit.display()
+        )),
+        None => bail!("the terminal did not refuse an export: this is a bug, report it"),
+    }
 }
 
 /// Withdraw consent: the core deletes the template and the store erases it from flash.

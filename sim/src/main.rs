@@ -216,6 +216,12 @@ enum FacesCommand {
         #[arg(long)]
         person: u32,
     },
+    /// Ask for the templates or face images to be exported. Always refused (C6), exit 3; the
+    /// attempt is recorded in STORE/audit.jsonl. There is no way to get a template out.
+    Export {
+        #[arg(long, value_enum)]
+        what: ExportWhat,
+    },
     /// Genuine/impostor scores on DIR/<identity>/*.{png,jpg}: FNMR at FMR 1e-2 and 1e-3, the
     /// threshold to use, a DET curve and a histogram.
     Eval {
@@ -228,6 +234,12 @@ enum FacesCommand {
         #[arg(long, value_name = "FILE")]
         emit_calibration: Option<PathBuf>,
     },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum ExportWhat {
+    Templates,
+    FaceImages,
 }
 
 #[derive(Subcommand, Debug)]
@@ -365,6 +377,14 @@ fn faces_command(
         print!("{}", faces::withdraw(store, person, config.output_dim)?);
         return Ok(ExitCode::SUCCESS);
     }
+    if let FacesCommand::Export { what } = command {
+        let what = match what {
+            ExportWhat::Templates => gatelab_core::audit::ExportKind::Templates,
+            ExportWhat::FaceImages => gatelab_core::audit::ExportKind::FaceImages,
+        };
+        print!("{}", faces::export(store, what, config.output_dim)?);
+        return Ok(ExitCode::from(3));
+    }
     let mut pipeline = gatelab_faces::Pipeline::load(&gatelab_faces::paths::runtime_library(), &models, config)?;
     let verdict = |(ok, text): (bool, String)| {
         print!("{text}");
@@ -383,7 +403,7 @@ fn faces_command(
             verdict(faces::verify(&mut pipeline, store, person, &image, threshold)?)
         }
         FacesCommand::Identify { image } => verdict(faces::identify(&mut pipeline, store, &image, threshold)?),
-        FacesCommand::Withdraw { .. } => ExitCode::SUCCESS,
+        FacesCommand::Withdraw { .. } | FacesCommand::Export { .. } => ExitCode::SUCCESS,
         FacesCommand::Eval { dir, out, emit_calibration } => {
             let (e, genuine, impostor) = faces::eval(&mut pipeline, &dir)?;
             println!(
