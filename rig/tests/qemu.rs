@@ -330,3 +330,82 @@ fn a_tenfold_flood_is_decided_identically_with_bounded_memory() {
         report.events, report.decisions, report.heap_free_min, report.heap_growth_under_traffic
     );
 }
+
+/// The serving firmware keeps its terminal in the board's storage (a RAM region QEMU's reset
+/// leaves alone): half of a morning is fed, the board is reset mid-stream, the terminal is
+/// recovered from storage and the rest is fed. A host `PersistentTerminal` over the same flash
+/// geometry, "rebooted" at the same point, decides identically — before, at and after the
+/// restart (its `Restarted` record, digest included).
+#[test]
+fn a_persistent_terminal_survives_a_reset_and_decides_as_the_host() {
+    use gatelab_core::flash::MemFlash;
+    use gatelab_core::journal::StorageKey;
+    use gatelab_core::persist::PersistentTerminal;
+    use gatelab_core::wire::{STORAGE_BIOMETRIC, STORAGE_IDENTITY};
+
+    let (header, entries) = trace("dongcheng.toml", 20);
+    let config = &header.terminals[0];
+    let key = [0x37u8; 32];
+    let mine: Vec<&TraceEntry> = entries.iter().filter(|e| e.terminal == 0).collect();
+    let half = mine.iter().rposition(|e| matches!(e.event, Event::Admin(_))).unwrap() + 5;
+    assert!(half < mine.len(), "events after registration");
+
+    let open_host = |id: Vec<u8>, bio: Vec<u8>| {
+        PersistentTerminal::open(
+            config.clone(),
+            header.policy.clone(),
+            MemFlash::over(STORAGE_IDENTITY, id).unwrap(),
+            MemFlash::over(STORAGE_BIOMETRIC, bio).unwrap(),
+            &StorageKey::new(key),
+        )
+        .unwrap()
+    };
+    let blank = |g: gatelab_core::flash::Geometry| vec![0xFFu8; g.bytes() as usize];
+    let (mut host, host_restart, _) = open_host(blank(STORAGE_IDENTITY), blank(STORAGE_BIOMETRIC));
+
+    let mut target = uart();
+    let mut actions = Vec::new();
+    target.configure_persistent(config, &header.policy, key, &mut actions).unwrap();
+    assert_eq!(actions, host_restart, "a fresh terminal's first record");
+    let compare = |target: &mut Target<QemuUart>, host: &mut PersistentTerminal<_, _>, e: &TraceEntry| {
+        let want = host.handle(e.at, e.event.clone()).unwrap().to_vec();
+        let mut got = Vec::new();
+        target.event(e.at, &e.event, &mut got).unwrap();
+        assert_eq!(got, want, "at {} ({:?})", e.at, e.event.without_biometrics());
+    };
+    for e in &mine[..half] {
+        compare(&mut target, &mut host, e);
+    }
+    let enrolled = host.terminal().store().len();
+    assert!(enrolled > 0, "the morning enrolled faces before the reset");
+
+    // Reset the board; reboot the host mirror from its flash bytes.
+    target.link().qemu.monitor("system_reset").unwrap();
+    match target.next("waiting for the reset's Hello", Duration::from_secs(10)).unwrap() {
+        wire::TargetMsg::Hello(_) => {}
+        other => panic!("expected a fresh Hello after the reset, got {other:?}"),
+    }
+    let (id, bio) = host.into_flash();
+    let (mut host, host_restart, _) = open_host(id.into_inner(), bio.into_inner());
+    target.configure_persistent(config, &header.policy, key, &mut actions).unwrap();
+    assert_eq!(actions, host_restart, "the recovery");
+    match actions.first() {
+        Some(Action::Audit(r)) => {
+            assert!(
+                matches!(r.event, AuditEvent::Restarted { boot: 2, templates, .. } if templates as usize == enrolled),
+                "{:?}",
+                r.event
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    for e in &mine[half..] {
+        compare(&mut target, &mut host, e);
+    }
+    // Another key: refused, storage untouched (the next configure with the right key works).
+    let err = target.configure_persistent(config, &header.policy, [1; 32], &mut actions).unwrap_err();
+    assert!(
+        matches!(err.downcast_ref::<RigError>(), Some(RigError::Refused { error: LinkError::Storage, .. })),
+        "{err}"
+    );
+}
