@@ -409,3 +409,48 @@ fn a_persistent_terminal_survives_a_reset_and_decides_as_the_host() {
         "{err}"
     );
 }
+
+/// No export path through the rig (C6): `gatelab-rig replay` writes exactly replay.json and
+/// target-audit.jsonl, and neither holds a float vector (the trace's enrolments and probes go in;
+/// nothing template-shaped comes out, not even an echo of a mismatching event).
+#[test]
+fn the_rigs_outputs_carry_no_template() {
+    let (header, entries) = trace("dongcheng.toml", 2);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dc.trace");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+    gatelab_core::trace::jsonl::write_header(&mut w, &header).unwrap();
+    for e in &entries {
+        gatelab_core::trace::jsonl::write_entry(&mut w, e).unwrap();
+    }
+    drop(w);
+    let out = dir.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gatelab-rig"))
+        .args(["replay", file.to_str().unwrap(), "--target", "qemu-rtt", "--quiet", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let mut names: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["replay.json", "target-audit.jsonl"]);
+    fn float_vector(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Array(a) => {
+                let floats = a.iter().filter(|x| x.as_f64().is_some_and(|f| f.fract() != 0.0)).count();
+                floats >= 64 || a.iter().any(float_vector)
+            }
+            serde_json::Value::Object(m) => m.values().any(float_vector),
+            _ => false,
+        }
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("replay.json")).unwrap()).unwrap();
+    assert!(!float_vector(&report));
+    for line in std::fs::read_to_string(out.join("target-audit.jsonl")).unwrap().lines() {
+        assert!(!float_vector(&serde_json::from_str(line).unwrap()), "{line}");
+    }
+    // The scan is not blind: the trace itself does hold the simulation's embeddings.
+    let trace_text = std::fs::read_to_string(&file).unwrap();
+    assert!(trace_text.lines().any(|l| float_vector(&serde_json::from_str(l).unwrap())));
+}
