@@ -39,7 +39,7 @@ use crate::template::TemplateError;
 use crate::terminal::{Action, AdminRejection, Event, TerminalConfig};
 
 /// Bumped on any change to the messages below.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 /// Largest decoded frame (version + body + CRC) either side accepts. A 512-d embedding is
 /// about 2.1 KB of postcard; anything larger is refused as oversize, never buffered.
