@@ -69,7 +69,7 @@ fn cobs_encode(src: &[u8], dst: &mut [u8]) -> usize {
 
 fn both(frame: &[u8]) {
     round_trip::<HostMsg>(frame, wire::encode_host);
-    round_trip::<TargetMsg>(frame, |m, out| wire::encode_target(m, out));
+    round_trip::<TargetMsg>(frame, wire::encode_target);
 }
 
 fn round_trip<M>(frame: &[u8], encode: fn(&M, &mut Vec<u8>) -> Result<(), LinkError>)

@@ -8,7 +8,8 @@
 //! targets look for panics (overflow included: fuzz builds have debug assertions) and broken
 //! invariants.
 //!
-//! The committed corpus is only read: libFuzzer writes what it finds into a temporary folder
+//! Each target starts from `fuzz/corpus/<target>/` and, where there is one, the dictionary
+//! `fuzz/dicts/<target>.dict`. The committed corpus is only read: libFuzzer writes what it finds into a temporary folder
 //! (the first corpus argument), removed afterwards, so a run leaves the clone as it was. A
 //! crash fails the run; its input is saved in `fuzz/artifacts/<target>/` (ignored by git).
 
@@ -104,6 +105,12 @@ fn run_target(
     args.extend(["--target-dir", target_dir, target, &scratch_arg, &corpus_arg, "--"]);
     // A unit that takes 10 s is a hang; the wire target gets frames up to twice MAX_FRAME.
     args.extend([max_time.as_str(), "-timeout=10", "-print_final_stats=1", "-max_len=8192"]);
+    // A target's dictionary (words of its input language), where it has one.
+    let dict = dir.join("dicts").join(format!("{target}.dict"));
+    let dict_arg = format!("-dict={}", dict.display());
+    if dict.is_file() {
+        args.push(&dict_arg);
+    }
     eprintln!("\n==> fuzz {target}: {cargo} {}", args.join(" "));
     let start = Instant::now();
     let output = Command::new(cargo)
