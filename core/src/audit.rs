@@ -37,6 +37,106 @@ pub struct AuditRecord {
     pub at: Timestamp,
     pub source: Source,
     pub event: AuditEvent,
+    /// Link of the source's hash chain: SHA-256 over the previous record's digest and this
+    /// record's other fields (see [`AuditRecord::link`]). An edited, dropped, inserted or
+    /// reordered record breaks the chain at that point; the checker reports the first break.
+    /// A log written without it reads as all-zero and fails verification.
+    #[serde(default)]
+    pub digest: Digest,
+}
+
+impl AuditRecord {
+    /// The next record of a chain whose last digest is `prev` ([`Digest::GENESIS`] for seq 0).
+    pub fn chained(prev: &Digest, seq: u64, at: Timestamp, source: Source, event: AuditEvent) -> AuditRecord {
+        let mut record = AuditRecord { seq, at, source, event, digest: Digest::GENESIS };
+        record.digest = record.link(prev);
+        record
+    }
+
+    /// SHA-256(`prev` ‖ postcard(seq, at, source, event)): what `digest` must be if this record
+    /// follows a record whose digest is `prev`. Postcard is canonical, so the host, the firmware
+    /// and the checker compute the same bytes.
+    pub fn link(&self, prev: &Digest) -> Digest {
+        use sha2::Digest as _;
+        // The largest event is a few dozen bytes; postcard never needs more than this.
+        let mut body = [0u8; 160];
+        let used =
+            postcard::to_slice(&(self.seq, self.at, self.source, self.event), &mut body).map(|b| b.len()).unwrap_or(0);
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(b"gatelab-audit-v1");
+        hasher.update(prev.0);
+        hasher.update(&body[..used]);
+        Digest(hasher.finalize().into())
+    }
+}
+
+/// A SHA-256 digest: hex in JSON, 32 raw bytes in postcard. Only [`AuditRecord::link`] makes
+/// one; it is a hash of identifiers, and cannot carry a template (C6, C8).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Digest([u8; 32]);
+
+impl Digest {
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// What a source's first record (seq 0) links to.
+    pub const GENESIS: Digest = Digest([0; 32]);
+}
+
+impl core::fmt::Debug for Digest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
+}
+
+impl core::fmt::Display for Digest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            let mut hex = [0u8; 64];
+            for (i, b) in self.0.iter().enumerate() {
+                hex[2 * i] = HEX[usize::from(b >> 4)];
+                hex[2 * i + 1] = HEX[usize::from(b & 15)];
+            }
+            // Only ASCII hex digits were written.
+            s.serialize_str(core::str::from_utf8(&hex).unwrap_or_default())
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Digest, D::Error> {
+        use serde::de::Error;
+        if d.is_human_readable() {
+            let text: &str = Deserialize::deserialize(d)?;
+            let bytes = text.as_bytes();
+            if bytes.len() != 64 {
+                return Err(D::Error::custom("digest: expected 64 hex digits"));
+            }
+            let nibble = |c: u8| match c {
+                b'0'..=b'9' => Ok(c - b'0'),
+                b'a'..=b'f' => Ok(c - b'a' + 10),
+                _ => Err(D::Error::custom("digest: expected lowercase hex digits")),
+            };
+            let mut out = [0u8; 32];
+            for (i, pair) in bytes.chunks_exact(2).enumerate() {
+                out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+            }
+            Ok(Digest(out))
+        } else {
+            <[u8; 32]>::deserialize(d).map(Digest)
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +157,8 @@ pub enum EnrollRefusal {
     /// The card the person's stay depends on has already expired or been revoked.
     PurposeEnded,
     BadEmbedding(TemplateError),
+    /// The terminal's flash cannot hold another template (the card path is unaffected).
+    StorageFull,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,6 +345,23 @@ pub enum AuditEvent {
     /// `now` went backwards; the terminal kept its own later time.
     ClockWentBackwards {
         reported: Timestamp,
+    },
+    /// The terminal started again from its flash (after a reset or power loss): the first
+    /// record (seq 0) of a new life, whose hash chain starts afresh. `torn`: writes cut short
+    /// by the power loss (ignored); `rejected`: stored records that failed authentication
+    /// (edited, swapped or from another terminal: refused).
+    Restarted {
+        boot: u32,
+        persons: u32,
+        consents: u32,
+        templates: u32,
+        torn: u32,
+        rejected: u32,
+    },
+    /// Inputs the terminal dropped because they came faster than it could take them (counted
+    /// by the driver, e.g. the firmware's link; audited once per burst).
+    InputDropped {
+        count: u32,
     },
 }
 

@@ -12,7 +12,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditEvent, AuditRecord, DecisionReason, MatchOutcome, OpenCause, Source};
+use crate::audit::{AuditEvent, AuditRecord, DecisionReason, Digest, MatchOutcome, OpenCause, Source};
 use crate::consent::{ConsentForm, GrantorKind, Purpose};
 use crate::domain::{CredentialId, CredentialKind, PersonId, PersonKind, TerminalId, Timestamp};
 use crate::policy::{FaultMode, MAX_LAWFUL_RETENTION_MS, Policy};
@@ -75,6 +75,10 @@ pub struct Report {
     pub policy: String,
     pub records: usize,
     pub violations: Vec<Violation>,
+    /// 0-based index of the first record whose hash-chain link does not verify (also reported
+    /// as a C8 violation): that record, or the one before it, was edited, dropped or inserted.
+    #[serde(default)]
+    pub first_broken_link: Option<usize>,
 }
 
 impl Report {
@@ -141,6 +145,8 @@ struct TemplateInfo {
 #[derive(Clone, Copy, Debug)]
 struct SourceInfo {
     next_seq: u64,
+    /// Digest of the source's last record: what the next one must link to.
+    chain_head: Digest,
     last_at: Timestamp,
     /// Grants not yet used by a passage.
     open_grants: u64,
@@ -160,6 +166,7 @@ pub struct Checker {
     due: BTreeSet<(Timestamp, PersonId, Source)>,
     sources: BTreeMap<Source, SourceInfo>,
     violations: Vec<Violation>,
+    first_broken_link: Option<usize>,
 }
 
 fn secs(ms: u64) -> String {
@@ -180,6 +187,7 @@ impl Checker {
             due: BTreeSet::new(),
             sources: BTreeMap::new(),
             violations: Vec::new(),
+            first_broken_link: None,
         };
         c.check_policy();
         c
@@ -233,7 +241,12 @@ impl Checker {
     }
 
     pub fn finish(self) -> Report {
-        Report { policy: self.policy.name, records: self.records, violations: self.violations }
+        Report {
+            policy: self.policy.name,
+            records: self.records,
+            violations: self.violations,
+            first_broken_link: self.first_broken_link,
+        }
     }
 
     /// Feed the record at 0-based position `index` of the log.
@@ -371,21 +384,42 @@ impl Checker {
                     self.flag(Rule::C6, Some(index), format!("{src} let {what:?} be exported"));
                 }
             }
-            AuditEvent::ClockWentBackwards { .. } => {}
+            AuditEvent::ClockWentBackwards { .. } | AuditEvent::Restarted { .. } | AuditEvent::InputDropped { .. } => {}
         }
     }
 
     fn check_sequence(&mut self, index: usize, r: &AuditRecord) {
         let src = r.source;
-        match self.sources.get_mut(&src) {
+        // A log may start mid-stream: a source's first record anchors its chain unless it is
+        // record 0, which must link to the genesis digest.
+        let restarted = r.seq == 0 && matches!(r.event, AuditEvent::Restarted { .. });
+        let prev = match self.sources.get_mut(&src) {
+            // A new life of a terminal (after a reset): its sequence and chain start afresh.
+            Some(s) if restarted => {
+                s.next_seq = 1;
+                s.chain_head = r.digest;
+                s.last_at = s.last_at.max(r.at);
+                s.open_grants = 0;
+                Some(Digest::GENESIS)
+            }
             None => {
-                self.sources
-                    .insert(src, SourceInfo { next_seq: r.seq.saturating_add(1), last_at: r.at, open_grants: 0 });
+                self.sources.insert(
+                    src,
+                    SourceInfo {
+                        next_seq: r.seq.saturating_add(1),
+                        chain_head: r.digest,
+                        last_at: r.at,
+                        open_grants: 0,
+                    },
+                );
+                (r.seq == 0).then_some(Digest::GENESIS)
             }
             Some(s) => {
-                let (expected, last_at) = (s.next_seq, s.last_at);
+                let (expected, last_at, prev) = (s.next_seq, s.last_at, s.chain_head);
                 s.next_seq = r.seq.saturating_add(1);
                 s.last_at = s.last_at.max(r.at);
+                // Resynchronise on the stored digest so each later break is reported where it is.
+                s.chain_head = r.digest;
                 if r.seq != expected {
                     self.flag(Rule::C8, Some(index), format!("{src}'s record has sequence number {} where {expected} was expected: records are missing or reordered", r.seq));
                 }
@@ -396,7 +430,21 @@ impl Checker {
                         format!("{src}'s record is dated {}, before its previous record ({last_at})", r.at),
                     );
                 }
+                Some(prev)
             }
+        };
+        if let Some(prev) = prev
+            && r.link(&prev) != r.digest
+        {
+            self.first_broken_link.get_or_insert(index);
+            self.flag(
+                Rule::C8,
+                Some(index),
+                format!(
+                    "{src}'s hash chain breaks at sequence number {}: this record, or the one before it, was edited, removed or inserted",
+                    r.seq
+                ),
+            );
         }
     }
 

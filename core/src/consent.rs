@@ -164,7 +164,7 @@ pub fn validate(
 }
 
 /// A consent the ledger accepted, with its retention deadline already capped by policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActiveConsent {
     pub record: ConsentRecord,
     pub retention_until: Timestamp,
@@ -197,6 +197,16 @@ impl ConsentLedger {
     /// The person's consent if it exists and its retention has not run out.
     pub fn active(&self, person: PersonId, now: Timestamp) -> Option<&ActiveConsent> {
         self.active.get(&person).filter(|c| now < c.retention_until)
+    }
+
+    /// The person's consent as stored, even if its retention has run out (for persistence).
+    pub(crate) fn stored(&self, person: PersonId) -> Option<&ActiveConsent> {
+        self.active.get(&person)
+    }
+
+    /// Put back a consent read from storage.
+    pub(crate) fn restore(&mut self, consent: ActiveConsent) {
+        self.active.insert(consent.record.person, consent);
     }
 
     /// Drop consents whose retention has run out; the caller deletes the templates.

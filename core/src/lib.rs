@@ -11,6 +11,8 @@
 //! - [`policy`]: gate policies as data (compliant default, deliberately non-compliant forced face),
 //! - [`compound`]: all terminals of a compound, with admin commands broadcast to every store,
 //! - [`trace`]: recorded terminal input, replayed on another implementation to compare decisions,
+//! - [`flash`], [`journal`], [`persist`]: power-loss-safe, encrypted storage of the registry,
+//!   ledger and templates on NOR flash (two partitions: identity and biometric),
 //! - [`wire`]: the host ↔ firmware protocol (postcard + COBS + CRC), which cannot carry a template out.
 //!
 //! The crate is `no_std` + `alloc`. It owns no clock, thread, file or socket: time and events
@@ -26,6 +28,9 @@ pub mod checker;
 pub mod compound;
 pub mod consent;
 pub mod domain;
+pub mod flash;
+pub mod journal;
+pub mod persist;
 pub mod policy;
 pub mod template;
 pub mod terminal;

@@ -882,6 +882,83 @@ impl TemplateStore {
         Ok(())
     }
 
+    /// `person`'s template as stored, in the portable layout, for persistence (never leaves
+    /// the crate: the journal encrypts it on the spot).
+    pub(crate) fn sealed_copy(&self, person: PersonId, out: &mut Vec<u8>) -> bool {
+        let Some(&slot) = self.slot_of.get(&person) else {
+            return false;
+        };
+        out.clear();
+        let range = slot * self.dim..(slot + 1) * self.dim;
+        match self.precision {
+            Precision::F32 => {
+                out.push(0);
+                self.values_f32[range].iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+            }
+            Precision::Int8 => {
+                out.push(1);
+                out.extend_from_slice(&self.scales[slot].to_le_bytes());
+                let start = out.len();
+                out.extend(self.values_i8[range].iter().map(|&v| v as u8));
+                #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+                {
+                    // Undo the Arm kernel's byte offset: flash holds the same bytes everywhere.
+                    out[start..].iter_mut().step_by(2).for_each(|b| *b ^= 0x80);
+                }
+                let _ = start;
+            }
+        }
+        true
+    }
+
+    /// Put back a template written by [`TemplateStore::sealed_copy`]; refuses one of another
+    /// precision or dimension, or with a non-finite scale.
+    pub(crate) fn restore_sealed(
+        &mut self,
+        person: PersonId,
+        sealed: &[u8],
+        deadline: Timestamp,
+    ) -> Result<(), TemplateError> {
+        let wrong = TemplateError::WrongDimension { expected: self.dim as u32, got: 0 };
+        let (values, scale) = match (self.precision, sealed.split_first()) {
+            (Precision::F32, Some((0, rest))) if rest.len() == self.dim * 4 => (rest, 0.0),
+            (Precision::Int8, Some((1, rest))) if rest.len() == 4 + self.dim => {
+                let scale = f32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+                if !scale.is_finite() || scale < 0.0 {
+                    return Err(wrong);
+                }
+                (&rest[4..], scale)
+            }
+            _ => return Err(wrong),
+        };
+        if self.slot_of.contains_key(&person) {
+            self.remove(person);
+        }
+        let slot = self.persons.len();
+        self.persons.push(person);
+        self.deadlines.push(deadline);
+        match self.precision {
+            Precision::F32 => {
+                for chunk in values.chunks_exact(4) {
+                    let v = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+                    self.values_f32.push(if v.is_finite() { v } else { 0.0 });
+                }
+            }
+            Precision::Int8 => {
+                let start = self.values_i8.len();
+                self.values_i8.extend(values.iter().map(|&b| b as i8));
+                #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+                arm_dsp::to_store_layout(&mut self.values_i8[start..]);
+                let _ = start;
+                self.scales.push(scale);
+                self.scale_max = self.scale_max.max(scale);
+            }
+        }
+        self.slot_of.insert(person, slot);
+        self.next_deadline = self.next_deadline.min(deadline);
+        Ok(())
+    }
+
     /// Delete `person`'s template; true if there was one.
     pub fn remove(&mut self, person: PersonId) -> bool {
         let Some(slot) = self.slot_of.remove(&person) else {

@@ -15,8 +15,8 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{
-    AlarmKind, AuditEvent, AuditRecord, Component, DecisionReason, DeletionReason, DiscardReason, EnrollRefusal,
-    ExportKind, MatchOutcome, OpenCause, Source, UncontrolledCause,
+    AlarmKind, AuditEvent, AuditRecord, Component, DecisionReason, DeletionReason, Digest, DiscardReason,
+    EnrollRefusal, ExportKind, MatchOutcome, OpenCause, Source, UncontrolledCause,
 };
 use crate::consent::{self, ConsentLedger, ConsentRecord};
 use crate::domain::{
@@ -197,6 +197,8 @@ pub struct Terminal {
     policy: Policy,
     now: Timestamp,
     seq: u64,
+    /// Digest of the last audit record written (the hash chain's head).
+    chain_head: Digest,
     persons: BTreeMap<PersonId, Person>,
     credentials: BTreeMap<CredentialId, CredentialEntry>,
     credentials_by_holder: BTreeSet<(PersonId, CredentialId)>,
@@ -210,6 +212,19 @@ pub struct Terminal {
     top: Vec<Candidate>,
     expired: Vec<PersonId>,
     actions: Vec<Action>,
+    /// Set by a persistent driver when flash cannot take another template.
+    storage_full: bool,
+}
+
+/// A terminal's durable state as read back from storage ([`crate::persist`]).
+#[derive(Debug, Default)]
+pub(crate) struct Restored {
+    pub persons: Vec<Person>,
+    pub credentials: Vec<(Credential, bool)>,
+    pub consents: Vec<consent::ActiveConsent>,
+    /// Sealed templates ([`TemplateStore::sealed_copy`] layout).
+    pub templates: Vec<(PersonId, Vec<u8>)>,
+    pub now: Timestamp,
 }
 
 impl Terminal {
@@ -220,6 +235,7 @@ impl Terminal {
             policy,
             now: Timestamp::ZERO,
             seq: 0,
+            chain_head: Digest::GENESIS,
             persons: BTreeMap::new(),
             credentials: BTreeMap::new(),
             credentials_by_holder: BTreeSet::new(),
@@ -233,7 +249,75 @@ impl Terminal {
             top: Vec::with_capacity(1),
             expired: Vec::new(),
             actions: Vec::with_capacity(8),
+            storage_full: false,
         })
+    }
+
+    /// A terminal rebuilt from storage. Its first audit record (seq 0, a fresh hash chain) is
+    /// [`AuditEvent::Restarted`]; templates that fail to load or have no live consent left are
+    /// deleted by the first sweep, which the caller runs with a [`Event::Tick`].
+    pub(crate) fn restore(
+        config: TerminalConfig,
+        policy: Policy,
+        state: Restored,
+        boot: u32,
+        torn: u32,
+        rejected: u32,
+    ) -> Result<(Terminal, Vec<PersonId>), TemplateError> {
+        let mut t = Terminal::new(config, policy)?;
+        t.now = state.now;
+        for p in state.persons {
+            t.persons.insert(p.id, p);
+        }
+        for (credential, revoked) in state.credentials {
+            t.credentials.insert(credential.id, CredentialEntry { credential, revoked });
+            t.credentials_by_holder.insert((credential.holder, credential.id));
+        }
+        let consents = state.consents.len() as u32;
+        for c in state.consents {
+            t.ledger.restore(c);
+        }
+        let mut unreadable = Vec::new();
+        for (person, sealed) in &state.templates {
+            // Deadlines are recomputed from what was restored, never trusted from flash.
+            let deadline = t.template_deadline(*person);
+            if t.store.restore_sealed(*person, sealed, deadline).is_err() {
+                unreadable.push(*person);
+            }
+        }
+        t.audit(AuditEvent::Restarted {
+            boot,
+            persons: t.persons.len() as u32,
+            consents,
+            templates: t.store.len() as u32,
+            torn,
+            rejected,
+        });
+        Ok((t, unreadable))
+    }
+
+    /// While set, enrolments are refused with [`EnrollRefusal::StorageFull`].
+    pub fn set_storage_full(&mut self, full: bool) {
+        self.storage_full = full;
+    }
+
+    /// Audit inputs a driver dropped (a flood): one record for `count` of them.
+    pub fn record_dropped_inputs(&mut self, now: Timestamp, count: u32) -> Actions<'_> {
+        self.actions.clear();
+        if now > self.now {
+            self.now = now;
+        }
+        self.audit(AuditEvent::InputDropped { count });
+        self.actions.drain(..)
+    }
+
+    /// Actions produced outside `handle` (the restart record).
+    pub(crate) fn take_pending(&mut self) -> Vec<Action> {
+        self.actions.drain(..).collect()
+    }
+
+    pub(crate) fn credential_entry(&self, id: CredentialId) -> Option<(Credential, bool)> {
+        self.credentials.get(&id).map(|e| (e.credential, e.revoked))
     }
 
     pub fn id(&self) -> TerminalId {
@@ -322,7 +406,9 @@ impl Terminal {
     // ---- audit and decisions -------------------------------------------------------------
 
     fn audit(&mut self, event: AuditEvent) {
-        let record = AuditRecord { seq: self.seq, at: self.now, source: Source::Terminal(self.config.id), event };
+        let record =
+            AuditRecord::chained(&self.chain_head, self.seq, self.now, Source::Terminal(self.config.id), event);
+        self.chain_head = record.digest;
         self.seq += 1;
         self.stats.audit_records += 1;
         self.actions.push(Action::Audit(record));
@@ -779,6 +865,8 @@ impl Terminal {
             Some(EnrollRefusal::NoValidConsent)
         } else if self.template_deadline(person) <= self.now {
             Some(EnrollRefusal::PurposeEnded)
+        } else if self.storage_full {
+            Some(EnrollRefusal::StorageFull)
         } else {
             None
         };

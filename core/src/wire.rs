@@ -27,8 +27,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{
-    AlarmKind, AuditEvent, AuditRecord, Component, DecisionReason, DeletionReason, DiscardReason, EnrollRefusal,
-    ExportKind, MatchOutcome, OpenCause, Source, UncontrolledCause,
+    AlarmKind, AuditEvent, AuditRecord, Component, DecisionReason, DeletionReason, Digest, DiscardReason,
+    EnrollRefusal, ExportKind, MatchOutcome, OpenCause, Source, UncontrolledCause,
 };
 use crate::consent::{ConsentDefect, ConsentForm, GrantorKind, Purpose};
 use crate::domain::{
@@ -348,6 +348,9 @@ impl<T: Disclosable> Disclosable for Option<T> {}
 // Integers and flags only: no float, no sequence, no string, no bytes.
 disclosable!(bool, u8, u16, u32, u64);
 disclosable!(PersonId, CredentialId, GateId, ConsentId, Timestamp);
+// 32 bytes, but only ever a SHA-256 output computed in core (`AuditRecord::link`) over
+// identifiers: no constructor takes template data.
+disclosable!(Digest);
 
 disclosable_checked! {
     Direction => |d| match d { Direction::Inbound | Direction::Outbound => {} };
@@ -378,7 +381,8 @@ disclosable_checked! {
     };
     EnrollRefusal => |r| match r {
         EnrollRefusal::BadEmbedding(e) => need(e),
-        EnrollRefusal::UnknownPerson | EnrollRefusal::NoValidConsent | EnrollRefusal::PurposeEnded => {}
+        EnrollRefusal::UnknownPerson | EnrollRefusal::NoValidConsent | EnrollRefusal::PurposeEnded
+        | EnrollRefusal::StorageFull => {}
     };
     DeletionReason => |r| match r {
         DeletionReason::Withdrawn | DeletionReason::RetentionExpired | DeletionReason::PurposeEnded
@@ -430,8 +434,14 @@ disclosable_checked! {
         AuditEvent::ComponentRecovered { component } => need(component),
         AuditEvent::ExportAttempt { what, refused } => { need(what); need(refused) }
         AuditEvent::ClockWentBackwards { reported } => need(reported),
+        AuditEvent::Restarted { boot, persons, consents, templates, torn, rejected } => {
+            need(boot); need(persons); need(consents); need(templates); need(torn); need(rejected)
+        }
+        AuditEvent::InputDropped { count } => need(count),
     };
-    AuditRecord => |AuditRecord { seq, at, source, event }| { need(seq); need(at); need(source); need(event) };
+    AuditRecord => |AuditRecord { seq, at, source, event, digest }| {
+        need(seq); need(at); need(source); need(event); need(digest)
+    };
     AdminRejection => |r| match r {
         AdminRejection::EnrollmentRefused(why) => need(why),
         AdminRejection::ConsentRejected(defect) => need(defect),

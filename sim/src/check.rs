@@ -31,7 +31,7 @@ pub fn render_text(report: &Report) -> String {
     let mut s = String::new();
     if report.is_clean() {
         s.push_str(&format!(
-            "{} records checked against policy '{}': no violations of C1–C8\n",
+            "{} records checked against policy '{}': no violations of C1–C8, hash chain intact\n",
             report.records, report.policy
         ));
         return s;
@@ -42,6 +42,11 @@ pub fn render_text(report: &Report) -> String {
         report.policy,
         report.violations.len()
     ));
+    if let Some(i) = report.first_broken_link {
+        s.push_str(&format!(
+            "  the hash chain is broken: first at record {i} (0-based); records from there on cannot be trusted\n"
+        ));
+    }
     for rule in gatelab_core::Rule::ALL {
         let n = report.count(rule);
         if n > 0 {

@@ -48,3 +48,27 @@ fn a_missing_log_is_an_error_naming_it() {
     let err = check_file(&fixture("audit/does-not-exist.jsonl"), &Policy::compliant()).unwrap_err();
     assert!(format!("{err:#}").contains("does-not-exist.jsonl"));
 }
+
+#[test]
+fn an_edited_record_breaks_the_hash_chain_there() {
+    let policy = Policy::compliant();
+    let honest = check_file(&fixture("audit/c4-pass.jsonl"), &policy).unwrap();
+    assert_eq!(honest.first_broken_link, None);
+    // The deletion's reason was changed after the fact: only the chain can tell.
+    let edited = check_file(&fixture("audit/chain-edited.jsonl"), &policy).unwrap();
+    assert_eq!(edited.first_broken_link, Some(5), "{:#?}", edited.violations);
+    assert!(edited.violations.iter().all(|v| v.rule == Rule::C8), "{:#?}", edited.violations);
+    assert!(edited.violations[0].message.contains("hash chain breaks at sequence number 5"));
+}
+
+#[test]
+fn an_inserted_record_with_a_forged_link_breaks_the_chain_at_the_next_record() {
+    let policy = Policy::compliant();
+    // c4-fail never deletes the withdrawn template (C4). Someone inserted the missing deletion
+    // with a correct link and renumbered what followed: the rules are then satisfied...
+    let forged = check_file(&fixture("audit/chain-inserted.jsonl"), &policy).unwrap();
+    assert_eq!(forged.count(Rule::C4), 0);
+    // ...but the record after the insertion no longer links to its predecessor.
+    assert_eq!(forged.first_broken_link, Some(6), "{:#?}", forged.violations);
+    assert!(!forged.is_clean());
+}
