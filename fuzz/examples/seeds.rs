@@ -8,8 +8,9 @@
 //!
 //! `wire_decode`: frames the encoder makes for each kind of message (and their bare postcard
 //! bodies); `scenario_parse`: the shipped scenarios, as written and with every default spelt out;
-//! `audit_parse`: stretches of real logs and one line of each event kind; `consent_check`: the
-//! same stretches as postcard. Then `cargo fuzz cmin` keeps what adds coverage.
+//! `audit_parse`: stretches of real logs (hash-chained here, as a terminal writes them), one
+//! line of each event kind and the checker's hand-written fixtures; `consent_check`: the same
+//! logs as postcard. Then `cargo fuzz cmin` keeps what adds coverage.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -20,6 +21,7 @@ use gatelab_core::audit::jsonl;
 use gatelab_core::wire::{self, BenchKind, BenchReport, BenchRequest, Board, Done, HostMsg, LinkError, LinkStatus};
 use gatelab_core::wire::{TargetInfo, TargetMsg, TickSource};
 use gatelab_core::{Action, AuditRecord, CredentialKind, PersonId, Policy, Timestamp, trace};
+use gatelab_fuzz::rechain;
 use gatelab_fuzz::scenario::Scenario;
 
 fn main() {
@@ -32,6 +34,7 @@ fn main() {
     let logs: Vec<Vec<AuditRecord>> = audits
         .iter()
         .map(|p| jsonl::read(BufReader::new(fs::File::open(p).expect("audit log"))).expect("a valid audit log"))
+        .map(|log| rechain(&log))
         .collect();
     wire_seeds(&corpus.join("wire_decode"), trace_path, &logs);
     scenario_seeds(&corpus.join("scenario_parse"));
@@ -147,6 +150,7 @@ fn audit_seeds(jsonl_dir: &Path, postcard_dir: &Path, logs: &[Vec<AuditRecord>])
         // The midnight registrations, then the rush-hour stretch at the end.
         let tail = log.len().saturating_sub(80);
         for (name, stretch) in [("start", &log[..log.len().min(40)]), ("end", &log[tail..])] {
+            let stretch = &rechain(stretch);
             let mut text = Vec::new();
             jsonl::write(&mut text, stretch).expect("writes");
             write(jsonl_dir, &format!("log{l}-{name}.jsonl"), &text);
@@ -159,7 +163,21 @@ fn audit_seeds(jsonl_dir: &Path, postcard_dir: &Path, logs: &[Vec<AuditRecord>])
             own.push(AuditRecord { seq: own.len() as u64, ..r.clone() });
         }
         for (i, own) in per_source.values().enumerate() {
-            write(postcard_dir, &format!("log{l}-source{i}"), &postcard::to_allocvec(own).expect("encodes"));
+            let own = rechain(own);
+            write(postcard_dir, &format!("log{l}-source{i}"), &postcard::to_allocvec(&own).expect("encodes"));
+        }
+    }
+    // The hand-written checker fixtures (tests/fixtures/audit/): every rule broken and kept,
+    // tampered chains, malformed lines.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/audit");
+    let mut paths: Vec<_> = fs::read_dir(&fixtures).expect("fixtures").map(|e| e.expect("entry").path()).collect();
+    paths.sort();
+    for p in paths {
+        let name = p.file_stem().expect("name").to_string_lossy().into_owned();
+        let text = fs::read(&p).expect("fixture");
+        write(jsonl_dir, &format!("fixture-{name}.jsonl"), &text);
+        if let Ok(log) = jsonl::read(text.as_slice()) {
+            write(postcard_dir, &format!("fixture-{name}"), &postcard::to_allocvec(&log).expect("encodes"));
         }
     }
     let mut by_kind = BTreeMap::new();

@@ -12,6 +12,7 @@
 
 use gatelab_core::audit::{AuditEvent, OpenCause, jsonl};
 use gatelab_core::{AuditRecord, Checker, Policy, Rule, check};
+use gatelab_fuzz::rechain;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -53,6 +54,11 @@ fn judge(log: &[AuditRecord], policy: &Policy) {
             _ => {}
         }
     }
+
+    if let Some(i) = report.first_broken_link {
+        assert!(i < log.len() && at_record(Rule::C8, i) >= 1, "broken link at {i} is not a C8 violation there");
+    }
+    assert_eq!(check(&rechain(log), policy).first_broken_link, None, "a correctly chained log verifies");
 
     let mut text = Vec::new();
     jsonl::write(&mut text, log).expect("writing to memory");
