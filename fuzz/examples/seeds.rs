@@ -7,7 +7,8 @@
 //! ```
 //!
 //! `wire_decode`: frames the encoder makes for each kind of message (and their bare postcard
-//! bodies); `scenario_parse`: the shipped scenarios, as written and with every default spelt out;
+//! bodies); `scenario_parse`: the shipped scenarios, as written, with every default spelt out and
+//! as postcard;
 //! `audit_parse`: stretches of real logs (hash-chained here, as a terminal writes them), one
 //! line of each event kind and the checker's hand-written fixtures; `consent_check`: the same
 //! logs as postcard. Then `cargo fuzz cmin` keeps what adds coverage.
@@ -142,6 +143,7 @@ fn scenario_seeds(dir: &Path) {
         let scenario = Scenario::parse_named(&text, &name).expect("a shipped scenario parses");
         let full = toml::to_string(&scenario).expect("serialises");
         write(dir, &format!("{name}-full.toml"), full.as_bytes());
+        write(dir, &format!("{name}.postcard"), &postcard::to_allocvec(&scenario).expect("encodes"));
     }
 }
 
