@@ -91,6 +91,9 @@ pub enum JournalError {
     TooLarge,
     /// The flash geometry cannot hold a journal (sectors too small or too few).
     Geometry,
+    /// Records are there but none opens with this key: another terminal's flash or the wrong
+    /// key. Refused before anything is written, so nothing stored is lost.
+    WrongKey,
 }
 
 impl From<FlashError> for JournalError {
@@ -106,6 +109,9 @@ impl core::fmt::Display for JournalError {
             JournalError::Full => f.write_str("storage full: every record is live"),
             JournalError::TooLarge => f.write_str("record larger than a flash sector"),
             JournalError::Geometry => f.write_str("flash geometry too small for the journal"),
+            JournalError::WrongKey => {
+                f.write_str("no stored record opens with this key (another terminal's storage, or the wrong key)")
+            }
         }
     }
 }
@@ -174,8 +180,15 @@ fn round_up(n: usize, to: usize) -> usize {
 
 impl<F: Flash> Journal<F> {
     /// Recover the journal of `partition` from `flash`: finish torn erases and unfinished
-    /// deletions, and return the live contents.
-    pub fn open(flash: F, key: &StorageKey, partition: u8) -> Result<(Self, Contents, OpenReport), JournalError> {
+    /// deletions, and return the live contents. With `refuse_foreign`, a flash holding records
+    /// of which none opens is refused ([`JournalError::WrongKey`]) before anything is written;
+    /// without, they count as rejected (tampered) and are dropped.
+    pub fn open(
+        flash: F,
+        key: &StorageKey,
+        partition: u8,
+        refuse_foreign: bool,
+    ) -> Result<(Self, Contents, OpenReport), JournalError> {
         let geometry = flash.geometry();
         if geometry.page_size < 16 || geometry.pages_per_sector() < 4 || geometry.sectors < 3 {
             return Err(JournalError::Geometry);
@@ -197,6 +210,9 @@ impl<F: Flash> Journal<F> {
         let mut sealed = Vec::new();
         for s in 0..geometry.sectors {
             journal.scan_sector(s, &mut report, &mut retired, &mut sealed)?;
+        }
+        if refuse_foreign && report.records == 0 && report.rejected > 0 {
+            return Err(JournalError::WrongKey);
         }
         // Sectors whose erase was under way: their contents cannot be trusted.
         for s in 0..geometry.sectors {

@@ -66,10 +66,17 @@ impl core::fmt::Display for PersistError {
         match self {
             PersistError::Identity(e) => write!(f, "identity storage: {e}"),
             PersistError::Biometric(e) => write!(f, "template storage: {e}"),
+            PersistError::Config(TemplateError::WrongDimension { expected, got }) => write!(
+                f,
+                "the stored templates are {got}-d, this terminal is configured for {expected}-d (another embedder?); nothing was changed"
+            ),
             PersistError::Config(e) => write!(f, "terminal configuration: {e:?}"),
         }
     }
 }
+
+#[cfg(feature = "std")]
+impl std::error::Error for PersistError {}
 
 /// What recovery found, per partition.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -115,7 +122,8 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 impl<I: Flash, B: Flash> PersistentTerminal<I, B> {
     /// Recover a terminal from its two flash regions (blank flash gives a fresh terminal).
-    /// Returns it with the audit actions of its restart.
+    /// Returns it with the audit actions of its restart. The identity partition always holds a
+    /// record once opened, so a wrong key is refused there before anything is written.
     pub fn open(
         config: TerminalConfig,
         policy: Policy,
@@ -123,10 +131,11 @@ impl<I: Flash, B: Flash> PersistentTerminal<I, B> {
         biometric_flash: B,
         terminal_key: &StorageKey,
     ) -> Result<(Self, Vec<Action>, Recovery), PersistError> {
-        let (mut identity, ids, id_report) = Journal::open(identity_flash, &terminal_key.derive(b"identity"), IDENTITY)
-            .map_err(PersistError::Identity)?;
+        let (mut identity, ids, id_report) =
+            Journal::open(identity_flash, &terminal_key.derive(b"identity"), IDENTITY, true)
+                .map_err(PersistError::Identity)?;
         let (mut biometric, mut templates, bio_report) =
-            Journal::open(biometric_flash, &terminal_key.derive(b"biometric"), BIOMETRIC)
+            Journal::open(biometric_flash, &terminal_key.derive(b"biometric"), BIOMETRIC, false)
                 .map_err(PersistError::Biometric)?;
         let mut state = Restored::default();
         let mut links = BTreeMap::new();
@@ -153,6 +162,20 @@ impl<I: Flash, B: Flash> PersistentTerminal<I, B> {
                 Some(sealed) => state.templates.push((person, sealed)),
                 None => stale_links.push(person),
             }
+        }
+        // A store made for another dimension or precision is refused before anything is
+        // written: reading it with the wrong embedder must not delete it.
+        let (dim, precision) = (config.dim, config.precision);
+        let expected = match precision {
+            crate::template::Precision::F32 => 1 + 4 * dim,
+            crate::template::Precision::Int8 => 1 + 4 + dim,
+        };
+        if let Some((_, sealed)) = state.templates.iter().find(|(_, t)| t.len() != expected) {
+            let got = match sealed.first() {
+                Some(0) => (sealed.len().saturating_sub(1)) / 4,
+                _ => sealed.len().saturating_sub(5),
+            };
+            return Err(PersistError::Config(TemplateError::WrongDimension { expected: dim as u32, got: got as u32 }));
         }
         let next_handle = links.values().copied().chain(templates.keys().map(|k| k.id)).max().map_or(0, |h| h + 1);
         for orphan in templates.keys() {

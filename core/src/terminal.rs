@@ -119,6 +119,20 @@ pub enum Event {
     Admin(AdminCommand),
 }
 
+impl Event {
+    /// The event with any embedding emptied: for reports and error messages, which must never
+    /// echo biometric data (C6), even data that was only an input.
+    pub fn without_biometrics(&self) -> Event {
+        match self {
+            Event::FaceProbe { .. } => Event::FaceProbe { embedding: Vec::new() },
+            Event::Admin(AdminCommand::Enroll { person, .. }) => {
+                Event::Admin(AdminCommand::Enroll { person: *person, embedding: Vec::new() })
+            }
+            other => other.clone(),
+        }
+    }
+}
+
 /// Why an admin command could not be applied (it changes nothing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -32,6 +32,31 @@ pub struct TraceEntry {
     pub event: Event,
 }
 
+/// The trace at `factor` times its gate-event rate: the gate events (cards, faces, passages,
+/// doors, faults, ticks) of the whole trace are repeated `factor` times and squeezed into the
+/// original span, so each terminal gets `factor` times as many per second from the same
+/// residents; admin commands (registration, consent) stay as they were. Order is by time,
+/// stable, so per-terminal order within a copy is kept.
+pub fn flood(entries: &[TraceEntry], factor: u32) -> Vec<TraceEntry> {
+    let factor = u64::from(factor.max(1));
+    let is_gate = |e: &TraceEntry| !matches!(e.event, Event::Admin(_));
+    let Some(start) = entries.iter().filter(|e| is_gate(e)).map(|e| e.at.0).min() else {
+        return entries.to_vec();
+    };
+    let end = entries.iter().filter(|e| is_gate(e)).map(|e| e.at.0).max().unwrap_or(start);
+    let span = end - start + 1;
+    let mut out: Vec<TraceEntry> = entries.iter().filter(|e| !is_gate(e)).cloned().collect();
+    for copy in 0..factor {
+        out.extend(entries.iter().filter(|e| is_gate(e)).map(|e| TraceEntry {
+            terminal: e.terminal,
+            at: Timestamp(start + (e.at.0 - start + copy * span) / factor),
+            event: e.event.clone(),
+        }));
+    }
+    out.sort_by_key(|e| e.at);
+    out
+}
+
 #[cfg(feature = "std")]
 pub mod jsonl {
     //! Reading and writing trace files.

@@ -63,7 +63,29 @@ pub enum HostMsg {
     Bench(BenchRequest),
     /// Answered with [`TargetMsg::Status`].
     Status,
+    /// Like `Configure`, but the terminal keeps its registry, consents and templates in the
+    /// target's storage ([`crate::persist`], geometries [`STORAGE_IDENTITY`] and
+    /// [`STORAGE_BIOMETRIC`]) under `key`: after a reset, the same message recovers them. The
+    /// restart's audit actions come first, then `Done`. Refused where a board has no storage.
+    ConfigurePersistent { config: TerminalConfig, policy: Policy, key: KeyMaterial },
 }
+
+/// A terminal's storage key on its way to the target (host → target only; never printed).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyMaterial(pub [u8; 32]);
+
+impl core::fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("KeyMaterial(…)")
+    }
+}
+
+/// The target's identity partition (persons, consents, links): 256 KiB of 16 KiB sectors.
+pub const STORAGE_IDENTITY: crate::flash::Geometry =
+    crate::flash::Geometry { page_size: 32, sector_size: 16 * 1024, sectors: 16 };
+/// The target's biometric partition (sealed templates): 768 KiB of 32 KiB sectors.
+pub const STORAGE_BIOMETRIC: crate::flash::Geometry =
+    crate::flash::Geometry { page_size: 32, sector_size: 32 * 1024, sectors: 24 };
 
 /// What a target measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +161,8 @@ pub struct Done {
     /// When the terminal next needs a tick.
     pub poll_timeout: Option<Timestamp>,
     pub audit_records: u64,
+    /// Heap bytes free after the request (memory stays bounded under load).
+    pub heap_free: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,8 +191,10 @@ pub enum LinkError {
     Malformed,
     /// An event arrived before any `Configure`.
     NotConfigured,
-    /// The configuration cannot be built (dimension, memory).
+    /// The configuration cannot be built (dimension, memory, no storage on this board).
     BadConfig,
+    /// The terminal's storage failed; reconfigure (what a reboot does) to recover.
+    Storage,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,7 +214,7 @@ impl LinkStatus {
             LinkError::Version { .. } => &mut self.version,
             LinkError::Oversize => &mut self.oversize,
             LinkError::Malformed => &mut self.malformed,
-            LinkError::NotConfigured | LinkError::BadConfig => &mut self.refused,
+            LinkError::NotConfigured | LinkError::BadConfig | LinkError::Storage => &mut self.refused,
         };
         *c = c.saturating_add(1);
     }
@@ -205,7 +231,8 @@ impl core::fmt::Display for LinkError {
             LinkError::Oversize => write!(f, "frame longer than {MAX_FRAME} bytes"),
             LinkError::Malformed => f.write_str("frame carries no known message"),
             LinkError::NotConfigured => f.write_str("event before any Configure"),
-            LinkError::BadConfig => f.write_str("configuration refused (dimension or memory)"),
+            LinkError::BadConfig => f.write_str("configuration refused (dimension, memory or no storage)"),
+            LinkError::Storage => f.write_str("the terminal's storage failed (reconfigure to recover)"),
         }
     }
 }
@@ -461,7 +488,8 @@ disclosable_checked! {
     TargetInfo => |TargetInfo { version, board, ticks, heap_bytes, max_frame }| {
         need(version); need(board); need(ticks); need(heap_bytes); need(max_frame)
     };
-    Done => |Done { actions, ticks, poll_timeout, audit_records }| {
+    Done => |Done { actions, ticks, poll_timeout, audit_records, heap_free }| {
+        need(heap_free);
         need(actions); need(ticks); need(poll_timeout); need(audit_records)
     };
     BenchKind => |k| match k { BenchKind::Calibrate | BenchKind::Search | BenchKind::GateDecision => {} };
@@ -474,7 +502,7 @@ disclosable_checked! {
     LinkError => |e| match e {
         LinkError::Version { got, want } => { need(got); need(want) }
         LinkError::Corrupt | LinkError::Oversize | LinkError::Malformed | LinkError::NotConfigured
-        | LinkError::BadConfig => {}
+        | LinkError::BadConfig | LinkError::Storage => {}
     };
     LinkStatus => |LinkStatus { frames, corrupt, version, oversize, malformed, refused }| {
         need(frames); need(corrupt); need(version); need(oversize); need(malformed); need(refused)

@@ -310,13 +310,19 @@ fn a_tampered_template_record_is_refused_and_audited() {
 }
 
 #[test]
-fn records_swapped_between_terminals_or_keys_are_refused() {
+fn another_terminals_key_is_refused_before_anything_is_written() {
     let (id, bio) = enrolled();
+    let (id_before, bio_before) = (id.contents().to_vec(), bio.contents().to_vec());
+    let mut id = id;
+    let mut bio = bio;
     let other = StorageKey::new([8; 32]);
-    let (t, restart, recovery) = PersistentTerminal::open(config(), Policy::compliant(), id, bio, &other).unwrap();
-    assert!(recovery.biometric.rejected >= 2 && recovery.identity.rejected > 0, "{recovery:?}");
-    assert!(t.terminal().store().is_empty());
-    assert!(restart_counts(&restart).1 > 0);
+    let err = PersistentTerminal::open(config(), Policy::compliant(), &mut id, &mut bio, &other).unwrap_err();
+    assert_eq!(err, PersistError::Identity(JournalError::WrongKey));
+    assert_eq!((id.contents(), bio.contents()), (&id_before[..], &bio_before[..]), "refused, and left untouched");
+    // The right key still opens both templates.
+    let (t, _, recovery) = PersistentTerminal::open(config(), Policy::compliant(), id, bio, &key()).unwrap();
+    assert_eq!(recovery.biometric.rejected, 0);
+    assert_eq!(t.terminal().store().len(), 2);
 }
 
 #[test]

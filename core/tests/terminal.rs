@@ -306,3 +306,40 @@ proptest! {
         prop_assert!(report.violations.iter().all(|v| !v.message.is_empty()));
     }
 }
+
+#[test]
+fn outages_and_clock_jumps_neither_grant_wrongly_nor_skip_deletions() {
+    let mut t = populated(Policy::compliant());
+    // A renter's card valid for one day.
+    let renter = Person { id: PersonId(3), kind: PersonKind::Renter, household: None, age_years: 30 };
+    run(&mut t, 0, Event::Admin(AdminCommand::RegisterPerson(renter)));
+    let card = Credential {
+        id: CredentialId(13),
+        holder: PersonId(3),
+        kind: CredentialKind::IcCard,
+        expires_at: Some(Timestamp(86_400_000)),
+    };
+    run(&mut t, 0, Event::Admin(AdminCommand::IssueCredential(card)));
+    // The matcher (gallery) goes down and stays down across the template's retention deadline.
+    run(&mut t, 1_000, Event::ComponentFault(Component::Matcher));
+    let a = run(&mut t, 11 * 86_400_000, Event::Tick);
+    assert!(
+        audits(&a).iter().any(|e| matches!(e, AuditEvent::TemplateDeleted { person: PersonId(2), .. })),
+        "the deletion is not postponed by the outage: {a:?}"
+    );
+    run(&mut t, 11 * 86_400_000 + 1, Event::ComponentRecovered(Component::Matcher));
+    let a = run(&mut t, 11 * 86_400_000 + 2, Event::FaceProbe { embedding: face(2) });
+    assert!(a.iter().any(|x| matches!(x, Action::Deny { reason: DecisionReason::NoFaceMatch, .. })));
+    run(&mut t, 11 * 86_400_000 + 3, Event::Tick);
+    // The clock is set back to before the renter's card expired: the terminal keeps its time,
+    // so the expired card stays expired.
+    let present = Event::CredentialPresented {
+        kind: CredentialKind::IcCard,
+        credential: CredentialId(13),
+        frame_captured: false,
+    };
+    let a = run(&mut t, 1_000, present);
+    assert!(audits(&a).contains(&AuditEvent::ClockWentBackwards { reported: Timestamp(1_000) }));
+    assert!(a.iter().any(|x| matches!(x, Action::Deny { reason: DecisionReason::CredentialExpired, .. })), "{a:?}");
+    assert!(!a.iter().any(|x| matches!(x, Action::Grant { .. })));
+}

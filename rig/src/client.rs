@@ -172,6 +172,28 @@ impl<T: Transport> Target<T> {
         }
     }
 
+    /// Configure a terminal that keeps its state in the target's storage under `key`; after a
+    /// reset the same call recovers it. `actions` gets the restart's audit actions.
+    pub fn configure_persistent(
+        &mut self,
+        config: &TerminalConfig,
+        policy: &Policy,
+        key: [u8; 32],
+        actions: &mut Vec<Action>,
+    ) -> Result<Done> {
+        let doing = format!("configuring terminal {} with storage", config.id);
+        actions.clear();
+        let key = gatelab_core::wire::KeyMaterial(key);
+        self.send(&HostMsg::ConfigurePersistent { config: config.clone(), policy: policy.clone(), key })?;
+        loop {
+            match self.reply(&doing, self.timeout)? {
+                TargetMsg::Action(a) => actions.push(a),
+                TargetMsg::Done(d) => return Ok(d),
+                m => return Err(Self::unexpected(&doing, &m)),
+            }
+        }
+    }
+
     /// Feed one event; the target's actions and its closing `Done`.
     pub fn event(&mut self, now: Timestamp, event: &Event, actions: &mut Vec<Action>) -> Result<Done> {
         actions.clear();

@@ -79,6 +79,11 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Load test: repeat the trace's gate events (cards, faces, passages, doors, faults)
+        /// N times within the same span, N times the rush-hour rate from the same residents.
+        /// replay.json then shows whether decisions still match and how far the heap grew.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+        flood: u32,
     },
     /// Measure int8 1:N search (128-d and 512-d; N = 100, 1,000, 5,000) and a full gate decision
     /// on the target: cycles on a board, instructions under QEMU (-icount).
@@ -197,11 +202,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}: {:?}", t.describe(), t.info());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Replay { trace, target, out, quiet } => {
+        Command::Replay { trace, target, out, quiet, flood } => {
             let file =
                 std::fs::File::open(&trace).with_context(|| format!("could not open trace {}", trace.display()))?;
             let (header, entries) = gatelab_core::trace::jsonl::read(std::io::BufReader::new(file))
                 .with_context(|| format!("trace {}", trace.display()))?;
+            let entries = if flood > 1 { gatelab_core::trace::flood(&entries, flood) } else { entries };
             let mut t = open(&target, false)?;
             let progress = bar(entries.len() as u64, quiet, &format!("replaying on {}", t.describe()));
             let (report, log) = replay::replay(&mut t, &header, &entries, &progress)?;
@@ -231,6 +237,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             for (rule, n) in &report.violations_by_rule {
                 println!("  {rule}: {n}");
             }
+            println!(
+                "target heap: {} bytes free at least; grew by at most {} bytes under gate traffic",
+                report.heap_free_min, report.heap_growth_under_traffic
+            );
             println!("wrote {} and {}", json.display(), audit.display());
             if let Some(m) = &report.first_mismatch {
                 println!("{m}");

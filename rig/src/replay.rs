@@ -35,6 +35,11 @@ pub struct ReplayReport {
     pub tick_source: gatelab_core::wire::TickSource,
     /// Frames from the target that arrived damaged (and were dropped).
     pub corrupt_replies: u32,
+    /// Least heap the target had free after any event (bytes).
+    pub heap_free_min: u32,
+    /// Most the target's heap use grew, within one terminal, from its first gate event (card,
+    /// face, passage…) to its fullest point after one: gate traffic must not accumulate memory.
+    pub heap_growth_under_traffic: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +48,7 @@ pub struct Mismatch {
     pub line: usize,
     pub terminal: String,
     pub at: gatelab_core::Timestamp,
+    /// The event, with any embedding emptied.
     pub event: gatelab_core::Event,
     pub host: Vec<Action>,
     pub target: Vec<Action>,
@@ -92,6 +98,8 @@ pub fn replay<T: Transport>(
         target_ticks: 0,
         tick_source: target.info().ticks,
         corrupt_replies: 0,
+        heap_free_min: u32::MAX,
+        heap_growth_under_traffic: 0,
     };
     // (trace position, order within the reply, record): sorted back into the sim's order.
     let mut audit: Vec<(usize, usize, AuditRecord)> = Vec::new();
@@ -100,6 +108,7 @@ pub fn replay<T: Transport>(
         let mut host = Terminal::new(config.clone(), header.policy.clone())
             .map_err(|e| anyhow::anyhow!("terminal {} of the trace cannot be built: {e}", config.id))?;
         target.configure(config, &header.policy)?;
+        let mut heap_at_first_gate_event: Option<u32> = None;
         for (position, entry) in entries.iter().enumerate().filter(|(_, e)| usize::from(e.terminal) == index) {
             let host_actions: Vec<Action> = host.handle(entry.at, entry.event.clone()).collect();
             let done = target
@@ -107,6 +116,12 @@ pub fn replay<T: Transport>(
                 .with_context(|| format!("trace line {}, terminal {}", position + 2, config.id))?;
             report.events += 1;
             report.target_ticks += done.ticks;
+            report.heap_free_min = report.heap_free_min.min(done.heap_free);
+            if !matches!(entry.event, gatelab_core::Event::Admin(_)) {
+                let first = *heap_at_first_gate_event.get_or_insert(done.heap_free);
+                report.heap_growth_under_traffic =
+                    report.heap_growth_under_traffic.max(first.saturating_sub(done.heap_free));
+            }
             report.actions += target_actions.len() as u64;
             report.decisions +=
                 target_actions.iter().filter(|a| matches!(a, Action::Grant { .. } | Action::Deny { .. })).count()
@@ -119,7 +134,8 @@ pub fn replay<T: Transport>(
                         line: position + 2,
                         terminal: config.id.to_string(),
                         at: entry.at,
-                        event: entry.event.clone(),
+                        // Inputs are echoed without their embeddings (C6).
+                        event: entry.event.without_biometrics(),
                         host: host_actions,
                         target: target_actions.clone(),
                         host_next_timer: host_next,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use gatelab_core::trace::{TraceEntry, TraceHeader};
 use gatelab_core::wire::{self, HostMsg, LinkError};
-use gatelab_core::{Action, AuditRecord, Event, Timestamp};
+use gatelab_core::{Action, AuditEvent, AuditRecord, Event, Timestamp};
 use gatelab_rig::client::{RigError, Target};
 use gatelab_rig::firmware::{self, Image};
 use gatelab_rig::qemu::QemuUart;
@@ -81,7 +81,22 @@ fn the_core_passes_its_on_target_tests() {
     assert!(outcome.output.contains(", 0 failed"), "{}", outcome.output);
 }
 
-fn expect_refusal<T: gatelab_rig::transport::Transport>(target: &mut Target<T>, want: LinkError) -> wire::LinkStatus {
+/// A frame refused with `want`; once a terminal is configured, the dropped input is first
+/// audited (`InputDropped`, its seq pushed to `audited`).
+fn expect_refusal<T: gatelab_rig::transport::Transport>(
+    target: &mut Target<T>,
+    want: LinkError,
+    audited: Option<&mut Vec<u64>>,
+) -> wire::LinkStatus {
+    if let Some(seqs) = audited {
+        match target.next("waiting for the drop's audit record", Duration::from_secs(10)).unwrap() {
+            wire::TargetMsg::Action(Action::Audit(r)) => {
+                assert_eq!(r.event, AuditEvent::InputDropped { count: 1 });
+                seqs.push(r.seq);
+            }
+            other => panic!("expected the audit of a dropped input, got {other:?}"),
+        }
+    }
     match target.next("waiting for the refusal", Duration::from_secs(10)).unwrap() {
         wire::TargetMsg::Error { error, status } => {
             assert_eq!(error, want);
@@ -123,7 +138,7 @@ fn damaged_frames_are_refused_and_counted_and_nothing_is_lost() {
                     bad[frame.len() / 2] = 0x77;
                 }
                 target.send_raw(&bad).unwrap();
-                expect_refusal(&mut target, LinkError::Corrupt);
+                expect_refusal(&mut target, LinkError::Corrupt, Some(&mut seqs));
             }
             1 => {
                 let mut raw = vec![wire::VERSION + 1, 0, 0, 0, 0, 0];
@@ -134,25 +149,27 @@ fn damaged_frames_are_refused_and_counted_and_nothing_is_lost() {
                 cobs.push(0);
                 target.send_raw(&cobs).unwrap();
                 // The CRC is wrong too, and CRC is checked first: still refused, still counted.
-                let status = expect_refusal(&mut target, LinkError::Corrupt);
+                let status = expect_refusal(&mut target, LinkError::Corrupt, Some(&mut seqs));
                 assert!(status.corrupt > 0);
             }
             2 => {
                 let mut big = vec![0x42u8; wire::MAX_ENCODED + 100];
                 big.push(0);
                 target.send_raw(&big).unwrap();
-                expect_refusal(&mut target, LinkError::Oversize);
+                expect_refusal(&mut target, LinkError::Oversize, Some(&mut seqs));
             }
             _ => {
                 target.send_raw(&[0x01, 0x02, 0x00]).unwrap();
-                expect_refusal(&mut target, LinkError::Corrupt);
+                expect_refusal(&mut target, LinkError::Corrupt, Some(&mut seqs));
             }
         }
         abuse += 1;
         target.event(e.at, &e.event, &mut actions).unwrap();
         seqs.extend(audit_of(&actions).iter().map(|r| r.seq));
+        actions.clear();
     }
-    // No audit record lost or duplicated by the abuse.
+    // Every dropped frame audited, and no audit record lost or duplicated by the abuse.
+    assert!(seqs.len() >= abuse);
     assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
     let status = target.status().unwrap();
     assert_eq!(status.errors() as usize, abuse, "{status:?}");
@@ -172,7 +189,7 @@ fn another_protocol_version_is_named() {
     frame.truncate(n);
     frame.push(0);
     target.send_raw(&frame).unwrap();
-    let status = expect_refusal(&mut target, LinkError::Version { got: wire::VERSION + 1, want: wire::VERSION });
+    let status = expect_refusal(&mut target, LinkError::Version { got: wire::VERSION + 1, want: wire::VERSION }, None);
     assert_eq!(status.version, 1);
     // Events before any Configure are refused too.
     let mut actions = Vec::new();
@@ -280,4 +297,160 @@ fn a_bench_on_the_target_calibrates_the_simulation() {
     let mut quick = s.clone();
     quick.run.duration_min = 10;
     gatelab_sim::run::run(&quick, 1, 1, false).unwrap();
+}
+
+/// Ten times the rush-hour rate (the morning's gate events repeated ten times within the same
+/// minutes), through RTT: the target still decides exactly as the host core, its log stays
+/// clean and gap-free, and its heap does not grow with the traffic.
+#[test]
+fn a_tenfold_flood_is_decided_identically_with_bounded_memory() {
+    let (header, entries) = trace("dongcheng.toml", 15);
+    let flood = gatelab_core::trace::flood(&entries, 10);
+    let gate_events = |es: &[TraceEntry]| es.iter().filter(|e| !matches!(e.event, Event::Admin(_))).count();
+    assert_eq!(gate_events(&flood), 10 * gate_events(&entries));
+    let elf = firmware::locate(Image::QemuRtt).unwrap();
+    let cb = rtt::control_block_address(&elf).unwrap();
+    let stub = gdb::GdbStub::start_qemu(&elf, false).unwrap();
+    let link = rtt::RttLink::attach(stub, cb, Duration::from_secs(20)).unwrap();
+    let mut target = Target::connect(link, Duration::from_secs(20)).unwrap();
+    let (report, log) = replay::replay(&mut target, &header, &flood, &ProgressBar::hidden()).unwrap();
+    assert_eq!(report.mismatches, 0, "{}", report.first_mismatch.as_ref().map(|m| m.to_string()).unwrap_or_default());
+    assert_eq!(report.consent_violations, 0, "{:?}", report.violations_by_rule);
+    assert!(report.decisions > 200, "{report:?}");
+    let mut next = std::collections::BTreeMap::new();
+    for r in &log {
+        let expected = next.entry(r.source).or_insert(0u64);
+        assert_eq!(r.seq, *expected, "gap in {}'s audit log", r.source);
+        *expected += 1;
+    }
+    // Door windows and the decision scratch are reused: no per-event growth.
+    assert!(report.heap_growth_under_traffic <= 16 * 1024, "heap grew by {} bytes", report.heap_growth_under_traffic);
+    eprintln!(
+        "flood: {} events, {} decisions, heap free min {} B, growth {} B",
+        report.events, report.decisions, report.heap_free_min, report.heap_growth_under_traffic
+    );
+}
+
+/// The serving firmware keeps its terminal in the board's storage (a RAM region QEMU's reset
+/// leaves alone): half of a morning is fed, the board is reset mid-stream, the terminal is
+/// recovered from storage and the rest is fed. A host `PersistentTerminal` over the same flash
+/// geometry, "rebooted" at the same point, decides identically — before, at and after the
+/// restart (its `Restarted` record, digest included).
+#[test]
+fn a_persistent_terminal_survives_a_reset_and_decides_as_the_host() {
+    use gatelab_core::flash::MemFlash;
+    use gatelab_core::journal::StorageKey;
+    use gatelab_core::persist::PersistentTerminal;
+    use gatelab_core::wire::{STORAGE_BIOMETRIC, STORAGE_IDENTITY};
+
+    let (header, entries) = trace("dongcheng.toml", 20);
+    let config = &header.terminals[0];
+    let key = [0x37u8; 32];
+    let mine: Vec<&TraceEntry> = entries.iter().filter(|e| e.terminal == 0).collect();
+    let half = mine.iter().rposition(|e| matches!(e.event, Event::Admin(_))).unwrap() + 5;
+    assert!(half < mine.len(), "events after registration");
+
+    let open_host = |id: Vec<u8>, bio: Vec<u8>| {
+        PersistentTerminal::open(
+            config.clone(),
+            header.policy.clone(),
+            MemFlash::over(STORAGE_IDENTITY, id).unwrap(),
+            MemFlash::over(STORAGE_BIOMETRIC, bio).unwrap(),
+            &StorageKey::new(key),
+        )
+        .unwrap()
+    };
+    let blank = |g: gatelab_core::flash::Geometry| vec![0xFFu8; g.bytes() as usize];
+    let (mut host, host_restart, _) = open_host(blank(STORAGE_IDENTITY), blank(STORAGE_BIOMETRIC));
+
+    let mut target = uart();
+    let mut actions = Vec::new();
+    target.configure_persistent(config, &header.policy, key, &mut actions).unwrap();
+    assert_eq!(actions, host_restart, "a fresh terminal's first record");
+    let compare = |target: &mut Target<QemuUart>, host: &mut PersistentTerminal<_, _>, e: &TraceEntry| {
+        let want = host.handle(e.at, e.event.clone()).unwrap().to_vec();
+        let mut got = Vec::new();
+        target.event(e.at, &e.event, &mut got).unwrap();
+        assert_eq!(got, want, "at {} ({:?})", e.at, e.event.without_biometrics());
+    };
+    for e in &mine[..half] {
+        compare(&mut target, &mut host, e);
+    }
+    let enrolled = host.terminal().store().len();
+    assert!(enrolled > 0, "the morning enrolled faces before the reset");
+
+    // Reset the board; reboot the host mirror from its flash bytes.
+    target.link().qemu.monitor("system_reset").unwrap();
+    match target.next("waiting for the reset's Hello", Duration::from_secs(10)).unwrap() {
+        wire::TargetMsg::Hello(_) => {}
+        other => panic!("expected a fresh Hello after the reset, got {other:?}"),
+    }
+    let (id, bio) = host.into_flash();
+    let (mut host, host_restart, _) = open_host(id.into_inner(), bio.into_inner());
+    target.configure_persistent(config, &header.policy, key, &mut actions).unwrap();
+    assert_eq!(actions, host_restart, "the recovery");
+    match actions.first() {
+        Some(Action::Audit(r)) => {
+            assert!(
+                matches!(r.event, AuditEvent::Restarted { boot: 2, templates, .. } if templates as usize == enrolled),
+                "{:?}",
+                r.event
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    for e in &mine[half..] {
+        compare(&mut target, &mut host, e);
+    }
+    // Another key: refused, storage untouched (the next configure with the right key works).
+    let err = target.configure_persistent(config, &header.policy, [1; 32], &mut actions).unwrap_err();
+    assert!(
+        matches!(err.downcast_ref::<RigError>(), Some(RigError::Refused { error: LinkError::Storage, .. })),
+        "{err}"
+    );
+}
+
+/// No export path through the rig (C6): `gatelab-rig replay` writes exactly replay.json and
+/// target-audit.jsonl, and neither holds a float vector (the trace's enrolments and probes go in;
+/// nothing template-shaped comes out, not even an echo of a mismatching event).
+#[test]
+fn the_rigs_outputs_carry_no_template() {
+    let (header, entries) = trace("dongcheng.toml", 2);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dc.trace");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+    gatelab_core::trace::jsonl::write_header(&mut w, &header).unwrap();
+    for e in &entries {
+        gatelab_core::trace::jsonl::write_entry(&mut w, e).unwrap();
+    }
+    drop(w);
+    let out = dir.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gatelab-rig"))
+        .args(["replay", file.to_str().unwrap(), "--target", "qemu-rtt", "--quiet", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let mut names: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["replay.json", "target-audit.jsonl"]);
+    fn float_vector(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Array(a) => {
+                let floats = a.iter().filter(|x| x.as_f64().is_some_and(|f| f.fract() != 0.0)).count();
+                floats >= 64 || a.iter().any(float_vector)
+            }
+            serde_json::Value::Object(m) => m.values().any(float_vector),
+            _ => false,
+        }
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("replay.json")).unwrap()).unwrap();
+    assert!(!float_vector(&report));
+    for line in std::fs::read_to_string(out.join("target-audit.jsonl")).unwrap().lines() {
+        assert!(!float_vector(&serde_json::from_str(line).unwrap()), "{line}");
+    }
+    // The scan is not blind: the trace itself does hold the simulation's embeddings.
+    let trace_text = std::fs::read_to_string(&file).unwrap();
+    assert!(trace_text.lines().any(|l| float_vector(&serde_json::from_str(l).unwrap())));
 }

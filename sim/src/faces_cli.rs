@@ -1,80 +1,100 @@
 //! `gatelab faces`: enrol, verify, identify and withdraw real faces on one terminal's store, and
 //! evaluate the model on a labelled folder. Every decision is the core terminal's: consent is
 //! checked by the core (a template without a valid separate consent is refused), 1:N search is
-//! the core's matcher. Photos are read and dropped; the only file written is the store.
+//! the core's matcher. Photos are read and dropped; the only thing written is the store, the
+//! core's encrypted, power-loss-safe journal ([`crate::store`]): templates never leave the core.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
+use gatelab_core::persist::PersistentTerminal;
 use gatelab_core::{
-    Action, AdminCommand, CompoundId, ConsentRecord, Event, GateId, Person, PersonId, PersonKind, Policy, Terminal,
-    TerminalConfig, TerminalId, Timestamp,
+    Action, AdminCommand, CompoundId, ConsentRecord, Credential, CredentialId, CredentialKind, Event, GateId, Person,
+    PersonId, PersonKind, Policy, Terminal, TerminalConfig, TerminalId, Timestamp,
 };
 use gatelab_faces::Pipeline;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::run::stat;
+use crate::store::{self, FileFlash};
 
 const COMPOUND: CompoundId = CompoundId(1);
 
-/// One terminal's template store on disk: who is enrolled, under which consent, and the
-/// template (postcard; never exported, never printed).
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct FaceStore {
-    pub entries: Vec<Entry>,
+/// The store's terminal and where its audit log goes (`STORE/audit.jsonl`, appended: each
+/// command is a new life of the terminal, starting with its `Restarted` record).
+struct StoreTerminal {
+    terminal: PersistentTerminal<FileFlash, FileFlash>,
+    audit: PathBuf,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Entry {
-    pub person: PersonId,
-    pub consent: ConsentRecord,
-    pub template: Vec<f32>,
-}
+impl StoreTerminal {
+    fn terminal(&self) -> &Terminal {
+        self.terminal.terminal()
+    }
 
-impl FaceStore {
-    pub fn load(path: &Path) -> Result<FaceStore> {
-        if !path.exists() {
-            return Ok(FaceStore::default());
+    fn keep(&self, actions: &[Action]) -> Result<()> {
+        let records: Vec<_> =
+            actions.iter().filter_map(|a| if let Action::Audit(r) = a { Some(r) } else { None }).collect();
+        if records.is_empty() {
+            return Ok(());
         }
-        let bytes = std::fs::read(path).with_context(|| format!("could not read the store {}", path.display()))?;
-        postcard::from_bytes(&bytes).with_context(|| {
-            format!("{} is not a gatelab face store (damaged?); it was left untouched", path.display())
-        })
-    }
-
-    /// Write atomically: a crash leaves the old store, never half a new one.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let bytes = postcard::to_allocvec(self).context("could not encode the store")?;
-        let tmp = path.with_extension("store-writing");
-        std::fs::write(&tmp, bytes).with_context(|| format!("could not write {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("could not replace {}", path.display()))
-    }
-
-    /// A core terminal holding this store: people registered, consents recorded, templates enrolled.
-    fn terminal(&self, threshold: f32, dim: usize) -> Result<Terminal> {
-        let id = TerminalId { gate: GateId(1), direction: gatelab_core::Direction::Inbound };
-        let mut config = TerminalConfig::new(id, COMPOUND, dim);
-        config.precision = gatelab_core::template::Precision::F32;
-        config.match_threshold = threshold;
-        let mut t = Terminal::new(config, Policy::compliant()).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        for e in &self.entries {
-            admit(&mut t, e.person, &e.consent, &e.template)?;
-        }
-        Ok(t)
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.audit)
+            .with_context(|| format!("could not open the audit log {}", self.audit.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        gatelab_core::audit::jsonl::write(&mut w, records)
+            .and_then(|()| std::io::Write::flush(&mut w))
+            .with_context(|| format!("could not append to {}", self.audit.display()))
     }
 }
 
-fn rejected(actions: impl Iterator<Item = Action>) -> Option<String> {
-    actions.filter_map(|a| if let Action::AdminRejected(r) = a { Some(format!("{r:?}")) } else { None }).next()
+fn config(threshold: f32, dim: usize) -> TerminalConfig {
+    let id = TerminalId { gate: GateId(1), direction: gatelab_core::Direction::Inbound };
+    let mut config = TerminalConfig::new(id, COMPOUND, dim);
+    config.precision = gatelab_core::template::Precision::F32;
+    config.match_threshold = threshold;
+    config
 }
 
-/// Register the person and record the consent; the core refuses what the rules refuse.
-fn consent_first(t: &mut Terminal, person: PersonId, consent: &ConsentRecord) -> Result<()> {
-    let now = Timestamp(consent.given_at.0);
+/// The terminal of the store folder `dir` (created on first use).
+fn open_store(dir: &Path, threshold: f32, dim: usize) -> Result<StoreTerminal> {
+    let files = store::open(dir)?;
+    let (terminal, restart, _recovery) = PersistentTerminal::open(
+        config(threshold, dim),
+        Policy::compliant(),
+        files.identity,
+        files.biometric,
+        &files.key,
+    )
+    .map_err(|e| anyhow!("could not open the store {}: {e}", dir.display()))?;
+    let store = StoreTerminal { terminal, audit: dir.join("audit.jsonl") };
+    store.keep(&restart)?;
+    Ok(store)
+}
+
+fn rejected<'a>(actions: impl IntoIterator<Item = &'a Action>) -> Option<String> {
+    actions
+        .into_iter()
+        .filter_map(|a| if let Action::AdminRejected(r) = a { Some(format!("{r:?}")) } else { None })
+        .next()
+}
+
+fn registration(person: PersonId) -> Event {
     let p = Person { id: person, kind: PersonKind::Owner, household: None, age_years: 30 };
-    let _ = rejected(t.handle(now, Event::Admin(AdminCommand::RegisterPerson(p))));
-    if let Some(why) = rejected(t.handle(now, Event::Admin(AdminCommand::RecordConsent(*consent)))) {
+    Event::Admin(AdminCommand::RegisterPerson(p))
+}
+
+/// Ask the core, on a scratch terminal, whether this consent allows a template: nothing is
+/// opened or written for a consent it refuses.
+fn consent_first(person: PersonId, consent: &ConsentRecord, dim: usize) -> Result<()> {
+    let mut t = Terminal::new(config(0.5, dim), Policy::compliant()).map_err(|e| anyhow!("{e:?}"))?;
+    let now = consent.given_at;
+    t.handle(now, registration(person)).for_each(drop);
+    let actions: Vec<Action> = t.handle(now, Event::Admin(AdminCommand::RecordConsent(*consent))).collect();
+    if let Some(why) = rejected(&actions) {
         bail!(
             "the core refused the consent for {person}: {why} (it must be separate, explicit, for face access, by the person or a guardian)"
         );
@@ -82,15 +102,10 @@ fn consent_first(t: &mut Terminal, person: PersonId, consent: &ConsentRecord) ->
     Ok(())
 }
 
-/// Register, consent, enrol through the core.
-fn admit(t: &mut Terminal, person: PersonId, consent: &ConsentRecord, template: &[f32]) -> Result<()> {
-    consent_first(t, person, consent)?;
-    let now = Timestamp(consent.given_at.0);
-    let enroll = AdminCommand::Enroll { person, embedding: template.to_vec() };
-    if let Some(why) = rejected(t.handle(now, Event::Admin(enroll))) {
-        bail!("the core refused to enrol {person}: {why}");
-    }
-    Ok(())
+fn handle(t: &mut StoreTerminal, now: Timestamp, event: Event) -> Result<Vec<Action>> {
+    let actions = t.terminal.handle(now, event).context("could not write the store")?.to_vec();
+    t.keep(&actions)?;
+    Ok(actions)
 }
 
 fn mean_template(embeddings: &[Vec<f32>]) -> Vec<f32> {
@@ -119,7 +134,7 @@ pub fn embed(pipeline: &mut Pipeline, images: &[PathBuf]) -> Result<String> {
 
 pub fn enroll(
     pipeline: &mut Pipeline,
-    store_path: &Path,
+    store_dir: &Path,
     person: u32,
     consent_path: &Path,
     images: &[PathBuf],
@@ -137,80 +152,120 @@ pub fn enroll(
     if images.is_empty() {
         bail!("give at least one photo of {person}");
     }
-    let mut store = FaceStore::load(store_path)?;
     let dim = pipeline.embedder().output_dim;
-    let mut terminal = store.terminal(threshold, dim)?;
     // The core decides, before any photo is looked at: no valid separate consent, no processing (C1/C3).
-    consent_first(&mut terminal, person, &consent)?;
+    consent_first(person, &consent, dim)?;
     let template = mean_template(&embed_all(pipeline, images)?);
-    let now = Timestamp(consent.given_at.0);
-    let enrol = AdminCommand::Enroll { person, embedding: template.clone() };
-    if let Some(why) = rejected(terminal.handle(now, Event::Admin(enrol))) {
+    let mut terminal = open_store(store_dir, threshold, dim)?;
+    let now = terminal.terminal().now().max(consent.given_at);
+    handle(&mut terminal, now, registration(person))?;
+    // A non-face way in must always exist (C2): everyone enrolled here also holds a card.
+    let card = CredentialId(1_000_000 + u64::from(person.0));
+    let has_card = terminal.terminal().valid_non_face_credentials(person).next().is_some();
+    if !has_card {
+        let issue = Credential { id: card, holder: person, kind: CredentialKind::IcCard, expires_at: None };
+        handle(&mut terminal, now, Event::Admin(AdminCommand::IssueCredential(issue)))?;
+    }
+    let recorded = handle(&mut terminal, now, Event::Admin(AdminCommand::RecordConsent(consent)))?;
+    if let Some(why) = rejected(&recorded) {
+        bail!("the core refused the consent for {person}: {why}");
+    }
+    let enrolled = handle(&mut terminal, now, Event::Admin(AdminCommand::Enroll { person, embedding: template }))?;
+    if let Some(why) = rejected(&enrolled) {
         bail!("the core refused to enrol {person}: {why}");
     }
-    store.entries.retain(|e| e.person != person);
-    store.entries.push(Entry { person, consent, template });
-    store.entries.sort_by_key(|e| e.person);
-    store.save(store_path)?;
-    Ok(format!("{person} enrolled from {} photo(s) into {}\n", images.len(), store_path.display()))
+    let card_note = if has_card {
+        String::new()
+    } else {
+        format!(" (and IC card {} issued: face is never the only way in)", card.0)
+    };
+    Ok(format!("{person} enrolled from {} photo(s) into {}{card_note}\n", images.len(), store_dir.display()))
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// The core's 1:N decision for one photo: who it grants, if anyone.
+fn decide(
+    pipeline: &mut Pipeline,
+    store_dir: &Path,
+    image: &Path,
+    threshold: f32,
+) -> Result<(Option<PersonId>, usize)> {
+    if !store_dir.exists() {
+        bail!("no store at {} (enrol someone first: `gatelab faces enroll`)", store_dir.display());
+    }
+    let probe = pipeline.embed_file(image)?;
+    let mut terminal = open_store(store_dir, threshold, probe.len())?;
+    let enrolled = terminal.terminal().store().len();
+    let now = terminal.terminal().now();
+    let actions = handle(&mut terminal, now, Event::FaceProbe { embedding: probe })?;
+    let granted = actions.iter().find_map(|a| match a {
+        Action::Grant { person, .. } => Some(*person),
+        _ => None,
+    });
+    Ok((granted, enrolled))
+}
+
+/// 1:1 through the core: the photo's best match at or above the threshold is this person.
 pub fn verify(
     pipeline: &mut Pipeline,
-    store_path: &Path,
+    store_dir: &Path,
     person: u32,
     image: &Path,
     threshold: f32,
 ) -> Result<(bool, String)> {
-    let store = FaceStore::load(store_path)?;
     let person = PersonId(person);
-    let entry = store
-        .entries
-        .iter()
-        .find(|e| e.person == person)
-        .with_context(|| format!("{person} is not enrolled in {}", store_path.display()))?;
-    let probe = pipeline.embed_file(image)?;
-    let score = cosine(&probe, &entry.template);
-    let ok = score >= threshold;
-    Ok((
-        ok,
-        format!(
-            "{}: {} {person} (cosine {score:.3}, threshold {threshold})\n",
-            image.display(),
-            if ok { "is" } else { "is not" }
-        ),
-    ))
+    let (granted, _) = decide(pipeline, store_dir, image, threshold)?;
+    let ok = granted == Some(person);
+    let verdict = match granted {
+        Some(p) if p == person => format!("is {person}"),
+        Some(p) => format!("is not {person} (the core matched {p})"),
+        None => format!("is not {person} (no enrolled face at or above threshold {threshold})"),
+    };
+    Ok((ok, format!("{}: {verdict}\n", image.display())))
 }
 
-pub fn identify(pipeline: &mut Pipeline, store_path: &Path, image: &Path, threshold: f32) -> Result<(bool, String)> {
-    let store = FaceStore::load(store_path)?;
-    let probe = pipeline.embed_file(image)?;
-    let mut terminal = store.terminal(threshold, probe.len())?;
-    let now = store.entries.iter().map(|e| e.consent.given_at).max().unwrap_or(Timestamp(0));
-    let found = terminal.handle(now, Event::FaceProbe { embedding: probe }).find_map(|a| match a {
-        Action::Grant { person, .. } => Some(person),
-        _ => None,
-    });
-    Ok(match found {
-        Some(p) => (true, format!("{}: {p} (1:N over {} enrolled)\n", image.display(), store.entries.len())),
-        None => (false, format!("{}: nobody enrolled matches (1:N over {})\n", image.display(), store.entries.len())),
+pub fn identify(pipeline: &mut Pipeline, store_dir: &Path, image: &Path, threshold: f32) -> Result<(bool, String)> {
+    let (granted, enrolled) = decide(pipeline, store_dir, image, threshold)?;
+    Ok(match granted {
+        Some(p) => (true, format!("{}: {p} (1:N over {enrolled} enrolled)\n", image.display())),
+        None => (false, format!("{}: nobody enrolled matches (1:N over {enrolled})\n", image.display())),
     })
 }
 
-pub fn withdraw(store_path: &Path, person: u32) -> Result<String> {
-    let mut store = FaceStore::load(store_path)?;
-    let person = PersonId(person);
-    let before = store.entries.len();
-    store.entries.retain(|e| e.person != person);
-    if store.entries.len() == before {
-        bail!("{person} is not enrolled in {}", store_path.display());
+/// Ask the terminal to export templates or face images: the core always refuses, and the
+/// attempt is in the store's audit log (C6). Returns the refusal.
+pub fn export(store_dir: &Path, what: gatelab_core::audit::ExportKind, dim: usize) -> Result<String> {
+    if !store_dir.exists() {
+        bail!("no store at {}", store_dir.display());
     }
-    store.save(store_path)?;
-    Ok(format!("{person}'s consent withdrawn: template deleted from {}\n", store_path.display()))
+    let mut terminal = open_store(store_dir, 0.5, dim)?;
+    let now = terminal.terminal().now();
+    let actions = handle(&mut terminal, now, Event::Admin(AdminCommand::ExportRequest(what)))?;
+    match rejected(&actions) {
+        Some(why) => Ok(format!(
+            "refused ({why}): templates and face images never leave the terminal (C6); the attempt is audited in {}\n",
+            terminal.audit.display()
+        )),
+        None => bail!("the terminal did not refuse an export: this is a bug, report it"),
+    }
+}
+
+/// Withdraw consent: the core deletes the template and the store erases it from flash.
+pub fn withdraw(store_dir: &Path, person: u32, dim: usize) -> Result<String> {
+    if !store_dir.exists() {
+        bail!("no store at {}", store_dir.display());
+    }
+    let mut terminal = open_store(store_dir, 0.5, dim)?;
+    let person = PersonId(person);
+    if terminal.terminal().person(person).is_none() {
+        bail!("{person} is not enrolled in {}", store_dir.display());
+    }
+    let now = terminal.terminal().now();
+    handle(&mut terminal, now, Event::Admin(AdminCommand::WithdrawConsent(person)))?;
+    Ok(format!("{person}'s consent withdrawn: template deleted and erased from {}\n", store_dir.display()))
 }
 
 /// What `faces eval` reports (eval.json).

@@ -12,3 +12,4 @@ pub mod plan;
 pub mod policy_file;
 pub mod run;
 pub mod scenario;
+pub mod store;

@@ -136,12 +136,14 @@ enum Command {
     },
     /// Real faces on ONNX Runtime: enrol (with a separate consent), verify, identify, withdraw,
     /// and evaluate the model on a labelled folder. The runtime and models come from
-    /// `cargo xtask setup`; photos are read and dropped, only the store file is written.
+    /// `cargo xtask setup`; photos are read and dropped, only the store is written.
     Faces {
         #[command(subcommand)]
         command: FacesCommand,
-        /// The terminal's template store.
-        #[arg(long, global = true, value_name = "FILE", default_value = "gatelab-faces.store")]
+        /// The terminal's store: a folder holding the core's encrypted, power-loss-safe journal
+        /// (identity.flash: persons and consents; biometric.flash: templates, AES-256-GCM-SIV;
+        /// terminal.key: its key, made on first use, mode 0600). Created on the first enrolment.
+        #[arg(long, global = true, value_name = "DIR", default_value = "gatelab-faces.store")]
         store: PathBuf,
         /// Cosine at or above which a face matches (fr_feature: 0.35–0.45; `faces eval` recommends one).
         #[arg(long, global = true, default_value_t = 0.35)]
@@ -201,7 +203,7 @@ enum FacesCommand {
         #[arg(required = true)]
         images: Vec<PathBuf>,
     },
-    /// 1:1: is this the person? Exit 0 yes, 1 no.
+    /// 1:1: is this the person (the core's best match at or above the threshold)? Exit 0 yes, 1 no.
     Verify {
         #[arg(long)]
         person: u32,
@@ -213,6 +215,12 @@ enum FacesCommand {
     Withdraw {
         #[arg(long)]
         person: u32,
+    },
+    /// Ask for the templates or face images to be exported. Always refused (C6), exit 3; the
+    /// attempt is recorded in STORE/audit.jsonl. There is no way to get a template out.
+    Export {
+        #[arg(long, value_enum)]
+        what: ExportWhat,
     },
     /// Genuine/impostor scores on DIR/<identity>/*.{png,jpg}: FNMR at FMR 1e-2 and 1e-3, the
     /// threshold to use, a DET curve and a histogram.
@@ -226,6 +234,12 @@ enum FacesCommand {
         #[arg(long, value_name = "FILE")]
         emit_calibration: Option<PathBuf>,
     },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum ExportWhat {
+    Templates,
+    FaceImages,
 }
 
 #[derive(Subcommand, Debug)]
@@ -360,8 +374,16 @@ fn faces_command(
         None => gatelab_faces::EmbedderConfig::fr_feature(&models),
     };
     if let FacesCommand::Withdraw { person } = command {
-        print!("{}", faces::withdraw(store, person)?);
+        print!("{}", faces::withdraw(store, person, config.output_dim)?);
         return Ok(ExitCode::SUCCESS);
+    }
+    if let FacesCommand::Export { what } = command {
+        let what = match what {
+            ExportWhat::Templates => gatelab_core::audit::ExportKind::Templates,
+            ExportWhat::FaceImages => gatelab_core::audit::ExportKind::FaceImages,
+        };
+        print!("{}", faces::export(store, what, config.output_dim)?);
+        return Ok(ExitCode::from(3));
     }
     let mut pipeline = gatelab_faces::Pipeline::load(&gatelab_faces::paths::runtime_library(), &models, config)?;
     let verdict = |(ok, text): (bool, String)| {
@@ -381,7 +403,7 @@ fn faces_command(
             verdict(faces::verify(&mut pipeline, store, person, &image, threshold)?)
         }
         FacesCommand::Identify { image } => verdict(faces::identify(&mut pipeline, store, &image, threshold)?),
-        FacesCommand::Withdraw { .. } => ExitCode::SUCCESS,
+        FacesCommand::Withdraw { .. } | FacesCommand::Export { .. } => ExitCode::SUCCESS,
         FacesCommand::Eval { dir, out, emit_calibration } => {
             let (e, genuine, impostor) = faces::eval(&mut pipeline, &dir)?;
             println!(

@@ -84,12 +84,36 @@ fn consent_first_withdrawal_deletes_and_only_the_store_is_written() {
     assert_eq!(o.status.code(), Some(1), "withdrawn, yet found: {}", text(&o));
     // Photos read, crops made, nothing but the store written.
     assert_eq!(files_in(&dir), vec!["gatelab-faces.store".to_string()]);
-    // A damaged store is refused and left as it was.
-    std::fs::write(dir.join("gatelab-faces.store"), b"\xff\xff\xff\xffnot a store").unwrap();
+    // The store is the core's encrypted journal: no template in clear, no person id next to it.
+    let store = dir.join("gatelab-faces.store");
+    assert_eq!(files_in(&store), vec!["audit.jsonl", "biometric.flash", "identity.flash", "terminal.key"]);
+    // An export is refused and audited; the store's log passes the consent checker, chain and all.
+    let o = gatelab(&dir, &["faces", "export", "--what", "templates"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("refused"), "{}", text(&o));
+    let log = std::fs::read_to_string(store.join("audit.jsonl")).unwrap();
+    assert!(
+        log.lines().last().unwrap().contains("\"export_attempt\":{\"what\":\"templates\",\"refused\":true}"),
+        "{log}"
+    );
+    assert!(log.contains("template_deleted") && log.contains("restarted"), "{log}");
+    let o = gatelab(&dir, &["check-consent", store.join("audit.jsonl").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Another terminal's key: refused, and nothing is changed.
+    let key = std::fs::read(store.join("terminal.key")).unwrap();
+    let before = std::fs::read(store.join("identity.flash")).unwrap();
+    std::fs::write(store.join("terminal.key"), [0x42u8; 32]).unwrap();
+    let o = gatelab(&dir, &["faces", "identify", &photo("obama3.jpg")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("another terminal"), "{}", text(&o));
+    assert_eq!(std::fs::read(store.join("identity.flash")).unwrap(), before);
+    std::fs::write(store.join("terminal.key"), key).unwrap();
+    // A damaged partition is refused and left as it was.
+    std::fs::write(store.join("biometric.flash"), b"\xff\xff\xff\xffnot a store").unwrap();
     let o = gatelab(&dir, &["faces", "identify", &photo("obama3.jpg")]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("left untouched"), "{}", text(&o));
-    assert_eq!(std::fs::read(dir.join("gatelab-faces.store")).unwrap(), b"\xff\xff\xff\xffnot a store");
+    assert_eq!(std::fs::read(store.join("biometric.flash")).unwrap(), b"\xff\xff\xff\xffnot a store");
     std::fs::remove_dir_all(&dir).ok();
     std::fs::remove_dir_all(&consents).ok();
 }

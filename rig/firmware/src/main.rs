@@ -60,7 +60,7 @@ fn serve(mut clock: ticks::Ticks) -> ! {
         heap_bytes: board::HEAP_BYTES as u32,
         max_frame: wire::MAX_FRAME as u32,
     };
-    let mut service = service::Service::new(info, heap_free);
+    let mut service = service::Service::new(info, heap_free, board::storage());
     service.hello(&mut |frame| link.write_all(frame));
     let mut buf = [0u8; 256];
     loop {

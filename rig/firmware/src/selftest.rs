@@ -173,6 +173,81 @@ fn terminal_grants_withdraws_and_leaves_a_clean_log() -> Outcome {
     Ok(())
 }
 
+/// The persistent terminal over RAM-backed flash on the target itself: power cut at every write
+/// point of "enrol three, withdraw one, let retention run out", then recovery from the bytes.
+fn storage_survives_every_power_cut() -> Outcome {
+    use gatelab_core::flash::{FlashError, Geometry, MemFlash, Outage, PowerCut};
+    use gatelab_core::journal::{JournalError, StorageKey};
+    use gatelab_core::persist::{PersistError, PersistentTerminal};
+
+    const ID: Geometry = Geometry { page_size: 32, sector_size: 2048, sectors: 6 };
+    const BIO: Geometry = Geometry { page_size: 32, sector_size: 1024, sectors: 6 };
+    let dim = 64;
+    let config = TerminalConfig::new(Gate { id: GateId(9) }.inbound(), CompoundId(1), dim);
+    let key = StorageKey::new([0x5a; 32]);
+    let faces: Vec<Vec<f32>> = (0..3).map(|i| Vectors(40 + i).vector(dim)).collect();
+    let mut script: Vec<(Timestamp, Event)> = Vec::new();
+    for i in 0..3u32 {
+        let at = Timestamp(1_000 + u64::from(i));
+        for c in fixtures::enrolled_owner(PersonId(i), 200 + u64::from(i), at, 86_400_000, faces[i as usize].clone()) {
+            script.push((at, Event::Admin(c)));
+        }
+    }
+    let withdraw_at = script.len();
+    script.push((Timestamp(5_000), Event::Admin(AdminCommand::WithdrawConsent(PersonId(1)))));
+    script.push((Timestamp(3 * 86_400_000), Event::Tick));
+    let power_lost = |e: &PersistError| {
+        matches!(
+            e,
+            PersistError::Identity(JournalError::Flash(FlashError::PowerLost))
+                | PersistError::Biometric(JournalError::Flash(FlashError::PowerLost))
+        )
+    };
+    let mut cut = 0u64;
+    loop {
+        let outage = Outage::at(cut, cut as u32 + 1);
+        let mut id = PowerCut::new(MemFlash::blank(ID).map_err(|e| format!("{e}"))?, &outage);
+        let mut bio = PowerCut::new(MemFlash::blank(BIO).map_err(|e| format!("{e}"))?, &outage);
+        let mut done = 0;
+        match PersistentTerminal::open(config.clone(), Policy::compliant(), &mut id, &mut bio, &key) {
+            Ok((mut t, _, _)) => {
+                for (at, e) in &script {
+                    match t.handle(*at, e.clone()) {
+                        Ok(_) => done += 1,
+                        Err(e) if power_lost(&e) => break,
+                        Err(e) => return Err(format!("step {done} failed without a cut: {e}")),
+                    }
+                }
+            }
+            Err(e) if power_lost(&e) => {}
+            Err(e) => return Err(format!("blank flash: {e}")),
+        }
+        if !outage.power_lost() {
+            ensure!(cut > 10, "only {cut} write points");
+            return Ok(());
+        }
+        let id = MemFlash::over(ID, id.into_inner().into_inner()).map_err(|e| format!("{e}"))?;
+        let bio = MemFlash::over(BIO, bio.into_inner().into_inner()).map_err(|e| format!("{e}"))?;
+        let (mut t, _, recovery) = PersistentTerminal::open(config.clone(), Policy::compliant(), id, bio, &key)
+            .map_err(|e| format!("cut {cut}: recovery failed: {e}"))?;
+        ensure!(recovery.identity.rejected + recovery.biometric.rejected == 0, "cut {cut}: torn read as tampered");
+        let now = t.terminal().now();
+        for p in t.terminal().store().persons().collect::<Vec<_>>() {
+            ensure!(t.terminal().ledger().active(p, now).is_some(), "cut {cut}: template of {p:?} without consent");
+        }
+        if done > withdraw_at {
+            ensure!(!t.terminal().store().contains(PersonId(1)), "cut {cut}: withdrawal lost");
+            let a = t.handle(now, Event::FaceProbe { embedding: faces[1].clone() }).map_err(|e| format!("{e}"))?;
+            ensure!(!a.iter().any(|a| matches!(a, Action::Grant { .. })), "cut {cut}: withdrawn face granted");
+        }
+        if done == withdraw_at {
+            let enrolled: Vec<_> = t.terminal().store().persons().collect();
+            ensure!(enrolled.contains(&PersonId(0)) && enrolled.contains(&PersonId(2)), "cut {cut}: enrolment lost");
+        }
+        cut += 1;
+    }
+}
+
 fn wire_round_trips_on_target() -> Outcome {
     let msg = HostMsg::Event {
         now: Timestamp(5),
@@ -202,7 +277,8 @@ type Test<'a> = (&'a str, &'a dyn Fn(&mut crate::ticks::Ticks) -> Outcome);
 
 pub fn run_and_exit(mut clock: crate::ticks::Ticks) -> ! {
     let clock = &mut clock;
-    let tests: [Test; 5] = [
+    let tests: [Test; 6] = [
+        ("storage_survives_every_power_cut", &|_| storage_survives_every_power_cut()),
         ("int8_kernel_matches_the_portable_definition", &|_| int8_kernel_matches_the_portable_definition()),
         ("store_survives_removals_and_reinsertions", &|_| store_survives_removals_and_reinsertions()),
         ("terminal_grants_withdraws_and_leaves_a_clean_log", &|_| terminal_grants_withdraws_and_leaves_a_clean_log()),

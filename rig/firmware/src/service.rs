@@ -14,6 +14,10 @@ use gatelab_core::{
     TerminalConfig, Timestamp,
 };
 
+use gatelab_core::flash::MemFlash;
+use gatelab_core::journal::StorageKey;
+use gatelab_core::persist::PersistentTerminal;
+
 use crate::fixtures::{self, Vectors};
 
 /// A free-running tick counter (cycles, or instructions under QEMU's icount).
@@ -23,9 +27,31 @@ pub trait Clock {
     fn source(&self) -> wire::TickSource;
 }
 
+type Region = &'static mut [u8];
+type Stored = PersistentTerminal<MemFlash<Region>, MemFlash<Region>>;
+
+/// The terminal the host configured: in RAM only, or with its state in the board's storage.
+// One per service, so the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum Active {
+    Plain(Terminal),
+    Persistent(Stored),
+}
+
+impl Active {
+    fn terminal(&self) -> &Terminal {
+        match self {
+            Active::Plain(t) => t,
+            Active::Persistent(p) => p.terminal(),
+        }
+    }
+}
+
 pub struct Service {
     info: TargetInfo,
-    terminal: Option<Terminal>,
+    terminal: Option<Active>,
+    /// The storage regions while no persistent terminal holds them.
+    storage: Option<(Region, Region)>,
     reader: FrameReader,
     scratch: Vec<u8>,
     out: Vec<u8>,
@@ -35,10 +61,11 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(info: TargetInfo, heap_free: fn() -> usize) -> Service {
+    pub fn new(info: TargetInfo, heap_free: fn() -> usize, storage: Option<(Region, Region)>) -> Service {
         Service {
             info,
             terminal: None,
+            storage,
             reader: FrameReader::new(),
             scratch: Vec::with_capacity(wire::MAX_FRAME),
             out: Vec::with_capacity(256),
@@ -77,6 +104,28 @@ impl Service {
 
     fn refuse(&mut self, error: LinkError, send: &mut impl FnMut(&[u8])) {
         self.status.count(error);
+        // A frame lost on the link is an input the terminal never saw: audit it, so the log
+        // shows the gap (the host's mirror audits the same when it gets the refusal).
+        let lost_input = matches!(
+            error,
+            LinkError::Corrupt | LinkError::Version { .. } | LinkError::Oversize | LinkError::Malformed
+        );
+        if lost_input && let Some(active) = self.terminal.as_mut() {
+            let now = active.terminal().now();
+            match active {
+                Active::Plain(t) => self.actions.extend(t.record_dropped_inputs(now, 1)),
+                Active::Persistent(p) => {
+                    if let Ok(actions) = p.record_dropped_inputs(now, 1) {
+                        self.actions.extend(actions.iter().cloned());
+                    }
+                }
+            }
+            let mut actions = core::mem::take(&mut self.actions);
+            for a in actions.drain(..) {
+                self.reply(&TargetMsg::Action(a), send);
+            }
+            self.actions = actions;
+        }
         self.reply(&TargetMsg::Error { error, status: self.status }, send);
     }
 
@@ -95,17 +144,41 @@ impl Service {
             HostMsg::Status => self.reply(&TargetMsg::Status(self.status), send),
             HostMsg::Configure { config, policy } => {
                 // Drop the old terminal first: a new one must fit in the heap on its own.
-                self.terminal = None;
+                self.release_terminal();
                 match Terminal::new(config, policy) {
                     Ok(t) => {
-                        self.terminal = Some(t);
+                        self.terminal = Some(Active::Plain(t));
                         self.done(0, 0, send);
                     }
                     Err(_) => self.refuse(LinkError::BadConfig, send),
                 }
             }
+            HostMsg::ConfigurePersistent { config, policy, key } => {
+                self.release_terminal();
+                let Some((identity, biometric)) = self.storage.take() else {
+                    return self.refuse(LinkError::BadConfig, send);
+                };
+                let flashes = MemFlash::over(wire::STORAGE_IDENTITY, identity)
+                    .and_then(|i| MemFlash::over(wire::STORAGE_BIOMETRIC, biometric).map(|b| (i, b)));
+                let Ok((identity, biometric)) = flashes else {
+                    return self.refuse(LinkError::BadConfig, send);
+                };
+                let key = StorageKey::new(key.0);
+                match PersistentTerminal::open(config, policy, identity, biometric, &key) {
+                    Ok((p, restart, _)) => {
+                        self.terminal = Some(Active::Persistent(p));
+                        let n = restart.len() as u32;
+                        for a in restart {
+                            self.reply(&TargetMsg::Action(a), send);
+                        }
+                        self.done(n, 0, send);
+                    }
+                    // The regions went with the failed open; a reset gives them back.
+                    Err(_) => self.refuse(LinkError::Storage, send),
+                }
+            }
             HostMsg::Event { now, event } => {
-                let Some(terminal) = self.terminal.as_mut() else {
+                let Some(active) = self.terminal.as_mut() else {
                     return self.refuse(LinkError::NotConfigured, send);
                 };
                 if let Event::Admin(AdminCommand::Enroll { embedding, .. }) = &event {
@@ -115,8 +188,18 @@ impl Service {
                     }
                 }
                 let t0 = clock.ticks();
-                self.actions.extend(terminal.handle(now, event));
+                let stored = match active {
+                    Active::Plain(t) => {
+                        self.actions.extend(t.handle(now, event));
+                        Ok(())
+                    }
+                    Active::Persistent(p) => p.handle(now, event).map(|a| self.actions.extend(a.iter().cloned())),
+                };
                 let spent = clock.ticks().wrapping_sub(t0);
+                if stored.is_err() {
+                    self.actions.clear();
+                    return self.refuse(LinkError::Storage, send);
+                }
                 let n = self.actions.len() as u32;
                 // Moved out and back so `reply` can borrow the service; the buffer keeps its room.
                 let mut actions = core::mem::take(&mut self.actions);
@@ -133,12 +216,21 @@ impl Service {
         }
     }
 
+    /// Drop the terminal; a persistent one gives its storage regions back.
+    fn release_terminal(&mut self) {
+        if let Some(Active::Persistent(p)) = self.terminal.take() {
+            let (identity, biometric) = p.into_flash();
+            self.storage = Some((identity.into_inner(), biometric.into_inner()));
+        }
+    }
+
     fn done(&mut self, actions: u32, ticks: u64, send: &mut impl FnMut(&[u8])) {
         let (poll_timeout, audit_records) = match &self.terminal {
-            Some(t) => (t.poll_timeout(), t.stats().audit_records),
+            Some(a) => (a.terminal().poll_timeout(), a.terminal().stats().audit_records),
             None => (None, 0),
         };
-        self.reply(&TargetMsg::Done(Done { actions, ticks, poll_timeout, audit_records }), send);
+        let heap_free = (self.heap_free)() as u32;
+        self.reply(&TargetMsg::Done(Done { actions, ticks, poll_timeout, audit_records, heap_free }), send);
     }
 }
 

@@ -10,6 +10,11 @@ pub const HEAP_BYTES: usize = 448 * 1024;
 
 static mut HEAP_MEMORY: [core::mem::MaybeUninit<u8>; HEAP_BYTES] = [core::mem::MaybeUninit::uninit(); HEAP_BYTES];
 
+/// No flash driver yet: the board runs terminals from RAM only (`ConfigurePersistent` is refused).
+pub fn storage() -> Option<(&'static mut [u8], &'static mut [u8])> {
+    None
+}
+
 pub fn heap_start() -> usize {
     (&raw mut HEAP_MEMORY) as usize
 }

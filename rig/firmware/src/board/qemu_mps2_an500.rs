@@ -5,15 +5,33 @@
 use gatelab_core::wire::Board;
 
 pub const BOARD: Board = Board::QemuMps2An500;
-/// The 16 MiB RAM: a terminal with 5,000 residents at 512-d (2.5 MiB of templates, its gallery
-/// growing by doubling, plus persons, cards and consent records) fits.
-pub const HEAP_BYTES: usize = 16 * 1024 * 1024;
+/// 15 of the 16 MiB RAM: a terminal with 5,000 residents at 512-d (2.5 MiB of templates, its
+/// gallery growing by doubling, plus persons, cards and consent records) fits.
+pub const HEAP_BYTES: usize = 15 * 1024 * 1024;
 
-/// The board's 16 MiB RAM block: no section is linked there, the allocator owns all of it.
+/// The board's 16 MiB RAM block: no section is linked there; the allocator owns the first 15 MiB.
 const HEAP_START: usize = 0x6000_0000;
+/// The last MiB stands in for the terminal's flash: nothing initialises it, and QEMU's
+/// `system_reset` leaves RAM as it was, so what the terminal stored survives a reset.
+const STORAGE_START: usize = HEAP_START + HEAP_BYTES;
 
 pub fn heap_start() -> usize {
     HEAP_START
+}
+
+/// The identity and biometric storage regions (called once, by `serve`).
+pub fn storage() -> Option<(&'static mut [u8], &'static mut [u8])> {
+    use gatelab_core::wire::{STORAGE_BIOMETRIC, STORAGE_IDENTITY};
+    let identity = STORAGE_IDENTITY.bytes() as usize;
+    let biometric = STORAGE_BIOMETRIC.bytes() as usize;
+    // SAFETY: the last MiB of the board's RAM block, outside the heap and every linked section;
+    // this is its only reference, handed out once.
+    unsafe {
+        Some((
+            core::slice::from_raw_parts_mut(STORAGE_START as *mut u8, identity),
+            core::slice::from_raw_parts_mut((STORAGE_START + identity) as *mut u8, biometric),
+        ))
+    }
 }
 
 #[cfg(not(feature = "rtt"))]
