@@ -62,6 +62,11 @@ fn wire_seeds(dir: &Path, trace_path: &Path, logs: &[Vec<AuditRecord>]) {
     let mut host = vec![HostMsg::Hello, HostMsg::Status];
     host.push(HostMsg::Configure { config: header.terminals[0].clone(), policy: header.policy.clone() });
     host.push(HostMsg::Configure { config: header.terminals[0].clone(), policy: Policy::forced_face() });
+    host.push(HostMsg::ConfigurePersistent {
+        config: header.terminals[1].clone(),
+        policy: header.policy.clone(),
+        key: wire::KeyMaterial([7; 32]),
+    });
     let request = BenchRequest { kind: BenchKind::GateDecision, dim: 512, gallery: 5000, repeats: 3, seed: 7 };
     host.push(HostMsg::Bench(request));
     // One event of each kind (and of each admin command) the simulation sent.
@@ -85,7 +90,13 @@ fn wire_seeds(dir: &Path, trace_path: &Path, logs: &[Vec<AuditRecord>]) {
         }),
         TargetMsg::Action(Action::Grant { person: PersonId(3), credential: CredentialKind::Face }),
         TargetMsg::Action(Action::OpenDoor),
-        TargetMsg::Done(Done { actions: 3, ticks: 12_345, poll_timeout: Some(Timestamp(4_000)), audit_records: 9 }),
+        TargetMsg::Done(Done {
+            actions: 3,
+            ticks: 12_345,
+            poll_timeout: Some(Timestamp(4_000)),
+            audit_records: 9,
+            heap_free: 1 << 20,
+        }),
         TargetMsg::Bench(BenchReport {
             request,
             ticks: TickSource::DwtCycles,
