@@ -155,6 +155,9 @@ pub struct Journal<F> {
     geometry: Geometry,
     sectors: Vec<Sector>,
     locs: Vec<Loc>,
+    /// Per key, its records in flash: (seq, sector, tombstone). Keeps "newest" and "older
+    /// copy elsewhere" lookups logarithmic, so compaction stays linear in the records.
+    index: BTreeMap<Key, Vec<(u64, u32, bool)>>,
     head: Option<u32>,
     next_seq: u64,
     next_generation: u32,
@@ -201,6 +204,7 @@ impl<F: Flash> Journal<F> {
             geometry,
             sectors: vec![Sector::Free { clean: false }; geometry.sectors as usize],
             locs: Vec::new(),
+            index: BTreeMap::new(),
             head: None,
             next_seq: 0,
             next_generation: 0,
@@ -219,7 +223,7 @@ impl<F: Flash> Journal<F> {
             if let Sector::Used { generation, .. } = journal.sectors[s as usize]
                 && retired.contains(&generation)
             {
-                journal.locs.retain(|l| l.sector != s);
+                journal.forget_sector(s);
                 journal.sectors[s as usize] = Sector::Free { clean: false };
             }
         }
@@ -313,7 +317,7 @@ impl<F: Flash> Journal<F> {
                     report.records += 1;
                     self.next_seq = self.next_seq.max(seq + 1);
                     let tombstone = op == OP_DELETE;
-                    self.locs.push(Loc { sector: s, offset, seq, key, tombstone, bytes });
+                    self.remember(Loc { sector: s, offset, seq, key, tombstone, bytes });
                     if key.class == CLASS_RETIRED && !tombstone {
                         retired.push(key.id as u32);
                     }
@@ -371,8 +375,27 @@ impl<F: Flash> Journal<F> {
         Ok(self.open_record(&record).map(|(_, _, v)| v))
     }
 
-    fn newest(&self, key: Key) -> Option<Loc> {
-        self.locs.iter().filter(|l| l.key == key).max_by_key(|l| l.seq).copied()
+    /// (seq, tombstone) of the newest record of `key` in flash.
+    fn newest(&self, key: Key) -> Option<(u64, bool)> {
+        self.index.get(&key)?.iter().max_by_key(|(seq, _, _)| *seq).map(|&(seq, _, tombstone)| (seq, tombstone))
+    }
+
+    fn remember(&mut self, l: Loc) {
+        self.index.entry(l.key).or_default().push((l.seq, l.sector, l.tombstone));
+        self.locs.push(l);
+    }
+
+    /// Drop the bookkeeping of an erased (or untrusted) sector.
+    fn forget_sector(&mut self, s: u32) {
+        for l in self.locs.iter().filter(|l| l.sector == s) {
+            if let Some(v) = self.index.get_mut(&l.key) {
+                v.retain(|&(seq, sector, _)| !(seq == l.seq && sector == s));
+                if v.is_empty() {
+                    self.index.remove(&l.key);
+                }
+            }
+        }
+        self.locs.retain(|l| l.sector != s);
     }
 
     /// Bytes one record with a value of `len` bytes takes.
@@ -391,7 +414,7 @@ impl<F: Flash> Journal<F> {
         match self.newest(key) {
             None => return Ok(()),
             // Deleted already; finish erasing if a cut stopped it.
-            Some(l) if l.tombstone => return self.purge(key, l.seq),
+            Some((seq, true)) => return self.purge(key, seq),
             Some(_) => {}
         }
         // Deletions may use the spare sector that puts leave free.
@@ -473,7 +496,7 @@ impl<F: Flash> Journal<F> {
 
     /// Must `l` survive the compaction of sector `victim`?
     fn is_live(&self, l: &Loc, victim: u32) -> bool {
-        if self.newest(l.key).is_some_and(|n| n.seq != l.seq) {
+        if self.newest(l.key).is_some_and(|(seq, _)| seq != l.seq) {
             return false;
         }
         if l.key.class == CLASS_RETIRED {
@@ -482,7 +505,10 @@ impl<F: Flash> Journal<F> {
         }
         if l.tombstone {
             // Needed only while an older record of the key survives elsewhere.
-            return self.locs.iter().any(|o| o.key == l.key && o.seq < l.seq && o.sector != victim);
+            return self
+                .index
+                .get(&l.key)
+                .is_some_and(|v| v.iter().any(|&(seq, sector, _)| seq < l.seq && sector != victim));
         }
         true
     }
@@ -542,7 +568,7 @@ impl<F: Flash> Journal<F> {
         record[HEADER + len..HEADER + len + CRC].copy_from_slice(&crc.to_le_bytes());
         let offset = end;
         self.sectors[head as usize] = Sector::Used { generation, end: end + bytes as u32 };
-        self.locs.push(Loc { sector: head, offset, seq, key, tombstone: op == OP_DELETE, bytes: bytes as u32 });
+        self.remember(Loc { sector: head, offset, seq, key, tombstone: op == OP_DELETE, bytes: bytes as u32 });
         self.flash.program(head * self.geometry.sector_size + offset, &record)?;
         Ok(())
     }
@@ -550,7 +576,9 @@ impl<F: Flash> Journal<F> {
     /// Erase every record of `key` older than `seq` by compacting the sectors that hold one.
     fn purge(&mut self, key: Key, seq: u64) -> Result<(), JournalError> {
         loop {
-            let Some(s) = self.locs.iter().find(|l| l.key == key && l.seq < seq).map(|l| l.sector) else {
+            let older =
+                self.index.get(&key).and_then(|v| v.iter().find(|&&(s, _, _)| s < seq).map(|&(_, sector, _)| sector));
+            let Some(s) = older else {
                 return Ok(());
             };
             if Some(s) == self.head {
@@ -595,7 +623,7 @@ impl<F: Flash> Journal<F> {
         }
         self.append(OP_PUT, Key { class: CLASS_RETIRED, id: u64::from(generation) }, &[])?;
         self.flash.erase(victim)?;
-        self.locs.retain(|l| l.sector != victim);
+        self.forget_sector(victim);
         self.sectors[victim as usize] = Sector::Free { clean: true };
         Ok(())
     }
