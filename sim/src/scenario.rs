@@ -484,9 +484,10 @@ impl Scenario {
         parse_clock(&self.run.start).unwrap_or(0)
     }
 
-    /// Residents: owners and renters (children and the elderly are among them).
+    /// Residents: owners and renters (children and the elderly are among them). `validate`
+    /// refuses a sum beyond `u32`; unvalidated, it saturates.
     pub fn residents(&self) -> u32 {
-        self.population.owners + self.population.renters
+        self.population.owners.saturating_add(self.population.renters)
     }
 
     /// Check every value; the error names the field and the fix.
@@ -518,7 +519,7 @@ impl Scenario {
         if self.run.duration_min == 0 {
             return Err(invalid("run.duration_min", "0: the run must last at least one minute"));
         }
-        if start + self.run.duration_min > 24 * 60 {
+        if self.run.duration_min > 24 * 60 - start {
             return Err(invalid(
                 "run.duration_min",
                 format!(
@@ -541,10 +542,16 @@ impl Scenario {
             return Err(invalid("run.replications", "0: at least one replication"));
         }
         let p = &self.population;
-        if p.owners + p.renters == 0 {
+        let Some(residents) = p.owners.checked_add(p.renters) else {
+            return Err(invalid(
+                "population.renters",
+                format!("owners + renters is more than {}; split the compound", u32::MAX),
+            ));
+        };
+        if residents == 0 {
             return Err(invalid("population.owners", "owners + renters is 0; a compound needs residents"));
         }
-        if p.children + p.elderly > p.owners + p.renters {
+        if u64::from(p.children) + u64::from(p.elderly) > u64::from(residents) {
             return Err(invalid(
                 "population.children",
                 "children + elderly exceed owners + renters; they are counted among the residents",
@@ -748,4 +755,34 @@ pub fn locate(text: &str, field: &str) -> Option<usize> {
         }
     }
     span.map(|s| line_of(text, s.start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dongcheng() -> Scenario {
+        Scenario::parse(include_str!("../../scenarios/dongcheng.toml")).unwrap()
+    }
+
+    /// Sums of counts near `u32::MAX` overflowed in `validate` (a panic in debug builds; in
+    /// release a wrapped sum that could pass). Reproduced by the `scenario_parse` fuzz target
+    /// (`fuzz/corpus/scenario_parse/overflow-*`).
+    #[test]
+    fn counts_near_the_integer_limit_are_refused_without_overflow() {
+        let mut s = dongcheng();
+        s.run.duration_min = u32::MAX;
+        assert_eq!(s.validate().unwrap_err().field, "run.duration_min");
+        s.run.duration_min = 24 * 60 - s.start_min();
+        assert_eq!(s.validate(), Ok(()));
+
+        let mut s = dongcheng();
+        s.population.owners = u32::MAX;
+        assert_eq!(s.validate().unwrap_err().field, "population.renters");
+        assert_eq!(s.residents(), u32::MAX);
+
+        let mut s = dongcheng();
+        (s.population.children, s.population.elderly) = (u32::MAX, u32::MAX);
+        assert_eq!(s.validate().unwrap_err().field, "population.children");
+    }
 }

