@@ -288,6 +288,15 @@ impl<F: Flash> Journal<F> {
         while offset + g.page_size <= g.sector_size {
             self.flash.read(base + offset, &mut header)?;
             if header.iter().all(|&b| b == 0xFF) {
+                // The end of the records, if everything after is erased too. A stray programmed
+                // byte there (a torn write that left its header blank, a flipped bit) means no
+                // page after this point may be programmed again: seal the sector.
+                let mut rest = vec![0u8; (g.sector_size - offset) as usize];
+                self.flash.read(base + offset, &mut rest)?;
+                if rest.iter().any(|&b| b != 0xFF) {
+                    report.torn += 1;
+                    sealed.push(s);
+                }
                 break;
             }
             let len = u16::from_le_bytes([header[12], header[13]]) as usize;

@@ -42,6 +42,10 @@ const CLASS_LINK: u8 = 4;
 const CLASS_META: u8 = 5;
 const CLASS_TEMPLATE: u8 = 16;
 
+/// Room asked for before a registry, card, consent or link record (postcard of the largest:
+/// a consent record with its retention).
+const IDENTITY_RECORD_MAX: usize = 96;
+
 /// Persist the terminal's time at least this often, so a restart cannot go further back.
 const WATERMARK_EVERY_MS: u64 = 3_600_000;
 
@@ -197,7 +201,12 @@ impl<I: Flash, B: Flash> PersistentTerminal<I, B> {
             .unwrap_or(Timestamp::ZERO);
         state.now = now;
         meta.watermark = now;
-        identity.put(key(CLASS_META, 0), &encode(&meta)).map_err(PersistError::Identity)?;
+        // Best effort on a full partition: a terminal must boot even then (the boot count and
+        // time watermark are then not advanced on flash).
+        match identity.put(key(CLASS_META, 0), &encode(&meta)) {
+            Ok(()) | Err(JournalError::Full) => {}
+            Err(e) => return Err(PersistError::Identity(e)),
+        }
         let torn = id_report.torn + bio_report.torn;
         let rejected = id_report.rejected + bio_report.rejected;
         let (terminal, unreadable) =
@@ -231,20 +240,37 @@ impl<I: Flash, B: Flash> PersistentTerminal<I, B> {
 
     /// Feed one event; durable changes are on flash before the actions come back.
     pub fn handle(&mut self, now: Timestamp, event: Event) -> Result<&[Action], PersistError> {
-        if let Event::Admin(AdminCommand::Enroll { embedding, .. }) = &event {
-            let bytes = 1 + 4 + embedding.len().max(self.terminal.config().dim) * 4;
-            let full = matches!(self.biometric.reserve(bytes), Err(JournalError::Full));
-            self.terminal.set_storage_full(full);
+        // Refuse, before the terminal accepts it, what the flash could not hold.
+        if let Event::Admin(cmd) = &event {
+            match cmd {
+                AdminCommand::Enroll { embedding, .. } => {
+                    let bytes = 1 + 4 + embedding.len().max(self.terminal.config().dim) * 4;
+                    let template = matches!(self.biometric.reserve(bytes), Err(JournalError::Full));
+                    // Its link goes to the identity partition.
+                    let link = matches!(self.identity.reserve(IDENTITY_RECORD_MAX), Err(JournalError::Full));
+                    self.terminal.set_storage_full(template || link);
+                }
+                AdminCommand::RegisterPerson(_) | AdminCommand::IssueCredential(_) | AdminCommand::RecordConsent(_) => {
+                    let full = matches!(self.identity.reserve(IDENTITY_RECORD_MAX), Err(JournalError::Full));
+                    self.terminal.set_identity_full(full);
+                }
+                _ => {}
+            }
         }
         let mut out = core::mem::take(&mut self.out);
         out.clear();
         let result = self.drive(|t| t.handle(now, event).collect(), &mut out);
         self.terminal.set_storage_full(false);
+        self.terminal.set_identity_full(false);
         self.out = out;
         result?;
         if now >= self.meta.watermark.plus_ms(WATERMARK_EVERY_MS) {
             self.meta.watermark = now;
-            self.identity.put(key(CLASS_META, 0), &encode(&self.meta)).map_err(PersistError::Identity)?;
+            // Best effort: a full partition must not stop the gate.
+            match self.identity.put(key(CLASS_META, 0), &encode(&self.meta)) {
+                Ok(()) | Err(JournalError::Full) => {}
+                Err(e) => return Err(PersistError::Identity(e)),
+            }
         }
         Ok(&self.out)
     }

@@ -148,6 +148,9 @@ pub enum AdminRejection {
     EnrollmentRefused(EnrollRefusal),
     ConsentRejected(consent::ConsentDefect),
     ExportRefused,
+    /// The terminal's identity storage is full: nothing new can be registered until room is
+    /// made (move-outs, withdrawals); withdrawals and move-outs always work.
+    StorageFull,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -228,6 +231,8 @@ pub struct Terminal {
     actions: Vec<Action>,
     /// Set by a persistent driver when flash cannot take another template.
     storage_full: bool,
+    /// Set by a persistent driver when flash cannot take another registry or consent record.
+    identity_full: bool,
 }
 
 /// A terminal's durable state as read back from storage ([`crate::persist`]).
@@ -264,6 +269,7 @@ impl Terminal {
             expired: Vec::new(),
             actions: Vec::with_capacity(8),
             storage_full: false,
+            identity_full: false,
         })
     }
 
@@ -313,6 +319,12 @@ impl Terminal {
     /// While set, enrolments are refused with [`EnrollRefusal::StorageFull`].
     pub fn set_storage_full(&mut self, full: bool) {
         self.storage_full = full;
+    }
+
+    /// While set, registrations, new cards and consents are refused with
+    /// [`AdminRejection::StorageFull`] (withdrawals, revocations and move-outs still work).
+    pub fn set_identity_full(&mut self, full: bool) {
+        self.identity_full = full;
     }
 
     /// Audit inputs a driver dropped (a flood): one record for `count` of them.
@@ -754,6 +766,13 @@ impl Terminal {
     }
 
     fn on_admin(&mut self, cmd: AdminCommand) {
+        let adds_identity = matches!(
+            cmd,
+            AdminCommand::RegisterPerson(_) | AdminCommand::IssueCredential(_) | AdminCommand::RecordConsent(_)
+        );
+        if adds_identity && self.identity_full {
+            return self.reject(AdminRejection::StorageFull);
+        }
         match cmd {
             AdminCommand::RegisterPerson(person) => {
                 self.persons.insert(person.id, person);

@@ -473,7 +473,8 @@ disclosable_checked! {
         AdminRejection::EnrollmentRefused(why) => need(why),
         AdminRejection::ConsentRejected(defect) => need(defect),
         AdminRejection::UnknownPerson | AdminRejection::CredentialIdTaken | AdminRejection::UnknownCredential
-        | AdminRejection::LastNonFaceCredential | AdminRejection::ExportRefused => {}
+        | AdminRejection::LastNonFaceCredential | AdminRejection::ExportRefused
+        | AdminRejection::StorageFull => {}
     };
     Action => |a| match a {
         Action::Grant { person, credential } => { need(person); need(credential) }

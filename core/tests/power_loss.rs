@@ -464,3 +464,57 @@ fn geometry_semantics_are_enforced() {
     f.program(0, &[0; 32]).unwrap();
     assert!(MemFlash::blank(Geometry { page_size: 32, sector_size: 48, sectors: 4 }).is_err());
 }
+
+/// Found by the `storage_open` fuzz target: a stray programmed byte in the erased tail of the
+/// head sector (a torn write whose header stayed blank, a flipped bit) made the next append
+/// program a page twice. The sector is now sealed at recovery and writing goes on elsewhere.
+#[test]
+fn a_stray_byte_after_the_last_record_does_not_break_the_next_write() {
+    let (mut id, bio) = enrolled();
+    // Far past the records, inside the first sector's erased tail.
+    let at = IDENTITY.sector_size as usize - 40;
+    assert_eq!(id.contents()[at], 0xFF);
+    id.contents_mut()[at] = 0x5A;
+    let (id, bio) = reboot(id, bio);
+    let (mut t, _, recovery) = PersistentTerminal::open(config(), Policy::compliant(), id, bio, &key()).unwrap();
+    assert_eq!(recovery.identity.rejected, 0);
+    assert_eq!(t.terminal().store().len(), 2);
+    let now = Timestamp(3 * DAY);
+    for p in 10..40 {
+        t.handle(now, event(&Op::MoveIn(p), now).unwrap()).unwrap();
+    }
+    let (id, bio) = t.into_flash();
+    let (id, bio) = reboot(id, bio);
+    let (t, _, _) = PersistentTerminal::open(config(), Policy::compliant(), id, bio, &key()).unwrap();
+    assert_eq!(t.terminal().store().len(), 2);
+    assert!(t.terminal().person(person(39)).is_some());
+}
+
+/// Found by the `storage_open` fuzz target: a full identity partition made the next boot fail
+/// (recovery writes its boot record). Now a full terminal refuses new registrations (saying
+/// why), still boots, and still withdraws.
+#[test]
+fn a_full_identity_partition_refuses_registration_and_still_boots() {
+    let tiny = Geometry { page_size: 32, sector_size: 256, sectors: 4 };
+    let open = |id, bio| PersistentTerminal::open(config(), Policy::compliant(), id, bio, &key());
+    let (mut t, _, _) = open(MemFlash::blank(tiny).unwrap(), MemFlash::blank(BIOMETRIC).unwrap()).unwrap();
+    let mut refused = None;
+    for p in 0..64 {
+        let now = Timestamp(1_000 + u64::from(p));
+        let actions = t.handle(now, event(&Op::MoveIn(p), now).unwrap()).unwrap();
+        if actions.contains(&Action::AdminRejected(gatelab_core::terminal::AdminRejection::StorageFull)) {
+            refused = Some(p);
+            break;
+        }
+    }
+    let first_refused = refused.expect("a 1 KiB partition fills up");
+    assert!(t.terminal().person(person(first_refused)).is_none(), "refused means not registered");
+    let (id, bio) = t.into_flash();
+    let (id, bio) =
+        (MemFlash::over(tiny, id.into_inner()).unwrap(), MemFlash::over(BIOMETRIC, bio.into_inner()).unwrap());
+    let (mut t, _, _) = open(id, bio).expect("a full terminal still boots");
+    assert!(t.terminal().person(person(0)).is_some());
+    let now = Timestamp(DAY);
+    t.handle(now, Event::Admin(AdminCommand::PersonLeft(person(0)))).expect("move-outs always work");
+    assert!(t.terminal().person(person(0)).is_none());
+}
