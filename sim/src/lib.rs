@@ -10,5 +10,8 @@ pub mod faces_cli;
 pub mod faces_plots;
 pub mod plan;
 pub mod policy_file;
+pub mod record;
 pub mod run;
 pub mod scenario;
+#[cfg(feature = "viewer")]
+pub mod viewer;
