@@ -668,8 +668,8 @@ fn view_command(cli: ViewCli) -> Result<ExitCode> {
         Some(file) => viewer::Source::Replay(file),
         None => {
             let (scenario, _) = load_scenario(cli.scenario.as_deref())?;
-            // Replication 0 of `gatelab run --seed S`: the same passages as its passages.csv.
-            let seed = sim_run::replication_seed(cli.seed.unwrap_or(scenario.run.seed), 0);
+            // Shows replication 0 of `gatelab run --seed S`: the passages of its passages.csv.
+            let seed = cli.seed.unwrap_or(scenario.run.seed);
             viewer::Source::Live { scenario: Box::new(scenario), seed }
         }
     };

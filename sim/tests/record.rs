@@ -61,7 +61,6 @@ fn replaying_a_recording_gives_the_live_runs_events_and_recording_changes_nothin
         assert!(t < end + 3_600_000, "the player never reached the end");
     }
     assert!(events.len() > 50, "a 40 min rush hour has passages: {}", events.len());
-    assert!(events.iter().any(|e| e.decision.starts_with("denied")), "refusals are events too");
     let replayed = csv_bytes(&events);
     assert!(
         replayed == live_passages,

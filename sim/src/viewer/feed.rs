@@ -79,17 +79,18 @@ impl LiveSim {
 /// The viewer's source of frames.
 #[derive(Resource, Debug)]
 pub enum Feed {
-    Live { sim: Box<LiveSim>, stage: Stage, window_end_ms: u64 },
+    Live { sim: Box<LiveSim>, stage: Stage, window_end_ms: u64, title: String },
     Replay(Box<Player>),
 }
 
 impl Feed {
-    pub fn live(scenario: &Scenario, seed: u64) -> Result<Feed> {
+    /// The live simulation of `seed` (a replication's seed); `title` names it for people.
+    pub fn live(scenario: &Scenario, seed: u64, title: String) -> Result<Feed> {
         let sim = LiveSim::new(scenario, seed)?;
         let stage = record::stage_of(&sim.world);
         let c = sim.clock();
         let window_end_ms = c.start_ms + c.end_tick * c.dt_ms;
-        Ok(Feed::Live { sim: Box::new(sim), stage, window_end_ms })
+        Ok(Feed::Live { sim: Box::new(sim), stage, window_end_ms, title })
     }
 
     pub fn replay(recording: Recording) -> Feed {
@@ -106,10 +107,10 @@ impl Feed {
     /// A line naming what is shown.
     pub fn title(&self) -> String {
         match self {
-            Feed::Live { sim, .. } => format!("{} — live, seed {}", sim.scenario.name, sim.seed),
+            Feed::Live { title, .. } => title.clone(),
             Feed::Replay(p) => {
                 let h = &p.recording.header;
-                format!("{} — replay, seed {}", h.scenario, h.seed)
+                format!("{}: replay, seed {}", h.scenario, h.seed)
             }
         }
     }

@@ -44,7 +44,11 @@ pub struct ViewArgs {
 
 #[derive(Debug, Clone)]
 pub enum Source {
-    Live { scenario: Box<Scenario>, seed: u64 },
+    /// `seed` as for `gatelab run`: the viewer shows its replication 0.
+    Live {
+        scenario: Box<Scenario>,
+        seed: u64,
+    },
     Replay(PathBuf),
 }
 
@@ -72,7 +76,11 @@ pub struct Shown(pub Frame);
 /// Open the viewer (or take the screenshot) and return when it is closed.
 pub fn run(args: ViewArgs) -> Result<()> {
     let mut feed = match &args.source {
-        Source::Live { scenario, seed } => Feed::live(scenario, *seed)?,
+        Source::Live { scenario, seed } => Feed::live(
+            scenario,
+            crate::run::replication_seed(*seed, 0),
+            format!("{}: live, seed {seed}", scenario.name),
+        )?,
         Source::Replay(path) => Feed::replay(Recording::load(path)?),
     };
     let (start_ms, end_ms) = feed.span_ms();
@@ -116,7 +124,7 @@ pub fn run(args: ViewArgs) -> Result<()> {
         None => {
             app.add_plugins(DefaultPlugins.set(WindowPlugin {
                 primary_window: Some(Window {
-                    title: format!("gatelab view — {}", feed.title()),
+                    title: format!("gatelab view: {}", feed.title()),
                     resolution: WindowResolution::new(width, height),
                     ..default()
                 }),

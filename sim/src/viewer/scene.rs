@@ -245,9 +245,10 @@ fn spawn_panel(mut commands: Commands, feed: Res<Feed>) {
                         row.spawn(text(look_label(look), 13.0, TEXT));
                     });
             }
+            // Plain ASCII: the embedded default font has no arrows or dashes.
             panel.spawn(text(
                 "red ring: tailgater\nterminal: green working, red camera broken,\n  amber degraded; door blue when open\n\n\
-                 space pause · → step · ↑↓ speed\n[ ] −/+ 5 min · Home start\nJ then HHMM Enter: jump · P screenshot",
+                 keys: space pause | right step | up/down speed\n[ ] 5 min back/on | Home start\nJ then HHMM Enter: jump | P screenshot",
                 12.0,
                 Color::srgb(0.7, 0.72, 0.75),
             ));
@@ -378,7 +379,7 @@ fn draw_panel(
     } else if clock.paused {
         "paused".to_string()
     } else {
-        format!("×{}", clock.speed)
+        format!("x{}", clock.speed)
     };
     for mut text in &mut clock_text {
         text.0 = format!("{}:{seconds:02}  {state}", clock_hm(t));
@@ -391,7 +392,7 @@ fn draw_panel(
         format!("throughput (15 min) {:.1}/min", c.throughput_per_min),
         format!(
             "wait p95            {}",
-            if c.wait_p95_s.is_finite() { format!("{:.0} s", c.wait_p95_s) } else { "—".into() }
+            if c.wait_p95_s.is_finite() { format!("{:.0} s", c.wait_p95_s) } else { "-".into() }
         ),
         format!("tailgating detected {}", c.tailgating_detected),
         format!("  undetected        {}", c.tailgating_undetected),
