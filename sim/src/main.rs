@@ -89,7 +89,8 @@ enum Command {
     /// Live, it runs the very simulation `gatelab run` runs (same scenario and seed: the same
     /// passages as replication 0 of `gatelab run`). Keys: space pause, → step, ↑/↓ speed ×1…×64,
     /// [ and ] five minutes back or on, Home the start, J then HHMM and Enter jump to a time,
-    /// P save a screenshot. Needs a build with `--features viewer`.
+    /// Z/X zoom in on the gate and out, P save a screenshot. Needs a build with
+    /// `--features viewer` (e.g. `cargo run --release --features viewer -- view`).
     View {
         /// Scenario TOML; the built-in Dongcheng scenario if omitted.
         scenario: Option<PathBuf>,

@@ -67,6 +67,8 @@ pub struct ViewClock {
     pub paused: bool,
     /// Digits typed after `J` (jump to HH:MM).
     pub typing: Option<String>,
+    /// 1 shows the whole plaza; Z and X zoom in on the gate and out again.
+    pub zoom: f32,
 }
 
 /// The frame drawn this update.
@@ -139,6 +141,7 @@ pub fn run(args: ViewArgs) -> Result<()> {
             speed: args.speed.clamp(1, MAX_SPEED),
             paused: args.paused || args.screenshot.is_some(),
             typing: None,
+            zoom: 1.0,
         })
         .insert_resource(Shown(first))
         .insert_resource(feed)
@@ -164,7 +167,7 @@ pub fn clock_hm(ms: u64) -> String {
 }
 
 /// Keyboard: Space pause, → step, ↑/↓ speed, [ / ] five minutes back or on, Home the start,
-/// J then HHMM and Enter jump to a time, P save a screenshot.
+/// J then HHMM and Enter jump to a time, Z/X zoom in on the gate and out, P save a screenshot.
 fn controls(
     keys: Res<ButtonInput<KeyCode>>,
     mut clock: ResMut<ViewClock>,
@@ -230,6 +233,12 @@ fn controls(
     if keys.just_pressed(KeyCode::Home) {
         let (start, _) = feed.span_ms();
         jump(clock, &mut feed, start);
+    }
+    if keys.just_pressed(KeyCode::KeyZ) {
+        clock.zoom = (clock.zoom * 2.0).min(8.0);
+    }
+    if keys.just_pressed(KeyCode::KeyX) {
+        clock.zoom = (clock.zoom / 2.0).max(1.0);
     }
     if keys.just_pressed(KeyCode::KeyJ) {
         clock.typing = Some(String::new());

@@ -248,7 +248,8 @@ fn spawn_panel(mut commands: Commands, feed: Res<Feed>) {
             // Plain ASCII: the embedded default font has no arrows or dashes.
             panel.spawn(text(
                 "red ring: tailgater\nterminal: green working, red camera broken,\n  amber degraded; door blue when open\n\n\
-                 keys: space pause | right step | up/down speed\n[ ] 5 min back/on | Home start\nJ then HHMM Enter: jump | P screenshot",
+                 keys: space pause | right arrow step\nup/down speed | Z/X zoom in/out\n[ ] 5 min back/on | Home start\n\
+                 J then HHMM Enter: jump | P screenshot",
                 12.0,
                 Color::srgb(0.7, 0.72, 0.75),
             ));
@@ -256,12 +257,16 @@ fn spawn_panel(mut commands: Commands, feed: Res<Feed>) {
 }
 
 /// Fit the stage into the part of the view right of the panel, whatever the window's size.
-fn fit_camera(feed: Res<Feed>, mut cameras: Query<(&Camera, &mut Projection, &mut Transform), With<ViewCamera>>) {
+fn fit_camera(
+    feed: Res<Feed>,
+    clock: Res<ViewClock>,
+    mut cameras: Query<(&Camera, &mut Projection, &mut Transform), With<ViewCamera>>,
+) {
     let (lo, hi) = stage_bounds(feed.stage());
     for (camera, mut projection, mut transform) in &mut cameras {
         let Some(size) = camera.logical_target_size() else { continue };
         let room = Vec2::new((size.x - PANEL_PX).max(50.0), size.y.max(50.0));
-        let metres_per_px = ((hi.x - lo.x) / room.x).max((hi.y - lo.y) / room.y);
+        let metres_per_px = ((hi.x - lo.x) / room.x).max((hi.y - lo.y) / room.y) / clock.zoom;
         if let Projection::Orthographic(ortho) = &mut *projection {
             ortho.scaling_mode = ScalingMode::WindowSize;
             ortho.scale = metres_per_px;
