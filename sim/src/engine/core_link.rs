@@ -173,6 +173,11 @@ impl CoreLink {
         Some(super::Trace { header, entries })
     }
 
+    /// Consent violations the streaming checker has found so far (for live counters).
+    pub fn violations_so_far(&self) -> usize {
+        self.checker.as_ref().map_or(0, |c| c.violations().len())
+    }
+
     /// The consent checker's verdict on everything audited so far.
     pub fn finish_check(&mut self) -> gatelab_core::checker::Report {
         let checker = self.checker.take().unwrap_or_else(|| Checker::new(self.compound.policy()));

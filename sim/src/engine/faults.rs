@@ -25,6 +25,17 @@ pub struct FaultState {
     next_check_ms: u64,
 }
 
+impl FaultState {
+    /// Lane `lane`'s camera is down (failed, or its scanner taken away), as told to the core.
+    pub fn camera_down(&self, lane: usize) -> bool {
+        self.camera_reported_down.get(lane).copied().unwrap_or(false)
+    }
+    /// Lane `lane`'s matcher (the gallery) is unreachable, as told to the core.
+    pub fn matcher_down(&self, lane: usize) -> bool {
+        self.matcher_reported_down.get(lane).copied().unwrap_or(false)
+    }
+}
+
 #[derive(Debug)]
 pub struct FaultsPlugin;
 

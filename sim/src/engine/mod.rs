@@ -34,7 +34,7 @@ use crate::policy_file;
 use crate::scenario::Scenario;
 
 /// After the window closes, people already at the gate are let through for at most this long.
-const DRAIN_MS: u64 = 30 * 60_000;
+pub const DRAIN_MS: u64 = 30 * 60_000;
 
 /// What one replication produced.
 #[derive(Debug, Clone)]
@@ -45,6 +45,8 @@ pub struct Replication {
     pub audit_jsonl: Option<Vec<u8>>,
     /// The terminals' input, when [`Keep::trace`] asked for it.
     pub trace: Option<Trace>,
+    /// What the viewer draws, sampled through the run, when [`Keep::frames`] asked for it.
+    pub recording: Option<crate::record::Recording>,
     pub violations: Vec<Violation>,
     /// Simulation updates actually run (idle stretches are skipped).
     pub updates: u64,
@@ -153,11 +155,13 @@ pub struct Keep {
     pub audit: bool,
     /// Every event each terminal received, for replay on the firmware (`gatelab-rig replay`).
     pub trace: bool,
+    /// A recording for `gatelab view --replay` (frames and events; needs `rows`).
+    pub frames: bool,
 }
 
 impl Keep {
-    pub const ALL: Keep = Keep { rows: true, audit: true, trace: false };
-    pub const NOTHING: Keep = Keep { rows: false, audit: false, trace: false };
+    pub const ALL: Keep = Keep { rows: true, audit: true, trace: false, frames: false };
+    pub const NOTHING: Keep = Keep { rows: false, audit: false, trace: false, frames: false };
 }
 
 /// Build the Bevy app for one replication of `scenario`.
@@ -208,7 +212,7 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
         .insert_resource(core)
         .insert_resource(population)
         .insert_resource(gatehouse)
-        .insert_resource(Metrics { keep_rows: keep.rows, ..Metrics::default() })
+        .insert_resource(Metrics { keep_rows: keep.rows || keep.frames, ..Metrics::default() })
         .insert_resource(Started(false))
         .configure_sets(
             FixedUpdate,
@@ -236,6 +240,10 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
             gates::GuardsPlugin,
             metrics::MetricsPlugin,
         ));
+    if keep.frames {
+        // Reads the state after each step; changes nothing in it.
+        app.add_plugins(crate::record::RecorderPlugin { seed });
+    }
     Ok(app)
 }
 
@@ -346,6 +354,7 @@ fn collect(app: &mut App, updates: u64) -> Replication {
     let audit_jsonl = core.audit_jsonl.take();
     let trace = core.take_trace();
     let counts = core.counts;
+    let recording = world.get_resource_mut::<crate::record::Recorder>().and_then(|mut r| r.recording.take());
     let mut metrics = std::mem::take(&mut *world.resource_mut::<Metrics>());
 
     let waits = |group: Option<Group>| -> Vec<f64> {
@@ -405,6 +414,7 @@ fn collect(app: &mut App, updates: u64) -> Replication {
         queue: std::mem::take(&mut metrics.queue_rows),
         audit_jsonl,
         trace,
+        recording,
         violations: report.violations,
         updates,
         agent_steps,

@@ -303,13 +303,8 @@ pub fn run_list(
             s.validate().map_err(|e| anyhow::anyhow!("{}: {}: {}", config.label(), e.field, e.message))?;
             let keep = r == 0;
             // The report needs rows of the first replication, never the audit log.
-            let rep = simulate_keeping(
-                &s,
-                replication_seed(seed, r),
-                Keep { rows: keep, audit: false, trace: false },
-                &|_| {},
-            )
-            .with_context(|| format!("{} replication {r}", config.label()))?;
+            let rep = simulate_keeping(&s, replication_seed(seed, r), Keep { rows: keep, ..Keep::NOTHING }, &|_| {})
+                .with_context(|| format!("{} replication {r}", config.label()))?;
             bar.inc(1);
             let detail = keep.then(|| Detail {
                 queue: rep.queue.iter().map(|q| (q.t_s, format!("{} {}", q.gate, q.lane), q.queue)).collect(),
