@@ -28,7 +28,8 @@ impl Geometry {
     pub fn pages_per_sector(&self) -> u32 {
         self.sector_size / self.page_size
     }
-    fn is_valid(&self) -> bool {
+    /// Pages of at least 16 bytes, whole pages per sector, 4+ pages a sector, 3+ sectors.
+    pub(crate) fn is_valid(&self) -> bool {
         self.page_size >= 16
             && self.page_size.is_power_of_two()
             && self.sector_size.is_multiple_of(self.page_size)

@@ -193,7 +193,7 @@ impl<F: Flash> Journal<F> {
         refuse_foreign: bool,
     ) -> Result<(Self, Contents, OpenReport), JournalError> {
         let geometry = flash.geometry();
-        if geometry.page_size < 16 || geometry.pages_per_sector() < 4 || geometry.sectors < 3 {
+        if !geometry.is_valid() {
             return Err(JournalError::Geometry);
         }
         let cipher = Aes256GcmSiv::new_from_slice(&key.0).map_err(|_| JournalError::Geometry)?;
@@ -602,12 +602,8 @@ impl<F: Flash> Journal<F> {
         if self.free_sectors() == 0 {
             let victim = self.victim().ok_or(JournalError::Full)?;
             self.compact(victim)?;
-            if self.head.is_some_and(|h| matches!(self.sectors[h as usize], Sector::Used { .. }))
-                && self.free_sectors() == 0
-            {
-                return Err(JournalError::Full);
-            }
         }
+        // Fails with `Full` if the compaction freed nothing.
         self.open_new_head()
     }
 

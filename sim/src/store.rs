@@ -141,11 +141,7 @@ fn key(path: &PathBuf) -> Result<StorageKey> {
         f.sync_all().with_context(|| format!("could not write {}", path.display()))?;
     }
     let key = StorageKey::new(bytes);
-    zeroize_array(&mut bytes);
-    Ok(key)
-}
-
-fn zeroize_array(bytes: &mut [u8; 32]) {
-    // Plain overwrite; StorageKey itself zeroes its copy on drop.
+    // StorageKey zeroes its own copy on drop; clear this one too.
     bytes.fill(0);
+    Ok(key)
 }
