@@ -30,7 +30,7 @@ const CARGO_FUZZ_VERSION: &str = "0.13.2";
 const FUZZ_FLAGS: [&str; 2] = ["--sanitizer", "none"];
 
 pub fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+    crate::workspace_root().join("fuzz")
 }
 
 /// `GATELAB_FUZZ_SECONDS`, else [`DEFAULT_SECONDS`].

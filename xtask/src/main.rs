@@ -164,12 +164,21 @@ const QEMU: &str = "/usr/bin/qemu-system-arm";
 fn target_dir() -> std::path::PathBuf {
     match env::var_os("CARGO_TARGET_DIR") {
         Some(d) => d.into(),
-        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        None => workspace_root().join("target"),
     }
 }
 
+/// The checkout xtask runs for. Read at run time (`cargo run` sets `CARGO_MANIFEST_DIR`): cargo
+/// treats the xtask binary of one clone as fresh for another clone sharing the build cache, so a
+/// path baked in at compile time can name a different, stale checkout.
+pub fn workspace_root() -> std::path::PathBuf {
+    let manifest_dir = env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")), std::path::PathBuf::from);
+    manifest_dir.join("..")
+}
+
 fn firmware_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rig/firmware")
+    workspace_root().join("rig/firmware")
 }
 
 /// The firmware images: (file name, cargo feature arguments).
