@@ -21,7 +21,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn python(args: &[&str]) -> Result<serde_json::Value, String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("py/faces_reference.py");
-    let out = Command::new("python3").arg(script).args(args).output().map_err(|e| e.to_string())?;
+    let python = gatelab_faces::paths::python();
+    let out =
+        Command::new(&python).arg(script).args(args).output().map_err(|e| format!("{}: {e}", python.display()))?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
@@ -93,10 +95,6 @@ fn main() {
     println!("photo → template end to end ({}), median of 30: {:.2} ms", photo.display(), median(e2e));
 
     // 3. 1:N search, 512-d, top-10, against FAISS on the same unit vectors.
-    let has_faiss = Command::new("python3").args(["-c", "import faiss"]).status().is_ok_and(|s| s.success());
-    if !has_faiss {
-        let _ = Command::new("python3").args(["-m", "pip", "install", "--quiet", "faiss-cpu"]).status();
-    }
     let dim = 512;
     let probe_vectors: Vec<Vec<f32>> = (0..20).map(|i| unit(vector(1_000_000 + i as u64, dim))).collect();
     let probes_path = tmp.join("probes.bin");

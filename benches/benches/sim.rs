@@ -80,17 +80,11 @@ fn main() {
 
 /// Run JuPedSim on the equivalent corridor; returns (wall seconds, agent-steps).
 fn jupedsim(root: &Path, agents: u64, dt: f64) -> Result<(f64, u64), String> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let has = |py: &str| Command::new(py).args(["-c", "import jupedsim"]).status().is_ok_and(|s| s.success());
-    if !has(&python) {
-        eprintln!("installing jupedsim 1.4.2 with pip (once)...");
-        let ok = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "jupedsim==1.4.2"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok || !has(&python) {
-            return Err(format!("`{python} -m pip install jupedsim==1.4.2` failed"));
-        }
+    // gatelab's venv, where `cargo xtask setup` installs JuPedSim 1.4.2.
+    let python = gatelab_faces::paths::python();
+    let has = Command::new(&python).args(["-c", "import jupedsim"]).status().is_ok_and(|s| s.success());
+    if !has {
+        return Err(format!("{} cannot import jupedsim: run `cargo xtask setup`", python.display()));
     }
     let dir = std::env::temp_dir().join(format!("gatelab-jupedsim-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;

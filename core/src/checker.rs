@@ -12,7 +12,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditEvent, AuditRecord, DecisionReason, Digest, MatchOutcome, OpenCause, Source};
+use crate::audit::{
+    AuditEvent, AuditRecord, DecisionReason, Digest, MatchOutcome, OpenCause, Source, UncontrolledCause,
+};
 use crate::consent::{ConsentForm, GrantorKind, Purpose};
 use crate::domain::{CredentialId, CredentialKind, PersonId, PersonKind, TerminalId, Timestamp};
 use crate::policy::{FaultMode, MAX_LAWFUL_RETENTION_MS, Policy};
@@ -376,6 +378,15 @@ impl Checker {
                     Some(s) if s.open_grants > 0 => s.open_grants -= 1,
                     _ => self.flag(Rule::C7, Some(index), format!("{src} logged a controlled passage that no grant covers; it should be an uncontrolled passage")),
                 }
+            }
+            // Evidence of its own: a log whose door record was lost or edited away still shows
+            // each person who walked through a door held open by a fault.
+            AuditEvent::UncontrolledPassage { cause: UncontrolledCause::FaultOpen } => {
+                self.flag(
+                    Rule::C7,
+                    Some(index),
+                    format!("{src} let someone through uncontrolled while a fault held the door open for everyone"),
+                );
             }
             AuditEvent::UncontrolledPassage { .. } | AuditEvent::Alarm { .. } => {}
             AuditEvent::ComponentFault { .. } | AuditEvent::ComponentRecovered { .. } => {}

@@ -156,9 +156,20 @@ pub enum AdminRejection {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
-    Grant { person: PersonId, credential: CredentialKind },
-    Deny { person: Option<PersonId>, credential: CredentialKind, reason: DecisionReason },
-    OpenDoor,
+    Grant {
+        person: PersonId,
+        credential: CredentialKind,
+    },
+    Deny {
+        person: Option<PersonId>,
+        credential: CredentialKind,
+        reason: DecisionReason,
+    },
+    /// Open (or keep open) the door; `cause` says why, so a driver needs no audit record to
+    /// know whether the door now stands open for everyone.
+    OpenDoor {
+        cause: OpenCause,
+    },
     CloseDoor,
     Alarm(AlarmKind),
     AdminRejected(AdminRejection),
@@ -233,6 +244,16 @@ pub struct Terminal {
     storage_full: bool,
     /// Set by a persistent driver when flash cannot take another registry or consent record.
     identity_full: bool,
+}
+
+/// How many people a door window lets through: a grant admits its holder, a guard override
+/// whoever the guard waves on, a fault everyone. A window only ever widens while it is open.
+fn breadth(cause: OpenCause) -> u8 {
+    match cause {
+        OpenCause::Grant => 0,
+        OpenCause::GuardOverride => 1,
+        OpenCause::FaultOpenAll => 2,
+    }
 }
 
 /// A terminal's durable state as read back from storage ([`crate::persist`]).
@@ -465,6 +486,9 @@ impl Terminal {
 
     // ---- door ----------------------------------------------------------------------------
 
+    /// Open the door for `cause`, or widen the window already open. Every change of why the door
+    /// is open is audited (C7's evidence must not depend on what was open before); a narrower
+    /// cause inside a wider open window changes nothing but the grant count.
     fn open_door(&mut self, cause: OpenCause) {
         let close_at = if cause == OpenCause::FaultOpenAll {
             Timestamp::NEVER
@@ -472,25 +496,32 @@ impl Terminal {
             self.now.plus_ms(self.config.door_open_ms)
         };
         let granted = u32::from(cause == OpenCause::Grant);
-        match &mut self.door.window {
-            Some(w) if w.cause == cause || (w.cause == OpenCause::Grant && cause != OpenCause::Grant) => {
+        let fresh = DoorWindow { cause, grants: granted, passages: 0, close_at, closing_since: None };
+        let announce = match &mut self.door.window {
+            None => {
+                self.door.window = Some(fresh);
+                self.door.held_alarm_raised = false;
+                true
+            }
+            // The wider reason has ended and the leaf is closing: the door reopens for this one alone.
+            Some(w) if w.closing_since.is_some() && breadth(cause) < breadth(w.cause) => {
+                *w = fresh;
+                true
+            }
+            Some(w) => {
+                let reopened = w.closing_since.take().is_some();
+                let widened = breadth(cause) > breadth(w.cause);
+                if widened {
+                    w.cause = cause;
+                }
                 w.grants = w.grants.saturating_add(granted);
                 w.close_at = w.close_at.max(close_at);
-                w.cause = cause;
-                if w.closing_since.take().is_some() {
-                    self.actions.push(Action::OpenDoor);
-                    self.audit(AuditEvent::DoorOpened { cause });
-                }
+                reopened || widened
             }
-            // A grant during a guard or fault window does not narrow that window.
-            Some(_) => {}
-            None => {
-                self.door.window =
-                    Some(DoorWindow { cause, grants: granted, passages: 0, close_at, closing_since: None });
-                self.door.held_alarm_raised = false;
-                self.actions.push(Action::OpenDoor);
-                self.audit(AuditEvent::DoorOpened { cause });
-            }
+        };
+        if announce && let Some(w) = self.door.window {
+            self.actions.push(Action::OpenDoor { cause: w.cause });
+            self.audit(AuditEvent::DoorOpened { cause: w.cause });
         }
     }
 
@@ -553,6 +584,9 @@ impl Terminal {
                 self.uncontrolled(UncontrolledCause::Tailgating);
                 self.alarm(AlarmKind::Tailgating);
             }
+            // A window widened by a guard or a fault: those granted before or inside it pass as
+            // granted, once each; everyone else is uncontrolled.
+            _ if passages <= grants => self.audit(AuditEvent::Passage),
             OpenCause::GuardOverride => self.uncontrolled(UncontrolledCause::GuardBypass),
             OpenCause::FaultOpenAll => self.uncontrolled(UncontrolledCause::FaultOpen),
         }

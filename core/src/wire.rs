@@ -39,7 +39,7 @@ use crate::template::TemplateError;
 use crate::terminal::{Action, AdminRejection, Event, TerminalConfig};
 
 /// Bumped on any change to the messages below.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 
 /// Largest decoded frame (version + body + CRC) either side accepts. A 512-d embedding is
 /// about 2.1 KB of postcard; anything larger is refused as oversize, never buffered.
@@ -479,7 +479,8 @@ disclosable_checked! {
     Action => |a| match a {
         Action::Grant { person, credential } => { need(person); need(credential) }
         Action::Deny { person, credential, reason } => { need(person); need(credential); need(reason) }
-        Action::OpenDoor | Action::CloseDoor => {}
+        Action::OpenDoor { cause } => need(cause),
+        Action::CloseDoor => {}
         Action::Alarm(kind) => need(kind),
         Action::AdminRejected(why) => need(why),
         Action::Audit(record) => need(record),

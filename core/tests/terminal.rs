@@ -69,7 +69,7 @@ fn one_grant_one_passage_then_the_door_shuts() {
     let mut t = populated(Policy::compliant());
     let a = run(&mut t, 1_000, card(1));
     assert!(a.contains(&Action::Grant { person: PersonId(1), credential: CredentialKind::IcCard }));
-    assert!(a.contains(&Action::OpenDoor));
+    assert!(a.contains(&Action::OpenDoor { cause: OpenCause::Grant }));
     assert!(audits(&a).contains(&AuditEvent::DoorOpened { cause: OpenCause::Grant }));
     let a = run(&mut t, 2_000, Event::PassageSensed);
     assert!(audits(&a).contains(&AuditEvent::Passage));
@@ -132,7 +132,7 @@ fn faults_degrade_to_cards_and_never_open_the_door() {
     let mut t = populated(Policy::compliant());
     for c in [Component::Camera, Component::Matcher] {
         let a = run(&mut t, 1_000, Event::ComponentFault(c));
-        assert!(!a.contains(&Action::OpenDoor));
+        assert!(!a.iter().any(|x| matches!(x, Action::OpenDoor { .. })));
         assert!(!t.face_available());
         let a = run(&mut t, 2_000, Event::FaceProbe { embedding: face(2) });
         assert!(a.iter().any(|x| matches!(x, Action::Deny { reason: DecisionReason::FaceUnavailable, .. })));
@@ -150,13 +150,82 @@ fn open_for_all_policy_holds_the_door_and_audits_every_passage() {
     policy.on_fault = FaultMode::OpenForAll;
     let mut t = populated(policy);
     let a = run(&mut t, 1_000, Event::ComponentFault(Component::Camera));
-    assert!(a.contains(&Action::OpenDoor));
+    assert!(a.contains(&Action::OpenDoor { cause: OpenCause::FaultOpenAll }));
     for i in 0..5 {
         let a = run(&mut t, 2_000 + i, Event::PassageSensed);
         assert!(audits(&a).contains(&AuditEvent::UncontrolledPassage { cause: UncontrolledCause::FaultOpen }));
     }
     let a = run(&mut t, 9_000, Event::ComponentRecovered(Component::Camera));
     assert!(a.contains(&Action::CloseDoor));
+}
+
+fn open_for_all() -> Policy {
+    let mut policy = Policy::compliant();
+    policy.on_fault = FaultMode::OpenForAll;
+    policy
+}
+
+/// Issue 14: a fault inside a grant's window widens it to "open for everyone", and that change
+/// is audited at the fault; the granted person passes as granted, the others uncontrolled.
+#[test]
+fn a_fault_during_a_grant_window_is_audited_as_opening_the_door_for_everyone() {
+    let mut t = populated(open_for_all());
+    let a = run(&mut t, 1_000, card(1));
+    assert!(a.contains(&Action::OpenDoor { cause: OpenCause::Grant }));
+    let a = run(&mut t, 1_500, Event::ComponentFault(Component::Camera));
+    assert_eq!(
+        audits(&a),
+        [
+            AuditEvent::ComponentFault { component: Component::Camera },
+            AuditEvent::DoorOpened { cause: OpenCause::FaultOpenAll }
+        ]
+    );
+    assert!(a.contains(&Action::OpenDoor { cause: OpenCause::FaultOpenAll }));
+    let mut log: Vec<AuditEvent> = Vec::new();
+    for i in 0..3 {
+        log.extend(audits(&run(&mut t, 2_000 + i, Event::PassageSensed)));
+    }
+    let fault_open = AuditEvent::UncontrolledPassage { cause: UncontrolledCause::FaultOpen };
+    assert_eq!(log, [AuditEvent::Passage, fault_open, fault_open], "the granted person is counted once, as granted");
+    // Still open long after the grant's own window would have closed.
+    let a = run(&mut t, 60_000, Event::PassageSensed);
+    assert_eq!(audits(&a), [fault_open]);
+    let a = run(&mut t, 61_000, Event::ComponentRecovered(Component::Camera));
+    assert!(a.contains(&Action::CloseDoor));
+}
+
+/// Issue 14: the same inside a guard's override window, which used to swallow the fault.
+#[test]
+fn a_fault_during_a_guard_override_window_opens_the_door_for_everyone() {
+    let mut t = populated(open_for_all());
+    let guard = Person { id: PersonId(9), kind: PersonKind::Guard, household: None, age_years: 50 };
+    run(&mut t, 0, Event::Admin(AdminCommand::RegisterPerson(guard)));
+    let key =
+        Credential { id: CredentialId(99), holder: PersonId(9), kind: CredentialKind::GuardOverride, expires_at: None };
+    run(&mut t, 0, Event::Admin(AdminCommand::IssueCredential(key)));
+    let a = run(&mut t, 1_000, Event::GuardOverride { credential: CredentialId(99) });
+    assert!(a.contains(&Action::OpenDoor { cause: OpenCause::GuardOverride }));
+    let a = run(&mut t, 1_500, Event::ComponentFault(Component::Matcher));
+    assert!(audits(&a).contains(&AuditEvent::DoorOpened { cause: OpenCause::FaultOpenAll }));
+    assert!(a.contains(&Action::OpenDoor { cause: OpenCause::FaultOpenAll }));
+    let a = run(&mut t, 30_000, Event::PassageSensed);
+    assert_eq!(audits(&a), [AuditEvent::UncontrolledPassage { cause: UncontrolledCause::FaultOpen }]);
+    // A grant inside the wider window does not narrow it.
+    let a = run(&mut t, 31_000, card(1));
+    assert!(!a.iter().any(|x| matches!(x, Action::OpenDoor { .. })));
+    assert!(!audits(&a).iter().any(|e| matches!(e, AuditEvent::DoorOpened { .. })));
+    assert!(t.door_commanded_open());
+}
+
+/// Under a compliant policy the same fault in the same window changes nothing about the door.
+#[test]
+fn a_fault_during_a_grant_window_under_a_compliant_policy_leaves_the_window_alone() {
+    let mut t = populated(Policy::compliant());
+    run(&mut t, 1_000, card(1));
+    let a = run(&mut t, 1_500, Event::ComponentFault(Component::Camera));
+    assert_eq!(audits(&a), [AuditEvent::ComponentFault { component: Component::Camera }]);
+    let a = run(&mut t, 2_000, Event::PassageSensed);
+    assert_eq!(audits(&a)[0], AuditEvent::Passage);
 }
 
 #[test]
@@ -342,4 +411,44 @@ fn outages_and_clock_jumps_neither_grant_wrongly_nor_skip_deletions() {
     assert!(audits(&a).contains(&AuditEvent::ClockWentBackwards { reported: Timestamp(1_000) }));
     assert!(a.iter().any(|x| matches!(x, Action::Deny { reason: DecisionReason::CredentialExpired, .. })), "{a:?}");
     assert!(!a.iter().any(|x| matches!(x, Action::Grant { .. })));
+}
+
+/// Issue 14's scenario run through the checker, with the policy the terminal had and with the
+/// one a compound claims: C7 points at the door record and at each fault-open passage, and a log
+/// edited to drop the door record is still flagged.
+#[test]
+fn the_checker_flags_a_fault_opened_door_from_the_log_alone() {
+    let mut t = populated(open_for_all());
+    let mut log = Vec::new();
+    let mut feed = |t: &mut Terminal, now: u64, e: Event| {
+        log.extend(t.handle(Timestamp(now), e).filter_map(|a| if let Action::Audit(r) = a { Some(r) } else { None }));
+    };
+    feed(&mut t, 1_000, card(1));
+    feed(&mut t, 1_500, Event::ComponentFault(Component::Camera));
+    for i in 0..3 {
+        feed(&mut t, 2_000 + i, Event::PassageSensed);
+    }
+    let door = log.iter().position(|r| r.event == AuditEvent::DoorOpened { cause: OpenCause::FaultOpenAll });
+    let door = door.expect("the widening is audited");
+    assert_eq!(log[door].at, Timestamp(1_500));
+    let fault_open: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.event == AuditEvent::UncontrolledPassage { cause: UncontrolledCause::FaultOpen })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(fault_open.len(), 2);
+    for policy in [open_for_all(), Policy::compliant()] {
+        let report = check(&log, &policy);
+        let c7: Vec<Option<usize>> =
+            report.violations.iter().filter(|v| v.rule == Rule::C7 && v.record.is_some()).map(|v| v.record).collect();
+        let mut want = vec![Some(door)];
+        want.extend(fault_open.iter().map(|&i| Some(i)));
+        assert_eq!(c7, want, "policy {}: {:#?}", policy.name, report.violations);
+    }
+    let mut edited = log.clone();
+    edited.remove(door);
+    let report = check(&edited, &Policy::compliant());
+    assert_eq!(report.count(Rule::C7), 2, "{:#?}", report.violations);
+    assert!(report.count(Rule::C8) >= 1, "the removal also breaks the hash chain");
 }

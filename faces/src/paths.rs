@@ -17,6 +17,15 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache").join("gatelab")
 }
 
+/// gatelab's own Python interpreter, which `cargo xtask setup` creates as a venv in the cache
+/// with the pinned packages the tests and benchmarks compare against (`onnxruntime`, `numpy`,
+/// `faiss-cpu`, `jupedsim`); `GATELAB_PYTHON` names another. Never the PATH's `python3`.
+pub fn python() -> PathBuf {
+    std::env::var_os("GATELAB_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("venv").join("bin").join("python"))
+}
+
 /// The ONNX Runtime shared library to load.
 pub fn runtime_library() -> PathBuf {
     std::env::var_os("GATELAB_ORT_LIB")

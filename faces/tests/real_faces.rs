@@ -109,14 +109,15 @@ s = ort.InferenceSession(sys.argv[1], so, providers=['CPUExecutionProvider'])\n\
 x = np.fromfile(sys.argv[2], dtype='<f4').reshape(1, 3, 112, 112)\n\
 y = s.run(None, {s.get_inputs()[0].name: x})[0][0].astype(np.float32)\n\
 (y / np.linalg.norm(y)).astype('<f4').tofile(sys.argv[3])\n";
-    let status = std::process::Command::new("python3")
+    let python = gatelab_faces::paths::python();
+    let status = std::process::Command::new(&python)
         .args(["-c", script])
         .arg(&pipeline.embedder().model)
         .arg(&inp)
         .arg(&out)
         .status()
-        .expect("python3 runs");
-    assert!(status.success(), "Python onnxruntime failed: run `cargo xtask setup` (pip install onnxruntime==1.31.1)");
+        .unwrap_or_else(|e| panic!("{} does not run ({e}): run `cargo xtask setup`", python.display()));
+    assert!(status.success(), "Python onnxruntime in {} failed: run `cargo xtask setup`", python.display());
     let theirs: Vec<f32> =
         std::fs::read(&out).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     assert_eq!(theirs.len(), ours.len());

@@ -18,6 +18,7 @@ use std::fs;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+use gatelab_core::audit::OpenCause;
 use gatelab_core::audit::jsonl;
 use gatelab_core::wire::{self, BenchKind, BenchReport, BenchRequest, Board, Done, HostMsg, LinkError, LinkStatus};
 use gatelab_core::wire::{TargetInfo, TargetMsg, TickSource};
@@ -89,7 +90,7 @@ fn wire_seeds(dir: &Path, trace_path: &Path, logs: &[Vec<AuditRecord>]) {
             max_frame: wire::MAX_FRAME as u32,
         }),
         TargetMsg::Action(Action::Grant { person: PersonId(3), credential: CredentialKind::Face }),
-        TargetMsg::Action(Action::OpenDoor),
+        TargetMsg::Action(Action::OpenDoor { cause: OpenCause::Grant }),
         TargetMsg::Done(Done {
             actions: 3,
             ticks: 12_345,

@@ -10,7 +10,7 @@
 //! record; the log read back from its JSON Lines form is judged the same.
 #![no_main]
 
-use gatelab_core::audit::{AuditEvent, OpenCause, jsonl};
+use gatelab_core::audit::{AuditEvent, OpenCause, UncontrolledCause, jsonl};
 use gatelab_core::{AuditRecord, Checker, Policy, Rule, check};
 use gatelab_fuzz::rechain;
 use libfuzzer_sys::fuzz_target;
@@ -51,6 +51,9 @@ fn judge(log: &[AuditRecord], policy: &Policy) {
             AuditEvent::ExportAttempt { refused: false, .. } => assert_eq!(at_record(Rule::C6, i), 1),
             AuditEvent::ExportAttempt { refused: true, .. } => assert_eq!(at_record(Rule::C6, i), 0),
             AuditEvent::DoorOpened { cause: OpenCause::FaultOpenAll } => assert_eq!(at_record(Rule::C7, i), 1),
+            AuditEvent::UncontrolledPassage { cause: UncontrolledCause::FaultOpen } => {
+                assert_eq!(at_record(Rule::C7, i), 1)
+            }
             _ => {}
         }
     }

@@ -78,6 +78,8 @@ fn the_core_passes_its_on_target_tests() {
     let outcome = gatelab_rig::qemu::run_selftest(&elf, Duration::from_secs(300)).unwrap();
     assert!(outcome.passed, "{}", outcome.output);
     assert!(outcome.output.contains("int8_kernel_matches_the_portable_definition ... ok"), "{}", outcome.output);
+    let door = "a_fault_inside_an_open_window_is_audited_as_open_for_all ... ok";
+    assert!(outcome.output.contains(door), "{}", outcome.output);
     assert!(outcome.output.contains(", 0 failed"), "{}", outcome.output);
 }
 

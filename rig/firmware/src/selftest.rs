@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use cortex_m_semihosting::{debug, hprintln};
-use gatelab_core::audit::{AuditEvent, MatchOutcome};
+use gatelab_core::audit::{AuditEvent, Component, MatchOutcome, OpenCause, UncontrolledCause};
 use gatelab_core::consent::{ConsentRecord, Grantor};
 use gatelab_core::template::{normalize_into, quantize_into};
 use gatelab_core::wire::{self, HostMsg, TargetMsg};
@@ -173,6 +173,81 @@ fn terminal_grants_withdraws_and_leaves_a_clean_log() -> Outcome {
     Ok(())
 }
 
+/// Issue 14 on the target: a fault inside a grant's window and inside a guard's override window
+/// (policy open-for-all) widens the window, audits `DoorOpened { FaultOpenAll }` at the fault and
+/// says so in `OpenDoor`; the granted person passes as granted, the next as fault-open; the
+/// checker flags C7 at the door record even when told the policy is compliant.
+fn a_fault_inside_an_open_window_is_audited_as_open_for_all() -> Outcome {
+    let dim = 16;
+    let mut policy = Policy::compliant();
+    policy.on_fault = gatelab_core::policy::FaultMode::OpenForAll;
+    for guard_window in [false, true] {
+        let config = TerminalConfig::new(Gate { id: GateId(8) }.inbound(), CompoundId(1), dim);
+        let mut t = Terminal::new(config, policy.clone()).map_err(|e| format!("{e}"))?;
+        let mut log = Vec::new();
+        let mut feed = |t: &mut Terminal, ms: u64, e: Event| -> Vec<Action> {
+            let actions: Vec<Action> = t.handle(Timestamp(ms), e).collect();
+            log.extend(actions.iter().filter_map(|a| match a {
+                Action::Audit(r) => Some(r.clone()),
+                _ => None,
+            }));
+            actions
+        };
+        let face = Vectors(3).vector(dim);
+        for c in fixtures::enrolled_owner(PersonId(1), 11, Timestamp(0), 86_400_000, face) {
+            feed(&mut t, 0, Event::Admin(c));
+        }
+        let guard = Person { id: PersonId(9), kind: PersonKind::Guard, household: None, age_years: 50 };
+        feed(&mut t, 0, Event::Admin(AdminCommand::RegisterPerson(guard)));
+        let key = Credential {
+            id: CredentialId(99),
+            holder: PersonId(9),
+            kind: CredentialKind::GuardOverride,
+            expires_at: None,
+        };
+        feed(&mut t, 0, Event::Admin(AdminCommand::IssueCredential(key)));
+        let (opener, first) = if guard_window {
+            (
+                Event::GuardOverride { credential: CredentialId(99) },
+                AuditEvent::UncontrolledPassage { cause: UncontrolledCause::FaultOpen },
+            )
+        } else {
+            (
+                Event::CredentialPresented {
+                    kind: CredentialKind::IcCard,
+                    credential: CredentialId(11),
+                    frame_captured: false,
+                },
+                AuditEvent::Passage,
+            )
+        };
+        feed(&mut t, 1_000, opener);
+        let a = feed(&mut t, 1_500, Event::ComponentFault(Component::Camera));
+        ensure!(
+            a.contains(&Action::OpenDoor { cause: OpenCause::FaultOpenAll }),
+            "guard window {guard_window}: the fault did not open the door for everyone: {a:?}"
+        );
+        let door = log.iter().position(|r| r.event == AuditEvent::DoorOpened { cause: OpenCause::FaultOpenAll });
+        let Some(door) = door else { return Err(format!("guard window {guard_window}: no DoorOpened(FaultOpenAll)")) };
+        let passages: Vec<AuditEvent> = (0..2u64)
+            .flat_map(|i| feed(&mut t, 2_000 + i, Event::PassageSensed))
+            .filter_map(|a| match a {
+                Action::Audit(r) => Some(r.event),
+                _ => None,
+            })
+            .collect();
+        let fault_open = AuditEvent::UncontrolledPassage { cause: UncontrolledCause::FaultOpen };
+        ensure!(passages == [first, fault_open], "guard window {guard_window}: passages audited as {passages:?}");
+        let report = gatelab_core::check(&log, &Policy::compliant());
+        ensure!(
+            report.violations.iter().any(|v| v.rule == gatelab_core::Rule::C7 && v.record == Some(door)),
+            "guard window {guard_window}: no C7 at the door record: {:?}",
+            report.violations
+        );
+    }
+    Ok(())
+}
+
 /// The persistent terminal over RAM-backed flash on the target itself: power cut at every write
 /// point of "enrol three, withdraw one, let retention run out", then recovery from the bytes.
 fn storage_survives_every_power_cut() -> Outcome {
@@ -277,11 +352,14 @@ type Test<'a> = (&'a str, &'a dyn Fn(&mut crate::ticks::Ticks) -> Outcome);
 
 pub fn run_and_exit(mut clock: crate::ticks::Ticks) -> ! {
     let clock = &mut clock;
-    let tests: [Test; 6] = [
+    let tests: [Test; 7] = [
         ("storage_survives_every_power_cut", &|_| storage_survives_every_power_cut()),
         ("int8_kernel_matches_the_portable_definition", &|_| int8_kernel_matches_the_portable_definition()),
         ("store_survives_removals_and_reinsertions", &|_| store_survives_removals_and_reinsertions()),
         ("terminal_grants_withdraws_and_leaves_a_clean_log", &|_| terminal_grants_withdraws_and_leaves_a_clean_log()),
+        ("a_fault_inside_an_open_window_is_audited_as_open_for_all", &|_| {
+            a_fault_inside_an_open_window_is_audited_as_open_for_all()
+        }),
         ("wire_round_trips_on_target", &|_| wire_round_trips_on_target()),
         ("clock_counts", &|c| clock_counts(c)),
     ];

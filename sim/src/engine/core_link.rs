@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use bevy::prelude::*;
-use gatelab_core::audit::{AuditEvent, DecisionReason, OpenCause, Source, UncontrolledCause};
+use gatelab_core::audit::{AuditEvent, DecisionReason, OpenCause, UncontrolledCause};
 use gatelab_core::checker::Checker;
 use gatelab_core::trace::{TRACE_VERSION, TraceHeader};
 use gatelab_core::{
@@ -119,11 +119,17 @@ impl CoreLink {
                 Action::Audit(record) => self.record(&record, &mut reply),
                 Action::Grant { person, credential } => reply.grant = Some((person, credential)),
                 Action::Deny { reason, .. } => reply.deny = Some(reason),
-                Action::OpenDoor => {
+                Action::OpenDoor { cause } => {
                     reply.opened = true;
-                    self.doors.entry(terminal).or_default().open = true;
+                    let door = self.doors.entry(terminal).or_default();
+                    door.open = true;
+                    door.open_for_all = cause == OpenCause::FaultOpenAll;
                 }
-                Action::CloseDoor => self.doors.entry(terminal).or_default().open = false,
+                Action::CloseDoor => {
+                    let door = self.doors.entry(terminal).or_default();
+                    door.open = false;
+                    door.open_for_all = false;
+                }
                 Action::AdminRejected(_) => reply.rejected = true,
                 Action::Alarm(_) => {}
             }
@@ -134,15 +140,6 @@ impl CoreLink {
     fn record(&mut self, record: &AuditRecord, reply: &mut Reply) {
         let index = self.counts.records as usize;
         self.counts.records += 1;
-        if let Source::Terminal(terminal) = record.source {
-            match record.event {
-                AuditEvent::DoorOpened { cause } => {
-                    self.doors.entry(terminal).or_default().open_for_all = cause == OpenCause::FaultOpenAll;
-                }
-                AuditEvent::DoorClosed => self.doors.entry(terminal).or_default().open_for_all = false,
-                _ => {}
-            }
-        }
         if let AuditEvent::UncontrolledPassage { cause } = record.event {
             reply.uncontrolled = Some(cause);
             self.counts.uncontrolled += 1;
