@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use gatelab_sim::plan::{self, SweepSpec};
-use gatelab_sim::scenario::Scenario;
+use gatelab_plan::{self as plan, SweepSpec};
+use gatelab_scenario::Scenario;
 
 fn main() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/tianjin-wenhuacun.toml");
@@ -31,7 +31,7 @@ fn main() {
     let mut scenario = scenario;
     scenario.run.duration_min = 180;
     let started = Instant::now();
-    let units = match plan::run_units(&spec, &scenario, (0, 1), false) {
+    let units = match plan::run_units(&spec, &scenario, (0, 1), &gatelab_sim::progress::Silent) {
         Ok(u) => u,
         Err(e) => {
             eprintln!("error: {e:#}");

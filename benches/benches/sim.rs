@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use gatelab_scenario::Scenario;
 use gatelab_sim::engine::simulate;
-use gatelab_sim::scenario::Scenario;
 
 const RUNS: usize = 5;
 

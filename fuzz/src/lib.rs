@@ -1,12 +1,9 @@
 //! Support for the fuzz targets in `fuzz_targets/`.
 //!
-//! The scenario parser is compiled here from the simulator's own source file instead of
-//! depending on `gatelab-sim`: that crate pulls in Bevy, plotters and ONNX Runtime, which would
-//! make every instrumented fuzz build many minutes longer. `sim/src/scenario.rs` needs only
-//! serde, toml and `gatelab-core`, so the code under test is byte for byte the product's.
+//! The scenario parser is the product's own crate, `gatelab-scenario` (serde, toml and
+//! `gatelab-core` only: no Bevy, plotters or ONNX Runtime in an instrumented build).
 
-#[path = "../../sim/src/scenario.rs"]
-pub mod scenario;
+pub use gatelab_scenario as scenario;
 
 use std::collections::BTreeMap;
 

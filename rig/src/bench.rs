@@ -173,21 +173,9 @@ pub fn render(results: &BenchResults) -> String {
     s
 }
 
-/// The file `gatelab-rig bench --emit-calibration` writes and a scenario's
-/// `[service] terminal_calibration` reads (`gatelab_sim::scenario::TerminalCalibration`).
-#[derive(Debug, Clone, Serialize)]
-pub struct Calibration {
-    pub source: String,
-    pub note: String,
-    pub gate_decision: Vec<DecisionPoint>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct DecisionPoint {
-    pub dim: u16,
-    pub gallery: u32,
-    pub seconds: f64,
-}
+/// The file `gatelab-rig bench --emit-calibration` writes is the type a scenario's
+/// `[service] terminal_calibration` reads, defined once in `gatelab-scenario`.
+pub use gatelab_scenario::{DecisionPoint, TerminalCalibration as Calibration};
 
 /// Seconds per gate decision from the measured rows: cycles at the board's clock, or
 /// instructions at `assumed_hz` (one instruction per cycle) when the target only counts those.

@@ -12,8 +12,8 @@ use gatelab_rig::client::{RigError, Target};
 use gatelab_rig::firmware::{self, Image};
 use gatelab_rig::qemu::QemuUart;
 use gatelab_rig::{gdb, replay, rtt};
+use gatelab_scenario::Scenario;
 use gatelab_sim::engine::Keep;
-use gatelab_sim::scenario::Scenario;
 use indicatif::ProgressBar;
 
 fn scenario(name: &str) -> PathBuf {
@@ -25,7 +25,7 @@ fn trace(name: &str, minutes: u32) -> (TraceHeader, Vec<TraceEntry>) {
     let mut s = Scenario::load(&scenario(name)).unwrap();
     s.run.duration_min = minutes;
     let keep = Keep { trace: true, ..Keep::NOTHING };
-    let mut result = gatelab_sim::run::run_keeping(&s, s.run.seed, 1, false, keep).unwrap();
+    let mut result = gatelab_sim::run::run_keeping(&s, s.run.seed, 1, &gatelab_sim::progress::Silent, keep).unwrap();
     let t = result.replications.remove(0).trace.expect("a trace was asked for");
     (t.header, t.entries)
 }
@@ -298,7 +298,7 @@ fn a_bench_on_the_target_calibrates_the_simulation() {
     // And the calibrated scenario simulates.
     let mut quick = s.clone();
     quick.run.duration_min = 10;
-    gatelab_sim::run::run(&quick, 1, 1, false).unwrap();
+    gatelab_sim::run::run(&quick, 1, 1, &gatelab_sim::progress::Silent).unwrap();
 }
 
 /// Ten times the rush-hour rate (the morning's gate events repeated ten times within the same

@@ -1,18 +1,14 @@
-//! The host side of gatelab: scenarios, the Bevy rush-hour simulation whose every terminal is a
-//! `gatelab-core` terminal ([`engine`]), runs with replications and output files ([`run`]),
-//! policies and the consent checker over audit logs.
+//! The rush-hour simulation: a headless Bevy app whose every terminal is a `gatelab-core`
+//! terminal ([`engine`]), runs with replications, their statistics and output files ([`run`]),
+//! recordings for the viewer ([`record`]) and the viewer itself (feature `viewer`).
 //!
-//! The binary (`src/main.rs`) is a thin clap layer over these functions.
+//! It knows Bevy, the core and the scenario crate; never ONNX Runtime, plotters, clap or a
+//! terminal progress bar (long work reports through [`progress::Progress`]). The planner
+//! (`gatelab-plan`) and the `gatelab` binary (`gatelab-cli`) sit on top of it.
 
-pub mod check;
 pub mod engine;
-pub mod faces_cli;
-pub mod faces_plots;
-pub mod plan;
-pub mod policy_file;
+pub mod progress;
 pub mod record;
 pub mod run;
-pub mod scenario;
-pub mod store;
 #[cfg(feature = "viewer")]
 pub mod viewer;

@@ -7,14 +7,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::engine::model::splitmix;
 use crate::engine::{Figures, Keep, Replication, simulate_keeping};
-use crate::scenario::Scenario;
+use crate::progress::Progress;
+use gatelab_scenario::Scenario;
 
 /// The built-in default scenario: the seed story's Dongcheng compound.
 pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/dongcheng.toml");
@@ -202,8 +202,8 @@ fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
 
 /// Run `replications` replications of `scenario` seeded from `seed`, in parallel. Details
 /// (rows, audit log) are kept for the first replication only.
-pub fn run(scenario: &Scenario, seed: u64, replications: u32, show_progress: bool) -> Result<RunResult> {
-    run_keeping(scenario, seed, replications, show_progress, Keep::ALL)
+pub fn run(scenario: &Scenario, seed: u64, replications: u32, progress: &dyn Progress) -> Result<RunResult> {
+    run_keeping(scenario, seed, replications, progress, Keep::ALL)
 }
 
 /// [`run`], choosing what the first replication keeps (e.g. the terminals' trace).
@@ -211,22 +211,11 @@ pub fn run_keeping(
     scenario: &Scenario,
     seed: u64,
     replications: u32,
-    show_progress: bool,
+    progress: &dyn Progress,
     first: Keep,
 ) -> Result<RunResult> {
     let ticks = u64::from(scenario.run.duration_min) * 60_000 / (scenario.run.dt_s * 1000.0).round().max(1.0) as u64;
-    let bar = if show_progress {
-        let bar = ProgressBar::new(ticks * u64::from(replications));
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {percent}% ({elapsed} elapsed, ~{eta} left)")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.set_message(format!("simulating {} × {}", replications, scenario.name));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    progress.start(ticks * u64::from(replications), &format!("simulating {} × {}", replications, scenario.name));
     let results: Result<Vec<Replication>> = (0..replications)
         .into_par_iter()
         .map(|r| {
@@ -234,14 +223,14 @@ pub fn run_keeping(
             let report = |tick: u64| {
                 let delta = tick.saturating_sub(done.get());
                 done.set(tick.max(done.get()));
-                bar.inc(delta);
+                progress.advance(delta);
             };
             let keep = if r == 0 { first } else { Keep::NOTHING };
             simulate_keeping(scenario, replication_seed(seed, r), keep, &report)
                 .with_context(|| format!("replication {r} of scenario {:?}", scenario.name))
         })
         .collect();
-    bar.finish_and_clear();
+    progress.finish();
     let mut replications = results?;
     if let Some(trace) = replications.first_mut().and_then(|r| r.trace.as_mut()) {
         // Name the run's seed (the one a user can re-run with), not the replication's.

@@ -1,8 +1,8 @@
 //! Each rule C1–C8 has a hand-written violating log and a passing one (`tests/fixtures/audit/`).
 //! The violating log must be caught with exactly that rule named; the passing one must be clean.
 
+use gatelab_cli::check::check_file;
 use gatelab_core::{Policy, Rule};
-use gatelab_sim::check::check_file;
 use gatelab_tests::fixture;
 
 #[test]

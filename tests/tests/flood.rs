@@ -21,7 +21,7 @@ fn morning_trace() -> (TraceHeader, Vec<TraceEntry>) {
     let mut s = shipped("dongcheng");
     s.run.duration_min = 60;
     let keep = Keep { trace: true, ..Keep::NOTHING };
-    let mut result = gatelab_sim::run::run_keeping(&s, s.run.seed, 1, false, keep).unwrap();
+    let mut result = gatelab_sim::run::run_keeping(&s, s.run.seed, 1, &gatelab_sim::progress::Silent, keep).unwrap();
     let t = result.replications.remove(0).trace.expect("a trace was asked for");
     (t.header, t.entries)
 }

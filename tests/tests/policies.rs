@@ -3,7 +3,7 @@
 //! policy is clean.
 
 use gatelab_core::{Policy, Rule, check};
-use gatelab_sim::policy_file;
+use gatelab_scenario::policy_file;
 use gatelab_tests::{audit_log, run_window, shipped, workspace};
 
 #[test]

@@ -2,7 +2,7 @@
 //! line, field and a hint, and nothing panics.
 
 use gatelab_core::audit::{AuditEvent, UncontrolledCause};
-use gatelab_sim::scenario::{Scenario, parse_clock};
+use gatelab_scenario::{Scenario, parse_clock};
 use gatelab_tests::{audit_log, run_window, shipped, workspace};
 
 const SHIPPED: [&str; 5] =

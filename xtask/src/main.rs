@@ -238,17 +238,31 @@ fn test() -> Result<(), String> {
     firmware()?;
     run("tests", &cargo, &["test", "--workspace", "--locked"])?;
     python::check_setup_on_system_python(&cargo, &target_dir())?;
-    // The viewer is a feature of gatelab-sim, built apart: in the workspace build above, it
-    // would drag the renderer into every crate's Bevy (cargo unifies features).
+    // The viewer is a feature of gatelab-sim (and of the binary), built apart: in the workspace
+    // build above, it would drag the renderer into every crate's Bevy (cargo unifies features).
+    let viewer_features = "gatelab-sim/viewer,gatelab-cli/viewer";
     run(
         "clippy (viewer)",
         &cargo,
-        &["clippy", "-p", "gatelab-sim", "--features", "viewer", "--all-targets", "--locked", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "-p",
+            "gatelab-sim",
+            "-p",
+            "gatelab-cli",
+            "--features",
+            viewer_features,
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
     )?;
     run(
         "tests (viewer)",
         &cargo,
-        &["test", "-p", "gatelab-sim", "--features", "viewer", "--locked", "--test", "viewer"],
+        &["test", "-p", "gatelab-cli", "--features", "viewer", "--locked", "--test", "viewer"],
     )?;
     fuzz::smoke(&cargo, &target_dir(), fuzz::seconds_from_env()?)?;
     eprintln!("\nall checks passed in {:.0} s", start.elapsed().as_secs_f64());

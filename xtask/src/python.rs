@@ -59,15 +59,18 @@ fn base_python() -> Result<&'static str, String> {
 fn missing_packages(python: &Path) -> Vec<String> {
     let wanted: Vec<String> =
         PACKAGES.iter().chain(PACKAGES_NO_DEPS.iter()).map(|(name, version, _)| format!("{name}=={version}")).collect();
-    let script = "import sys, importlib.metadata as m\n\
-for spec in sys.argv[1:]:\n\
-    name, version = spec.split('==')\n\
-    try:\n\
-        ok = m.version(name) == version\n\
-    except m.PackageNotFoundError:\n\
-        ok = False\n\
-    if not ok:\n\
-        print(spec)\n";
+    // Written out with explicit indentation: a `\` line continuation would eat it.
+    let script = concat!(
+        "import sys, importlib.metadata as m\n",
+        "for spec in sys.argv[1:]:\n",
+        "    name, version = spec.split('==')\n",
+        "    try:\n",
+        "        ok = m.version(name) == version\n",
+        "    except m.PackageNotFoundError:\n",
+        "        ok = False\n",
+        "    if not ok:\n",
+        "        print(spec)\n",
+    );
     match Command::new(python).arg("-c").arg(script).args(&wanted).stderr(Stdio::null()).output() {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect(),
         _ => wanted,

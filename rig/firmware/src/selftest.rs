@@ -185,7 +185,7 @@ fn a_fault_inside_an_open_window_is_audited_as_open_for_all() -> Outcome {
         let config = TerminalConfig::new(Gate { id: GateId(8) }.inbound(), CompoundId(1), dim);
         let mut t = Terminal::new(config, policy.clone()).map_err(|e| format!("{e}"))?;
         let mut log = Vec::new();
-        let mut feed = |t: &mut Terminal, ms: u64, e: Event| -> Vec<Action> {
+        let feed = |t: &mut Terminal, ms: u64, e: Event, log: &mut Vec<_>| -> Vec<Action> {
             let actions: Vec<Action> = t.handle(Timestamp(ms), e).collect();
             log.extend(actions.iter().filter_map(|a| match a {
                 Action::Audit(r) => Some(r.clone()),
@@ -195,17 +195,17 @@ fn a_fault_inside_an_open_window_is_audited_as_open_for_all() -> Outcome {
         };
         let face = Vectors(3).vector(dim);
         for c in fixtures::enrolled_owner(PersonId(1), 11, Timestamp(0), 86_400_000, face) {
-            feed(&mut t, 0, Event::Admin(c));
+            feed(&mut t, 0, Event::Admin(c), &mut log);
         }
         let guard = Person { id: PersonId(9), kind: PersonKind::Guard, household: None, age_years: 50 };
-        feed(&mut t, 0, Event::Admin(AdminCommand::RegisterPerson(guard)));
+        feed(&mut t, 0, Event::Admin(AdminCommand::RegisterPerson(guard)), &mut log);
         let key = Credential {
             id: CredentialId(99),
             holder: PersonId(9),
             kind: CredentialKind::GuardOverride,
             expires_at: None,
         };
-        feed(&mut t, 0, Event::Admin(AdminCommand::IssueCredential(key)));
+        feed(&mut t, 0, Event::Admin(AdminCommand::IssueCredential(key)), &mut log);
         let (opener, first) = if guard_window {
             (
                 Event::GuardOverride { credential: CredentialId(99) },
@@ -221,8 +221,8 @@ fn a_fault_inside_an_open_window_is_audited_as_open_for_all() -> Outcome {
                 AuditEvent::Passage,
             )
         };
-        feed(&mut t, 1_000, opener);
-        let a = feed(&mut t, 1_500, Event::ComponentFault(Component::Camera));
+        feed(&mut t, 1_000, opener, &mut log);
+        let a = feed(&mut t, 1_500, Event::ComponentFault(Component::Camera), &mut log);
         ensure!(
             a.contains(&Action::OpenDoor { cause: OpenCause::FaultOpenAll }),
             "guard window {guard_window}: the fault did not open the door for everyone: {a:?}"
@@ -230,7 +230,7 @@ fn a_fault_inside_an_open_window_is_audited_as_open_for_all() -> Outcome {
         let door = log.iter().position(|r| r.event == AuditEvent::DoorOpened { cause: OpenCause::FaultOpenAll });
         let Some(door) = door else { return Err(format!("guard window {guard_window}: no DoorOpened(FaultOpenAll)")) };
         let passages: Vec<AuditEvent> = (0..2u64)
-            .flat_map(|i| feed(&mut t, 2_000 + i, Event::PassageSensed))
+            .flat_map(|i| feed(&mut t, 2_000 + i, Event::PassageSensed, &mut log))
             .filter_map(|a| match a {
                 Action::Audit(r) => Some(r.event),
                 _ => None,

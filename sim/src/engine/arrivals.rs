@@ -299,7 +299,7 @@ fn make_agent(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::Scenario;
+    use gatelab_scenario::Scenario;
     use rand::SeedableRng;
 
     #[test]

@@ -8,7 +8,7 @@
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::scenario::MatcherModel;
+use gatelab_scenario::MatcherModel;
 
 #[derive(Debug, Clone)]
 pub struct FaceModel {

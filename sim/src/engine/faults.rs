@@ -9,7 +9,7 @@ use rand_distr::{Distribution, Exp1};
 
 use super::core_link::CoreLink;
 use super::model::{Clock, Layout, Rngs, ScenarioRes, SimSet};
-use crate::scenario::{OutageKind, parse_clock};
+use gatelab_scenario::{OutageKind, parse_clock};
 
 #[derive(Resource, Debug, Default)]
 pub struct FaultState {

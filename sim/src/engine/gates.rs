@@ -24,7 +24,7 @@ use super::model::{
     SENSOR_SEPARATION_MS, ScenarioRes, SimSet, TERMINAL_OFFSET_M, Used,
 };
 use super::population::Population;
-use crate::scenario::{QueueDiscipline, Scenario, ServiceDistribution};
+use gatelab_scenario::{QueueDiscipline, Scenario, ServiceDistribution};
 
 /// How far beyond the gate line people walk before they are gone.
 const EXIT_DISTANCE_M: f32 = 3.0;

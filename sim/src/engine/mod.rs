@@ -30,8 +30,8 @@ use self::gates::Gatehouse;
 use self::metrics::{Group, Metrics, PassageRow, QueueRow};
 use self::model::{Activity, Clock, Layout, Rngs, ScenarioRes, SimSet};
 use self::population::{COMPOUND, Population};
-use crate::policy_file;
-use crate::scenario::Scenario;
+use gatelab_scenario::Scenario;
+use gatelab_scenario::policy_file;
 
 /// After the window closes, people already at the gate are let through for at most this long.
 pub const DRAIN_MS: u64 = 30 * 60_000;

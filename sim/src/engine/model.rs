@@ -7,7 +7,7 @@ use gatelab_core::{CredentialId, CredentialKind, Direction, GateId, PersonId, Te
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::scenario::{QueueDiscipline, Scenario};
+use gatelab_scenario::{QueueDiscipline, Scenario};
 
 /// Simulated time: whole ticks of `dt_ms` from the scenario's start, so time is exact integer
 /// milliseconds and a seed fixes every result.
@@ -198,7 +198,7 @@ impl Layout {
                         group,
                         direction,
                         terminal: TerminalId { gate: GateId((1000 * (g + 1) + id) as u16), direction },
-                        has_camera: spec.terminal == crate::scenario::TerminalKind::FaceAndCard,
+                        has_camera: spec.terminal == gatelab_scenario::TerminalKind::FaceAndCard,
                         x,
                         width,
                         name: format!("{tag}-{}", i + 1),

@@ -13,7 +13,7 @@ use rand::seq::SliceRandom;
 use super::core_link::CoreLink;
 use super::faces::FaceModel;
 use super::model::{AgentKind, Means, Rngs};
-use crate::scenario::Scenario;
+use gatelab_scenario::Scenario;
 
 pub const COMPOUND: CompoundId = CompoundId(1);
 const DAY_MS: u64 = 24 * 3_600_000;

@@ -7,7 +7,7 @@ use bevy::prelude::*;
 use crate::engine::model::Clock;
 use crate::engine::{Keep, build_app};
 use crate::record::{self, AgentDot, Frame, Player, Recording, Stage};
-use crate::scenario::Scenario;
+use gatelab_scenario::Scenario;
 
 /// The simulation of one replication, owned by the viewer and stepped on demand.
 pub struct LiveSim {

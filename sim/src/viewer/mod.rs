@@ -22,7 +22,7 @@ pub use feed::{Feed, LiveSim};
 pub use scene::look_color;
 
 use crate::record::{Frame, Recording};
-use crate::scenario::Scenario;
+use gatelab_scenario::Scenario;
 
 /// Playback speeds: ×1, ×2, … ×64 simulated seconds per second.
 pub const MAX_SPEED: u32 = 64;

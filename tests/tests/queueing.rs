@@ -3,11 +3,9 @@
 //! mean wait must match Erlang C; with deterministic service and one lane it must match M/D/1
 //! (Pollaczek–Khinchine). FIGURES.md, "Queueing".
 
-mod common;
-
-use common::queue_scenario;
+use gatelab_scenario::Scenario;
 use gatelab_sim::run::{replication_seed, stat};
-use gatelab_sim::scenario::Scenario;
+use gatelab_tests::queue_scenario;
 
 /// Erlang C mean wait in queue for M/M/c: C(c, a) / (cμ − λ).
 fn erlang_c_wait(c: u32, lambda: f64, mu: f64) -> f64 {

@@ -5,8 +5,9 @@ use std::process::{Command, Output};
 
 mod common;
 
-use common::{queue_scenario, scratch, text};
-use gatelab_sim::plan::{self, SweepSpec, analytic};
+use common::{scratch, text};
+use gatelab_plan::{self as plan, SweepSpec, analytic};
+use gatelab_tests::queue_scenario;
 
 fn gatelab(args: &[&str], threads: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gatelab"))
@@ -120,7 +121,7 @@ fn on_an_mmc_scenario_the_plan_recommends_the_erlang_c_lane_count() {
         duration_min: None,
     };
     spec.validate(&scenario).unwrap();
-    let units = plan::run_units(&spec, &scenario, (0, 1), false).unwrap();
+    let units = plan::run_units(&spec, &scenario, (0, 1), &gatelab_sim::progress::Silent).unwrap();
     let result = plan::summarise(&spec, &scenario, &units);
     let erlang = analytic::erlang_c_lanes(0.07, 20.0, target, 5);
     assert_eq!(erlang, Some(3));

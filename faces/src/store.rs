@@ -12,7 +12,6 @@
 //! crash leaves the files exactly as a power cut leaves flash.
 
 use std::fs::{File, OpenOptions};
-use std::io::Read;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -128,9 +127,8 @@ fn key(path: &PathBuf) -> Result<StorageKey> {
         }
         bytes.copy_from_slice(&raw);
     } else {
-        File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut bytes))
-            .context("could not read /dev/urandom for a new terminal key")?;
+        getrandom::fill(&mut bytes)
+            .map_err(|e| anyhow::anyhow!("the operating system gave no randomness for a new terminal key: {e}"))?;
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -11,11 +11,11 @@ mod common;
 
 use bevy::prelude::*;
 use common::{scratch, text};
+use gatelab_scenario::Scenario;
 use gatelab_sim::engine::model::{Body, Clock};
 use gatelab_sim::engine::{Keep, build_app};
 use gatelab_sim::record::Look;
 use gatelab_sim::run::{DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME, replication_seed};
-use gatelab_sim::scenario::Scenario;
 use gatelab_sim::viewer::look_color;
 
 /// Peak hour of the built-in scenario (the demand profile's busiest hour is 08:00–09:00; the

@@ -217,8 +217,8 @@ fn check_consent_flags_a_door_a_fault_opened_during_a_grant() {
     let mut policy = Policy::compliant();
     policy.name = "open-for-all".into();
     policy.on_fault = gatelab_core::policy::FaultMode::OpenForAll;
-    let mut t = Terminal::new(TerminalConfig::new(Gate { id: GateId(1) }.inbound(), CompoundId(1), 8), policy.clone())
-        .unwrap();
+    let mut t =
+        Terminal::new(TerminalConfig::new(Gate { id: GateId(1) }.inbound(), CompoundId(1), 8), policy.clone()).unwrap();
     let mut log = Vec::new();
     let mut feed = |t: &mut Terminal, ms: u64, e: Event| {
         log.extend(t.handle(Timestamp(ms), e).filter_map(|a| if let Action::Audit(r) = a { Some(r) } else { None }));
@@ -227,7 +227,11 @@ fn check_consent_flags_a_door_a_fault_opened_during_a_grant() {
     feed(&mut t, 0, Event::Admin(AdminCommand::RegisterPerson(person)));
     let card = Credential { id: CredentialId(11), holder: PersonId(1), kind: CredentialKind::IcCard, expires_at: None };
     feed(&mut t, 0, Event::Admin(AdminCommand::IssueCredential(card)));
-    let present = Event::CredentialPresented { kind: CredentialKind::IcCard, credential: CredentialId(11), frame_captured: false };
+    let present = Event::CredentialPresented {
+        kind: CredentialKind::IcCard,
+        credential: CredentialId(11),
+        frame_captured: false,
+    };
     feed(&mut t, 1_000, present);
     feed(&mut t, 1_500, Event::ComponentFault(Component::Camera));
     for i in 0..3 {
@@ -243,7 +247,7 @@ fn check_consent_flags_a_door_a_fault_opened_during_a_grant() {
     gatelab_core::audit::jsonl::write(&mut bytes, &log).unwrap();
     std::fs::write(&path, bytes).unwrap();
     let policy_path = dir.join("open-for-all.toml");
-    std::fs::write(&policy_path, gatelab_sim::policy_file::to_toml(&policy)).unwrap();
+    std::fs::write(&policy_path, gatelab_scenario::policy_file::to_toml(&policy)).unwrap();
     for claimed in ["compliant", policy_path.to_str().unwrap()] {
         let out = gatelab(&["check-consent", path.to_str().unwrap(), "--policy", claimed, "--format", "json"]);
         assert_eq!(out.status.code(), Some(1), "{}", text(&out));

@@ -158,7 +158,7 @@ fn eval_writes_its_figures_and_a_calibration_the_simulation_loads() {
         .replace("[matcher]                      # fr_feature-like score distributions (FIGURES.md)\nthreshold = 0.40\ngenuine_mean = 0.70\ngenuine_sd = 0.10\nimpostor_mean = 0.01\nimpostor_sd = 0.08\ndim = 128", "[matcher]\ncalibration = \"calibration.toml\"");
     assert!(scenario.contains("calibration = "), "the dongcheng [matcher] table changed; update this test");
     std::fs::write(dir.join("calibrated.toml"), scenario).unwrap();
-    let s = gatelab_sim::scenario::Scenario::load(&dir.join("calibrated.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let s = gatelab_scenario::Scenario::load(&dir.join("calibrated.toml")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.matcher.dim, 512);
     assert!((f64::from(s.matcher.threshold) - v["threshold"].as_f64().unwrap()).abs() < 1e-3);
     let o = gatelab(

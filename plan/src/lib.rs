@@ -17,13 +17,13 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Figures, Keep, simulate_keeping};
-use crate::run::{Stat, replication_seed, stat};
-use crate::scenario::Scenario;
+use gatelab_scenario::Scenario;
+use gatelab_sim::engine::{Figures, Keep, simulate_keeping};
+use gatelab_sim::progress::Progress;
+use gatelab_sim::run::{Stat, replication_seed, stat};
 
 /// What to sweep. `plan` builds one from its arguments; `sweep` reads it from a TOML file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -206,7 +206,7 @@ impl SweepSpec {
                 let path = if p.is_relative() { spec_dir.join(p) } else { p.clone() };
                 Scenario::load(&path)?
             }
-            None => Scenario::parse_named(crate::run::DEFAULT_SCENARIO, crate::run::DEFAULT_SCENARIO_NAME)?,
+            None => Scenario::parse_named(gatelab_sim::run::DEFAULT_SCENARIO, gatelab_sim::run::DEFAULT_SCENARIO_NAME)?,
         };
         if let Some(minutes) = self.duration_min {
             scenario.run.duration_min = minutes;
@@ -268,9 +268,44 @@ pub fn shard_from(arg: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Re
     Ok((0, 1))
 }
 
+/// The planner's whole job in one process: run the sweep, recommend, then (with `sensitivity`)
+/// vary the inputs at the recommended deployment, reusing every unit already run. Returns the
+/// spec as run (with its `sensitivity_lanes` set, so `sweep` can reproduce it) and the plan.
+pub fn plan(
+    mut spec: SweepSpec,
+    scenario: &Scenario,
+    sensitivity: bool,
+    progress: &dyn Progress,
+) -> Result<(SweepSpec, Plan)> {
+    let mut units = run_units(&spec, scenario, (0, 1), progress)?;
+    if sensitivity {
+        let first = summarise(&spec, scenario, &units);
+        spec.sensitivity_lanes = Some(first.recommended.as_ref().map_or(spec.lanes_to, |r| r.lanes));
+        // Only the varied configurations are new; the sweep already ran the others.
+        let extra: Vec<_> = spec.units().into_iter().filter(|(c, _)| c.vary.is_some()).collect();
+        units.extend(run_list(&extra, &spec, scenario, progress)?);
+        units.sort_by_key(|u| (u.config, u.replication));
+    }
+    let result = summarise(&spec, scenario, &units);
+    Ok((spec, result))
+}
+
+/// `DIR/spec.json`, which `gatelab sweep` shards to get the very same plan.
+pub fn write_spec(dir: &Path, spec: &SweepSpec) -> Result<PathBuf> {
+    let path = dir.join("spec.json");
+    fs::write(&path, serde_json::to_string_pretty(spec)? + "\n")
+        .with_context(|| format!("could not write {}", path.display()))?;
+    Ok(path)
+}
+
 /// Simulate the units of shard `shard` of `n` (round-robin over the canonical order), in
 /// parallel; results come back in canonical order.
-pub fn run_units(spec: &SweepSpec, scenario: &Scenario, shard: (u32, u32), progress: bool) -> Result<Vec<UnitResult>> {
+pub fn run_units(
+    spec: &SweepSpec,
+    scenario: &Scenario,
+    shard: (u32, u32),
+    progress: &dyn Progress,
+) -> Result<Vec<UnitResult>> {
     let mine: Vec<(Config, u32)> =
         spec.units().into_iter().enumerate().filter(|(u, _)| *u as u32 % shard.1 == shard.0).map(|(_, x)| x).collect();
     run_list(&mine, spec, scenario, progress)
@@ -281,21 +316,10 @@ pub fn run_list(
     mine: &[(Config, u32)],
     spec: &SweepSpec,
     scenario: &Scenario,
-    progress: bool,
+    progress: &dyn Progress,
 ) -> Result<Vec<UnitResult>> {
     let seed = spec.seed.unwrap_or(scenario.run.seed);
-    let bar = if progress {
-        let bar = ProgressBar::new(mine.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} runs ({elapsed}, ~{eta} left)")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.set_message(format!("planning {}", scenario.name));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    progress.start(mine.len() as u64, &format!("planning {} ({} runs)", scenario.name, mine.len()));
     let results: Result<Vec<UnitResult>> = mine
         .par_iter()
         .map(|&(config, r)| {
@@ -305,7 +329,7 @@ pub fn run_list(
             // The report needs rows of the first replication, never the audit log.
             let rep = simulate_keeping(&s, replication_seed(seed, r), Keep { rows: keep, ..Keep::NOTHING }, &|_| {})
                 .with_context(|| format!("{} replication {r}", config.label()))?;
-            bar.inc(1);
+            progress.advance(1);
             let detail = keep.then(|| Detail {
                 queue: rep.queue.iter().map(|q| (q.t_s, format!("{} {}", q.gate, q.lane), q.queue)).collect(),
                 waits: rep
@@ -326,7 +350,7 @@ pub fn run_list(
             Ok(UnitResult { config, replication: r, figures: rep.figures, detail })
         })
         .collect();
-    bar.finish_and_clear();
+    progress.finish();
     results
 }
 

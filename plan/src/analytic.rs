@@ -1,7 +1,7 @@
 //! Queueing formulas beside every simulated configuration: Erlang C for M/M/c and the usual
 //! M/D/c approximation (half the M/M/c wait: Cosmetatos' first-order rule), per lane group.
 
-use crate::scenario::Scenario;
+use gatelab_scenario::Scenario;
 
 /// Erlang C: probability that an arrival waits, for c servers at offered load a = λ/μ (< c).
 pub fn erlang_c(c: u32, a: f64) -> f64 {
@@ -68,7 +68,7 @@ pub fn loads(scenario: &Scenario) -> Vec<GroupLoad> {
     let face_share = 1.0 - p.opt_out_share;
     let mut out = Vec::new();
     for g in &scenario.gates {
-        let camera = g.terminal == crate::scenario::TerminalKind::FaceAndCard;
+        let camera = g.terminal == gatelab_scenario::TerminalKind::FaceAndCard;
         let resident_service = if camera { face_share * s.face_s + (1.0 - face_share) * s.card_s } else { s.card_s };
         for (direction, lanes, rate) in [("out", g.lanes_out, peak(|r| r.1)), ("in", g.lanes_in, peak(|r| r.2))] {
             if lanes == 0 {

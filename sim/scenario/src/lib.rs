@@ -2,8 +2,16 @@
 //! behaviour, faults, policy, matcher and run settings. Parsed with serde + toml; every value is
 //! checked and an error names the file, the field and what to do.
 //!
-//! `gatelab run` simulates them (see [`crate::engine`]); `gatelab scenario check` only validates.
-//! A bad value is reported as `FILE:LINE: field: what is wrong — what to do`.
+//! `gatelab run` simulates them (the `gatelab-sim` engine); `gatelab scenario check` only
+//! validates. A bad value is reported as `FILE:LINE: field: what is wrong — what to do`.
+//!
+//! This crate knows the core's types and serde/toml, never Bevy, ONNX Runtime, plotters or clap:
+//! the fuzzer, the rig and the planner read scenarios without building the simulation. It also
+//! holds policy files ([`policy_file`]) and the calibration files other tools write
+//! ([`TerminalCalibration`] from `gatelab-rig bench`, the `[matcher]` table `gatelab faces eval`
+//! emits).
+
+pub mod policy_file;
 
 use std::fmt;
 use std::path::Path;
@@ -762,7 +770,7 @@ mod tests {
     use super::*;
 
     fn dongcheng() -> Scenario {
-        Scenario::parse(include_str!("../../scenarios/dongcheng.toml")).unwrap()
+        Scenario::parse(include_str!("../../../scenarios/dongcheng.toml")).unwrap()
     }
 
     /// Sums of counts near `u32::MAX` overflowed in `validate` (a panic in debug builds; in

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
@@ -276,7 +277,7 @@ fn tornado(plan: &Plan) -> Result<Option<String>> {
 /// The whole page.
 pub fn html(plan: &Plan) -> Result<String> {
     // plotters measures text with the one font it is given (no system fonts at run time).
-    crate::faces_plots::register_font()?;
+    register_font()?;
     let shown = plan
         .recommended
         .as_ref()
@@ -348,4 +349,21 @@ pub fn html(plan: &Plan) -> Result<String> {
          the M/M/c wait. Made by <code>gatelab plan</code>.</p>\n</body></html>"
     );
     Ok(out)
+}
+
+/// Registers the embedded Noto Sans as plotters' "sans-serif" (all styles fall back to it), once
+/// per process; every later call returns the first call's outcome.
+///
+/// plotters is built with its `ab_glyph` font feature, which knows no font until one is
+/// registered: every plotters chart of gatelab (the report's, `faces eval`'s), SVG ones included (they measure their text),
+/// must call this before drawing, or fail with `FontUnavailable`.
+pub fn register_font() -> Result<()> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            plotters::style::register_font("sans-serif", FontStyle::Normal, notosans::REGULAR_TTF)
+                .map_err(|_| "the embedded Noto Sans Regular is not a font plotters can read".to_string())
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
 }

@@ -13,10 +13,9 @@ use gatelab_core::{
     Action, AdminCommand, CompoundId, ConsentRecord, Credential, CredentialId, CredentialKind, Event, GateId, Person,
     PersonId, PersonKind, Policy, Terminal, TerminalConfig, TerminalId, Timestamp,
 };
-use gatelab_faces::Pipeline;
 use serde::Serialize;
 
-use crate::run::stat;
+use crate::Pipeline;
 use crate::store::{self, FileFlash};
 
 const COMPOUND: CompoundId = CompoundId(1);
@@ -344,12 +343,11 @@ pub fn eval(pipeline: &mut Pipeline, dir: &Path) -> Result<(Evaluation, Vec<f32>
         fnmr_at_fmr.insert(key.to_string(), threshold_for(&desc, fmr).map(fnmr_at));
     }
     let threshold = threshold_for(&desc, 1e-3).or_else(|| threshold_for(&desc, 1e-2)).unwrap_or(desc[0] + 1e-6);
+    let mean = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
     let sd = |v: &[f32]| {
-        let s = stat(v.iter().map(|&x| f64::from(x)));
-        let m = s.mean;
+        let m = mean(v);
         (v.iter().map(|&x| (f64::from(x) - m).powi(2)).sum::<f64>() / (v.len().max(2) - 1) as f64).sqrt()
     };
-    let mean = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
     let evaluation = Evaluation {
         identities: people.len(),
         images,

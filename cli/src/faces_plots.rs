@@ -1,10 +1,7 @@
 //! The DET curve (FNMR against FMR, log scale) and the score histogram of `gatelab faces eval`,
 //! drawn by plotters as PNG (bitmap backend) and as SVG (for HTML).
 //!
-//! Text in the PNGs is rasterised with ab_glyph from Noto Sans Regular (SIL OFL 1.1), whose bytes
-//! the `notosans` crate embeds at compile time: no system font, no fontconfig, nothing fetched.
-
-use std::sync::OnceLock;
+//! Text is drawn in the planner's embedded Noto Sans ([`gatelab_plan::report::register_font`]).
 
 use anyhow::{Context, Result, anyhow};
 use plotters::coord::Shift;
@@ -30,26 +27,9 @@ fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("drawing a plot failed: {e:?}")
 }
 
-/// Registers the embedded Noto Sans as plotters' "sans-serif" (all styles fall back to it), once
-/// per process; every later call returns the first call's outcome.
-///
-/// plotters is built with its `ab_glyph` font feature, which knows no font until one is
-/// registered: every plotters chart in this crate, SVG ones included (they measure their text),
-/// must call this before drawing, or fail with `FontUnavailable`.
-pub fn register_font() -> Result<()> {
-    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
-    REGISTERED
-        .get_or_init(|| {
-            plotters::style::register_font("sans-serif", FontStyle::Normal, notosans::REGULAR_TTF)
-                .map_err(|_| "the embedded Noto Sans Regular is not a font plotters can read".to_string())
-        })
-        .clone()
-        .map_err(|e| anyhow!(e))
-}
-
 /// DET, histogram: PNG bytes and SVG text.
 pub fn plots(genuine: &[f32], impostor: &[f32], threshold: f64) -> Result<Plots> {
-    register_font()?;
+    gatelab_plan::report::register_font()?;
     let det_png = png(|root| det(root, genuine, impostor)).context("could not draw det.png")?;
     let histogram_png =
         png(|root| histogram(root, genuine, impostor, threshold)).context("could not draw histogram.png")?;

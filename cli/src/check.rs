@@ -1,4 +1,4 @@
-//! `gatelab check`: run the consent checker over a JSON Lines audit log.
+//! `gatelab check-consent`: run the consent checker over a JSON Lines audit log.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -7,6 +7,20 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use gatelab_core::audit::jsonl;
 use gatelab_core::{Checker, Policy, Report};
+use gatelab_scenario::policy_file;
+
+use crate::args::{CheckArgs, Format};
+
+/// Check the log against the policy; exit 0 clean, 1 with violations.
+pub fn command(args: CheckArgs) -> Result<std::process::ExitCode> {
+    let policy = policy_file::load(&args.policy)?;
+    let report = check_file(&args.log, &policy)?;
+    match args.format {
+        Format::Text => print!("{}", render_text(&report)),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(if report.is_clean() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
+}
 
 /// Check the log at `path` in one streaming pass. Errors name the file and line.
 pub fn check_file(path: &Path, policy: &Policy) -> Result<Report> {

@@ -1,0 +1,344 @@
+//! The command line: every command's arguments as clap `Args` structs, with their defaults and
+//! value parsers written once (the no-command default plan parses `gatelab plan`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gatelab",
+    version,
+    about = "Size, test and check face-recognition entrance gates of residential compounds.",
+    long_about = "Size, test and check face-recognition entrance gates of residential compounds.\n\n\
+        Every gate decision is made by gatelab-core, the same sans-IO terminal that runs in the \
+        simulation, on a host and on a Cortex-M board, and every run leaves an audit log that the \
+        consent checker judges against the rules C1–C8 (separate consent, a non-face way in that is \
+        no worse, no processing of non-consenting people, deletion on withdrawal, retention, no \
+        export, safe degradation on faults, complete audit).\n\n\
+        With no command, gatelab plans the built-in Dongcheng scenario (one gate, short-term \
+        renters, residents who refuse face, a guard who opens the car gate, the scanner away for \
+        repair): 1 to 4 lanes per gate and direction against a 60 s p95 wait, with the \
+        sensitivity table, and says where the report is.",
+    after_help = "Examples:\n  \
+        gatelab                                            # plan the built-in Dongcheng gate: gatelab-plan/report.html\n  \
+        gatelab plan scenarios/public-rental-estate.toml --target-wait-p95 30 --lanes 1..6\n  \
+        gatelab run scenarios/tianjin-wenhuacun.toml --replications 20 --out out/tianjin\n  \
+        gatelab run scenarios/dongcheng-forced-face.toml --out out/ff && gatelab check-consent out/ff/audit.jsonl\n  \
+        gatelab scenario check scenarios/*.toml            # validate your own scenarios\n  \
+        gatelab policy show compliant > my-policy.toml     # edit, then: gatelab check-consent LOG --policy my-policy.toml"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print what the core does: modules, dimensions, policies and the consent rules it checks.
+    Describe,
+    /// Simulate a compound's rush hour: Bevy crowd, real core terminals, consent-checked audit log.
+    ///
+    /// Writes DIR/summary.json (every figure as mean and 95 % interval over replications),
+    /// DIR/passages.csv (one row per passage or denied attempt), DIR/queue.csv (queue length per
+    /// lane every 10 s) and DIR/audit.jsonl (the terminals' audit log); the last three are from
+    /// the first replication. Same scenario and seed: byte-identical files.
+    Run(RunArgs),
+    /// Watch a run: the gate area to scale, terminals coloured by state, doors, the guard booth
+    /// and car gate, everyone in the plaza coloured by who they are, and live counters.
+    ///
+    /// Live, it runs the very simulation `gatelab run` runs (same scenario and seed: the same
+    /// passages as replication 0 of `gatelab run`). Keys: space pause, → step, ↑/↓ speed ×1…×64,
+    /// [ and ] five minutes back or on, Home the start, J then HHMM and Enter jump to a time,
+    /// Z/X zoom in on the gate and out, P save a screenshot. Needs a build with
+    /// `--features viewer` (e.g. `cargo run --release --features viewer -- view`).
+    View(ViewArgs),
+    /// Size the gates: the smallest lanes per gate and direction whose p95 wait meets the target
+    /// for face users, opt-outs, visitors and couriers, beside Erlang C / M/D/c, with a
+    /// sensitivity table and an HTML report.
+    ///
+    /// Writes DIR/plan.json (`recommended` and one entry per configuration), DIR/plan.csv,
+    /// DIR/report.html (self-contained, SVG plots) and DIR/spec.json, which `gatelab sweep`
+    /// can shard over a cluster to get the very same files.
+    Plan(PlanArgs),
+    /// Run one shard of a sweep (a spec TOML, e.g. the spec.json `plan` wrote, or your own) into
+    /// a folder; `gatelab merge` combines the folders into the plan.
+    ///
+    /// The shard is --shard I/N (0 <= I < N), else Slurm's SLURM_ARRAY_TASK_ID and
+    /// SLURM_ARRAY_TASK_COUNT, else a Kubernetes Indexed Job's JOB_COMPLETION_INDEX with
+    /// GATELAB_SHARDS; without any, the whole sweep.
+    Sweep(SweepArgs),
+    /// Combine shard folders of one sweep into plan.json, plan.csv and report.html.
+    Merge(MergeArgs),
+    /// Real faces on ONNX Runtime: enrol (with a separate consent), verify, identify, withdraw,
+    /// and evaluate the model on a labelled folder. The runtime and models come from
+    /// `cargo xtask setup`; photos are read and dropped, only the store is written.
+    Faces(FacesArgs),
+    /// Check an audit log (JSON Lines) against C1–C8. Exit status: 0 clean, 1 violations, 2 error.
+    #[command(name = "check-consent", alias = "check")]
+    Check(CheckArgs),
+    /// Work with gate policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Work with compound scenarios (scenarios/*.toml).
+    Scenario {
+        #[command(subcommand)]
+        command: ScenarioCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScenarioCommand {
+    /// Validate scenario files; errors name the field and what to do. Exit 0 if all are valid.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FacesCommand {
+    /// Detect, align and embed each photo (reports the template, never prints it).
+    Embed {
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// Enrol a person from photos under their consent record (TOML: id, person, purpose =
+    /// "face_access", scope = 1, form = "separate", explicit = true, grantor = "subject",
+    /// given_at, retention_ms). The core refuses a template without a valid separate consent.
+    Enroll {
+        #[arg(long)]
+        person: u32,
+        #[arg(long, value_name = "FILE")]
+        consent: PathBuf,
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// 1:1: is this the person (the core's best match at or above the threshold)? Exit 0 yes, 1 no.
+    Verify {
+        #[arg(long)]
+        person: u32,
+        image: PathBuf,
+    },
+    /// 1:N through the core's matcher: who is this? Exit 0 found, 1 nobody.
+    Identify { image: PathBuf },
+    /// Withdraw consent: the template is deleted from the store.
+    Withdraw {
+        #[arg(long)]
+        person: u32,
+    },
+    /// Ask for the templates or face images to be exported. Always refused (C6), exit 3; the
+    /// attempt is recorded in STORE/audit.jsonl. There is no way to get a template out.
+    Export {
+        #[arg(long, value_enum)]
+        what: ExportWhat,
+    },
+    /// Genuine/impostor scores on DIR/<identity>/*.{png,jpg}: FNMR at FMR 1e-2 and 1e-3, the
+    /// threshold to use, a DET curve and a histogram.
+    Eval {
+        dir: PathBuf,
+        /// Write eval.json, det.png and histogram.png (the DET curve and the score histogram,
+        /// 640×480) here, and the same plots as det.svg and histogram.svg for HTML.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Write the distribution parameters a scenario's synthetic matcher loads.
+        #[arg(long, value_name = "FILE")]
+        emit_calibration: Option<PathBuf>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ExportWhat {
+    Templates,
+    FaceImages,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Print a built-in policy (compliant, forced-face) as TOML, to start your own from.
+    Show { name: String },
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Scenario TOML (see scenarios/); the built-in Dongcheng scenario if omitted.
+    pub scenario: Option<PathBuf>,
+    /// Seed (default: the scenario's run.seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Replications, run in parallel on all cores (default: the scenario's run.replications).
+    #[arg(long)]
+    pub replications: Option<u32>,
+    /// Simulate only this many minutes from run.start (a quick look).
+    #[arg(long, value_name = "MIN")]
+    pub duration_min: Option<u32>,
+    /// Output folder.
+    #[arg(long, value_name = "DIR", default_value = "gatelab-out")]
+    pub out: PathBuf,
+    /// Print the summary as JSON instead of a table.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Also record every event each terminal received (first replication) into FILE, for
+    /// `gatelab-rig replay FILE` to feed to the firmware and compare decisions.
+    #[arg(long, value_name = "FILE")]
+    pub export_trace: Option<PathBuf>,
+    /// Also record the first replication for `gatelab view --replay FILE`: everyone's
+    /// position, the terminals, doors and counters every 0.5 s, and every passage and
+    /// decision in order (a compact versioned file; recording changes no result).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ViewArgs {
+    /// Scenario TOML; the built-in Dongcheng scenario if omitted.
+    pub scenario: Option<PathBuf>,
+    /// Seed, as for `gatelab run` (default: the scenario's run.seed).
+    #[arg(long, conflicts_with = "replay")]
+    pub seed: Option<u64>,
+    /// Play back a recording made by `gatelab run --record FILE` instead of simulating.
+    #[arg(long, value_name = "FILE", conflicts_with = "scenario")]
+    pub replay: Option<PathBuf>,
+    /// Simulated seconds per real second: 1, 2, 4 … 64 (↑/↓ change it while watching).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub speed: u32,
+    /// Start at this time of day instead of the beginning (the simulation runs up to it first).
+    #[arg(long, value_name = "HH:MM", value_parser = parse_time_of_day)]
+    pub start: Option<u64>,
+    /// Start paused.
+    #[arg(long)]
+    pub paused: bool,
+    /// Render the view at --at off-screen into this PNG, write OUT.counts.json beside it
+    /// (people drawn, by kind and where, and the simulation's own count), and exit.
+    /// Needs a Vulkan driver (Debian: mesa-vulkan-drivers), no display.
+    #[arg(long, value_name = "OUT.png", requires = "at")]
+    pub screenshot: Option<PathBuf>,
+    /// Time of day of the screenshot, e.g. 07:45.
+    #[arg(long, value_name = "HH:MM", requires = "screenshot", value_parser = parse_time_of_day)]
+    pub at: Option<u64>,
+    /// Window (or screenshot) size in pixels.
+    #[arg(long, value_name = "WxH", default_value = "1280x720", value_parser = parse_size)]
+    pub size: (u32, u32),
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// Scenario TOML; the built-in Dongcheng scenario if omitted.
+    pub scenario: Option<PathBuf>,
+    /// The p95 wait (seconds) every group must meet.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub target_wait_p95: f64,
+    /// Lanes per gate and direction to try, FROM..TO.
+    #[arg(long, value_name = "FROM..TO", default_value = "1..4", value_parser = parse_lanes)]
+    pub lanes: (u32, u32),
+    /// Replications per configuration (default: the scenario's run.replications, at least 2).
+    #[arg(long)]
+    pub replications: Option<u32>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Simulate only this many minutes from run.start.
+    #[arg(long, value_name = "MIN")]
+    pub duration_min: Option<u32>,
+    /// Skip the sensitivity runs (10 more configurations).
+    #[arg(long)]
+    pub no_sensitivity: bool,
+    #[arg(long, value_name = "DIR", default_value = "gatelab-plan")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// Sweep spec: scenario, target_wait_p95_s, lanes_from, lanes_to, replications, and
+    /// optionally seed, sensitivity_lanes, duration_min.
+    pub spec: PathBuf,
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    #[arg(long, value_name = "DIR", default_value = "gatelab-shard")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    #[arg(long, value_name = "DIR", default_value = "gatelab-plan")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct FacesArgs {
+    #[command(subcommand)]
+    pub command: FacesCommand,
+    /// The terminal's store: a folder holding the core's encrypted, power-loss-safe journal
+    /// (identity.flash: persons and consents; biometric.flash: templates, AES-256-GCM-SIV;
+    /// terminal.key: its key, made on first use, mode 0600). Created on the first enrolment.
+    #[arg(long, global = true, value_name = "DIR", default_value = "gatelab-faces.store")]
+    pub store: PathBuf,
+    /// Cosine at or above which a face matches (fr_feature: 0.35–0.45; `faces eval` recommends one).
+    #[arg(long, global = true, default_value_t = 0.35)]
+    pub threshold: f32,
+    /// An embedder of your own: TOML with model, input_size, mean, std, channel_order, output_dim.
+    #[arg(long, global = true, value_name = "TOML")]
+    pub embedder: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The audit log: one JSON record per line, as written by `demo --audit-out`, the
+    /// simulation or the hardware rig.
+    pub log: PathBuf,
+    /// The compound's policy: built-in name (compliant, forced-face) or a policy TOML file.
+    #[arg(long, default_value = "compliant")]
+    pub policy: String,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `--lanes FROM..TO` (also `FROM..=TO`).
+fn parse_lanes(text: &str) -> Result<(u32, u32), String> {
+    let (a, b) = text.split_once("..").ok_or_else(|| format!("{text:?}: write FROM..TO, e.g. 1..4"))?;
+    let count =
+        |s: &str| s.trim().parse::<u32>().map_err(|_| format!("{text:?}: {s:?} is not a lane count (FROM..TO)"));
+    Ok((count(a)?, count(b.trim_start_matches('='))?))
+}
+
+/// `--start 07:45` / `--at 07:45` → milliseconds since midnight.
+fn parse_time_of_day(text: &str) -> Result<u64, String> {
+    let minutes = gatelab_scenario::parse_clock(text)
+        .ok_or_else(|| format!("{text:?}: write the time of day as HH:MM, e.g. 07:45"))?;
+    Ok(u64::from(minutes) * 60_000)
+}
+
+/// `--size 1280x720`.
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let parsed = text.split_once(['x', 'X']).and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)));
+    match parsed {
+        Some((w, h)) if (64..=8192).contains(&w) && (64..=8192).contains(&h) => Ok((w, h)),
+        _ => Err(format!("{text:?}: write WIDTHxHEIGHT in pixels (64 to 8192), e.g. 1280x720")),
+    }
+}
+
+impl PlanArgs {
+    /// What `gatelab` with no command plans: `gatelab plan` with every default.
+    pub fn defaults() -> PlanArgs {
+        match Cli::parse_from(["gatelab", "plan"]).command {
+            Some(Command::Plan(args)) => args,
+            _ => unreachable!("`gatelab plan` parses as the plan command"),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `gatelab faces`: real faces on ONNX Runtime through one terminal's store. The operations are
+//! `gatelab_faces::ops`; this module parses, prints and draws the evaluation's plots.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use gatelab_faces::ops as faces;
+
+use crate::args::{ExportWhat, FacesArgs, FacesCommand};
+
+pub fn faces(args: FacesArgs) -> Result<ExitCode> {
+    let FacesArgs { command, store, threshold, embedder } = args;
+    let store = store.as_path();
+    let models = gatelab_faces::paths::models_dir();
+    let config = match embedder {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("could not read {}", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("{} is not an embedder configuration", path.display()))?
+        }
+        None => gatelab_faces::EmbedderConfig::fr_feature(&models),
+    };
+    if let FacesCommand::Withdraw { person } = command {
+        print!("{}", faces::withdraw(store, person, config.output_dim)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let FacesCommand::Export { what } = command {
+        let what = match what {
+            ExportWhat::Templates => gatelab_core::audit::ExportKind::Templates,
+            ExportWhat::FaceImages => gatelab_core::audit::ExportKind::FaceImages,
+        };
+        print!("{}", faces::export(store, what, config.output_dim)?);
+        return Ok(ExitCode::from(3));
+    }
+    let mut pipeline = gatelab_faces::Pipeline::load(&gatelab_faces::paths::runtime_library(), &models, config)?;
+    let verdict = |(ok, text): (bool, String)| {
+        print!("{text}");
+        if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    };
+    Ok(match command {
+        FacesCommand::Embed { images } => {
+            print!("{}", faces::embed(&mut pipeline, &images)?);
+            ExitCode::SUCCESS
+        }
+        FacesCommand::Enroll { person, consent, images } => {
+            print!("{}", faces::enroll(&mut pipeline, store, person, &consent, &images, threshold)?);
+            ExitCode::SUCCESS
+        }
+        FacesCommand::Verify { person, image } => {
+            verdict(faces::verify(&mut pipeline, store, person, &image, threshold)?)
+        }
+        FacesCommand::Identify { image } => verdict(faces::identify(&mut pipeline, store, &image, threshold)?),
+        FacesCommand::Withdraw { .. } | FacesCommand::Export { .. } => ExitCode::SUCCESS,
+        FacesCommand::Eval { dir, out, emit_calibration } => {
+            let (e, genuine, impostor) = faces::eval(&mut pipeline, &dir)?;
+            println!(
+                "{} identities, {} photos: {} genuine pairs (mean {:.3}), {} impostor pairs (mean {:.3})",
+                e.identities, e.images, e.genuine_pairs, e.genuine_mean, e.impostor_pairs, e.impostor_mean
+            );
+            for (fmr, fnmr) in &e.fnmr_at_fmr {
+                match fnmr {
+                    Some(v) => println!("  FNMR at FMR {fmr}: {:.3}", v),
+                    None => println!("  FNMR at FMR {fmr}: too few impostor pairs to say"),
+                }
+            }
+            println!(
+                "  recommended threshold {:.3}: FMR {:.4}, FNMR {:.4}",
+                e.threshold, e.fmr_at_threshold, e.fnmr_at_threshold
+            );
+            if let Some(dir) = out {
+                std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+                let json = dir.join("eval.json");
+                std::fs::write(&json, serde_json::to_string_pretty(&e)? + "\n")
+                    .with_context(|| format!("could not write {}", json.display()))?;
+                let plots = crate::faces_plots::plots(&genuine, &impostor, e.threshold)?;
+                let files: [(&str, &[u8]); 4] = [
+                    ("det.png", &plots.det_png),
+                    ("histogram.png", &plots.histogram_png),
+                    ("det.svg", plots.det_svg.as_bytes()),
+                    ("histogram.svg", plots.histogram_svg.as_bytes()),
+                ];
+                for (name, bytes) in files {
+                    let path = dir.join(name);
+                    std::fs::write(&path, bytes).with_context(|| format!("could not write {}", path.display()))?;
+                }
+                println!("  wrote {}/eval.json, det.png, histogram.png (and .svg)", dir.display());
+            }
+            if let Some(file) = emit_calibration {
+                std::fs::write(&file, faces::calibration_toml(&e, pipeline.embedder().output_dim))
+                    .with_context(|| format!("could not write {}", file.display()))?;
+                println!("  calibration for the simulation: {}", file.display());
+            }
+            ExitCode::SUCCESS
+        }
+    })
+}

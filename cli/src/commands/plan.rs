@@ -1,0 +1,76 @@
+//! `gatelab plan`, `sweep` and `merge`: one planning job, in one process or split over a cluster.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use gatelab_plan::{self as plan, SweepSpec};
+
+use crate::args::{MergeArgs, PlanArgs, SweepArgs};
+use crate::progress::Bar;
+
+/// Sweep, recommend, then vary the inputs at the recommended deployment.
+pub fn plan(args: PlanArgs) -> Result<ExitCode> {
+    let (lanes_from, lanes_to) = args.lanes;
+    let scenario_path = match &args.scenario {
+        Some(p) => {
+            Some(p.canonicalize().with_context(|| format!("scenario {} not found; check the path", p.display()))?)
+        }
+        None => None,
+    };
+    let mut spec = SweepSpec {
+        scenario: scenario_path,
+        target_wait_p95_s: args.target_wait_p95,
+        lanes_from,
+        lanes_to,
+        replications: 0,
+        seed: args.seed,
+        sensitivity_lanes: None,
+        duration_min: args.duration_min,
+    };
+    let scenario = spec.load_scenario(Path::new("."))?;
+    spec.replications = args.replications.unwrap_or(scenario.run.replications.max(2));
+    spec.validate(&scenario)?;
+    let started = std::time::Instant::now();
+    let (spec, result) = plan::plan(spec, &scenario, !args.no_sensitivity, &Bar::new(args.quiet))?;
+    let mut files = plan::write_outputs(&args.out, &result)?;
+    files.push(plan::write_spec(&args.out, &spec)?);
+    print!("{}", plan::render_table(&result));
+    println!(
+        "planned {} configuration(s) × {} replication(s) in {:.1} s",
+        result.configurations.len(),
+        spec.replications,
+        started.elapsed().as_secs_f64()
+    );
+    println!("files:");
+    for f in &files {
+        println!("  {}", f.display());
+    }
+    println!("open the report: {}", args.out.join("report.html").display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One shard of a sweep into a folder.
+pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
+    let spec = SweepSpec::load(&args.spec)?;
+    let scenario = spec.load_scenario(Path::new("."))?;
+    spec.validate(&scenario)?;
+    let shard = plan::shard_from(args.shard.as_deref(), &|k| std::env::var(k).ok())?;
+    let units = plan::run_units(&spec, &scenario, shard, &Bar::new(args.quiet))?;
+    plan::write_shard(&args.out, &spec, &units)?;
+    println!("shard {}/{}: {} run(s) written to {}", shard.0, shard.1, units.len(), args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Shard folders → the plan's files.
+pub fn merge(args: MergeArgs) -> Result<ExitCode> {
+    let (spec, units) = plan::read_shards(&args.shards)?;
+    let scenario = spec.load_scenario(Path::new("."))?;
+    let result = plan::summarise(&spec, &scenario, &units);
+    let files = plan::write_outputs(&args.out, &result)?;
+    print!("{}", plan::render_table(&result));
+    for f in files {
+        println!("  {}", f.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,43 @@
+//! The `gatelab` command: parses arguments ([`args`]), hands each command to its module in
+//! [`commands`], which calls the libraries (`gatelab-plan`, `gatelab-sim`, `gatelab-faces`,
+//! `gatelab-scenario`, `gatelab-core`) and prints. The only crate that knows clap and draws
+//! progress bars ([`progress`]); the viewer is behind the `viewer` feature.
+
+pub mod args;
+pub mod check;
+pub mod commands;
+pub mod faces_plots;
+pub mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command, PlanArgs};
+
+/// Parse the command line, run the command, and turn an error into a message and exit status 2.
+pub fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => commands::plan::plan(PlanArgs::defaults()),
+        Some(Command::Plan(args)) => commands::plan::plan(args),
+        Some(Command::Sweep(args)) => commands::plan::sweep(args),
+        Some(Command::Merge(args)) => commands::plan::merge(args),
+        Some(Command::Run(args)) => commands::run::run(args),
+        Some(Command::View(args)) => commands::view::view(args),
+        Some(Command::Faces(args)) => commands::faces::faces(args),
+        Some(Command::Check(args)) => check::command(args),
+        Some(Command::Describe) => commands::files::describe(),
+        Some(Command::Policy { command }) => commands::files::policy(command),
+        Some(Command::Scenario { command }) => commands::files::scenario(command),
+    }
+}
