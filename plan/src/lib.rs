@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use gatelab_scenario::Scenario;
 use gatelab_sim::engine::{Figures, Keep, simulate_keeping};
 use gatelab_sim::progress::Progress;
-use gatelab_sim::run::{Stat, replication_seed, stat};
+use gatelab_sim::run::{Stat, replication_seed, stat, stat_non_negative};
 
 /// What to sweep. `plan` builds one from its arguments; `sweep` reads it from a TOML file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -522,7 +522,7 @@ pub fn summarise(spec: &SweepSpec, scenario: &Scenario, units: &[UnitResult]) ->
     let mut details = BTreeMap::new();
     for (config, us) in &by_config {
         let figs: Vec<&Figures> = us.iter().map(|u| &u.figures).collect();
-        let s = |pick: fn(&Figures) -> f64| stat(figs.iter().map(|f| pick(f)));
+        let s = |pick: fn(&Figures) -> f64| stat_non_negative(figs.iter().map(|f| pick(f)));
         let mut wait = BTreeMap::new();
         for (name, pick) in GROUPS {
             wait.insert(name, s(pick));
