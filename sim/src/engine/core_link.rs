@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use bevy::prelude::*;
 use gatelab_core::audit::{AuditEvent, DecisionReason, OpenCause, UncontrolledCause};
 use gatelab_core::checker::Checker;
-use gatelab_core::trace::{TRACE_VERSION, TraceHeader};
+use gatelab_core::trace::{self, TRACE_VERSION, TraceEntry, TraceHeader};
 use gatelab_core::{
     Action, AdminCommand, AuditRecord, Compound, CredentialKind, Event, PersonId, TerminalId, Timestamp,
 };
@@ -156,7 +156,7 @@ impl CoreLink {
 
     /// The events recorded since [`gatelab_core::Compound::record`], with the header that
     /// makes them replayable; `None` when not recording.
-    pub fn take_trace(&mut self) -> Option<super::Trace> {
+    pub fn take_trace(&mut self) -> Option<Trace> {
         let entries = self.compound.take_trace();
         if entries.is_empty() {
             return None;
@@ -167,7 +167,7 @@ impl CoreLink {
             policy: self.compound.policy().clone(),
             terminals: self.compound.terminals().iter().map(|t| t.config().clone()).collect(),
         };
-        Some(super::Trace { header, entries })
+        Some(Trace { header, entries })
     }
 
     /// Consent violations the streaming checker has found so far (for live counters).
@@ -179,5 +179,23 @@ impl CoreLink {
     pub fn finish_check(&mut self) -> gatelab_core::checker::Report {
         let checker = self.checker.take().unwrap_or_else(|| Checker::new(self.compound.policy()));
         checker.finish()
+    }
+}
+
+/// What every terminal received during one replication (see `gatelab_core::trace`).
+#[derive(Debug, Clone)]
+pub struct Trace {
+    pub header: TraceHeader,
+    pub entries: Vec<TraceEntry>,
+}
+
+impl Trace {
+    /// JSON Lines: the header, then one entry per line.
+    pub fn write(&self, mut w: impl std::io::Write) -> std::io::Result<()> {
+        trace::jsonl::write_header(&mut w, &self.header)?;
+        for e in &self.entries {
+            trace::jsonl::write_entry(&mut w, e)?;
+        }
+        Ok(())
     }
 }

@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1, StandardNormal};
 
 use super::core_link::CoreLink;
-use super::metrics::Metrics;
+use super::metrics::{Metrics, QUEUE_SAMPLE_S, QueueRow, clock_text, direction_str};
 use super::model::{
     Activity, Agent, AgentKind, Body, Clock, DECISION_DISTANCE_M, Goal, Layout, Path, QUEUE_SPACING_M, Rngs,
     SENSOR_SEPARATION_MS, ScenarioRes, SimSet, TERMINAL_OFFSET_M, Used,
@@ -104,7 +104,7 @@ impl Gatehouse {
         }
         for (g, group) in layout.groups.iter().enumerate() {
             if group.discipline == QueueDiscipline::Shared {
-                let tag = super::metrics::direction_str(group.direction);
+                let tag = direction_str(group.direction);
                 out.push((group.gate, format!("{tag}-shared"), group.direction, self.shared[g].len() as u32));
             }
         }
@@ -139,7 +139,14 @@ pub struct GuardsPlugin;
 
 impl Plugin for LanesPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(FixedUpdate, (choose_way_in.in_set(SimSet::Decide), update_goals.in_set(SimSet::Goals)));
+        app.add_systems(
+            FixedUpdate,
+            (
+                choose_way_in.in_set(SimSet::Decide),
+                update_goals.in_set(SimSet::Goals),
+                sample_queues.in_set(SimSet::Metrics),
+            ),
+        );
     }
 }
 
@@ -918,4 +925,33 @@ fn run_desk(step: &mut Step, agents: &mut Agents, g: usize) {
             }
         }
     }
+}
+
+/// Every step: the longest lane queue; every QUEUE_SAMPLE_S: each queue's length, into the
+/// metrics (which only record; the queues are the lanes' own).
+fn sample_queues(
+    mut clock: ResMut<Clock>,
+    mut metrics: ResMut<Metrics>,
+    gatehouse: Res<Gatehouse>,
+    layout: Res<Layout>,
+) {
+    let now = clock.now_ms();
+    metrics.queue_max = metrics.queue_max.max(gatehouse.longest_lane_queue());
+    if now >= metrics.next_sample_ms {
+        metrics.next_sample_ms = now - now % (QUEUE_SAMPLE_S * 1000) + QUEUE_SAMPLE_S * 1000;
+        if metrics.keep_rows {
+            for (gate, lane, direction, queue) in gatehouse.queue_lengths(&layout) {
+                metrics.queue_rows.push(QueueRow {
+                    time: clock_text(now),
+                    t_s: now as f64 / 1000.0,
+                    gate: layout.gate_names[gate].clone(),
+                    lane,
+                    direction: direction_str(direction),
+                    queue,
+                });
+            }
+        }
+    }
+    let next = clock.tick_at(metrics.next_sample_ms);
+    clock.wake_at(next);
 }

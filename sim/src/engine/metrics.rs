@@ -5,8 +5,7 @@ use bevy::prelude::*;
 use gatelab_core::Direction;
 use serde::Serialize;
 
-use super::gates::Gatehouse;
-use super::model::{Agent, AgentKind, Clock, Layout, SimSet};
+use super::model::{Agent, AgentKind};
 
 /// Seconds between queue-length samples.
 pub const QUEUE_SAMPLE_S: u64 = 10;
@@ -146,40 +145,4 @@ impl Metrics {
             self.rows.push(PassageRow { tailgated: false, ..row });
         }
     }
-}
-
-#[derive(Debug)]
-pub struct MetricsPlugin;
-
-impl Plugin for MetricsPlugin {
-    fn build(&self, app: &mut App) {
-        app.add_systems(FixedUpdate, sample_queues.in_set(SimSet::Metrics));
-    }
-}
-
-fn sample_queues(
-    mut clock: ResMut<Clock>,
-    mut metrics: ResMut<Metrics>,
-    gatehouse: Res<Gatehouse>,
-    layout: Res<Layout>,
-) {
-    let now = clock.now_ms();
-    metrics.queue_max = metrics.queue_max.max(gatehouse.longest_lane_queue());
-    if now >= metrics.next_sample_ms {
-        metrics.next_sample_ms = now - now % (QUEUE_SAMPLE_S * 1000) + QUEUE_SAMPLE_S * 1000;
-        if metrics.keep_rows {
-            for (gate, lane, direction, queue) in gatehouse.queue_lengths(&layout) {
-                metrics.queue_rows.push(QueueRow {
-                    time: clock_text(now),
-                    t_s: now as f64 / 1000.0,
-                    gate: layout.gate_names[gate].clone(),
-                    lane,
-                    direction: direction_str(direction),
-                    queue,
-                });
-            }
-        }
-    }
-    let next = clock.tick_at(metrics.next_sample_ms);
-    clock.wake_at(next);
 }

@@ -7,6 +7,7 @@
 //! next thing due (an arrival, a service end, a door timer), which changes no result.
 
 pub mod arrivals;
+pub mod capture;
 pub mod core_link;
 pub mod faces;
 pub mod faults;
@@ -18,11 +19,11 @@ pub mod walking;
 
 use std::time::Duration;
 
+pub use self::core_link::Trace;
 use anyhow::{Context, Result};
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use gatelab_core::checker::Violation;
-use gatelab_core::trace::{self, TraceEntry, TraceHeader};
 use gatelab_core::{Compound, TerminalConfig};
 
 use self::core_link::CoreLink;
@@ -238,11 +239,10 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
             gates::LanesPlugin,
             gates::GatesPlugin,
             gates::GuardsPlugin,
-            metrics::MetricsPlugin,
         ));
     if keep.frames {
         // Reads the state after each step; changes nothing in it.
-        app.add_plugins(crate::record::RecorderPlugin { seed });
+        app.add_plugins(capture::RecorderPlugin { seed });
     }
     Ok(app)
 }
@@ -318,24 +318,6 @@ pub fn simulate_keeping(scenario: &Scenario, seed: u64, keep: Keep, progress: &d
     Ok(replication)
 }
 
-/// What every terminal received during one replication (see `gatelab_core::trace`).
-#[derive(Debug, Clone)]
-pub struct Trace {
-    pub header: TraceHeader,
-    pub entries: Vec<TraceEntry>,
-}
-
-impl Trace {
-    /// JSON Lines: the header, then one entry per line.
-    pub fn write(&self, mut w: impl std::io::Write) -> std::io::Result<()> {
-        trace::jsonl::write_header(&mut w, &self.header)?;
-        for e in &self.entries {
-            trace::jsonl::write_entry(&mut w, e)?;
-        }
-        Ok(())
-    }
-}
-
 fn collect(app: &mut App, updates: u64) -> Replication {
     let world = app.world_mut();
     let unserved = world.query::<&Activity>().iter(world).count() as f64;
@@ -354,7 +336,7 @@ fn collect(app: &mut App, updates: u64) -> Replication {
     let audit_jsonl = core.audit_jsonl.take();
     let trace = core.take_trace();
     let counts = core.counts;
-    let recording = world.get_resource_mut::<crate::record::Recorder>().and_then(|mut r| r.recording.take());
+    let recording = world.get_resource_mut::<capture::Recorder>().and_then(|mut r| r.recording.take());
     let mut metrics = std::mem::take(&mut *world.resource_mut::<Metrics>());
 
     let waits = |group: Option<Group>| -> Vec<f64> {

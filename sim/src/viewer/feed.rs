@@ -6,7 +6,7 @@ use bevy::prelude::*;
 
 use crate::engine::model::Clock;
 use crate::engine::{Keep, build_app};
-use crate::record::{self, AgentDot, Frame, Player, Recording, Stage};
+use crate::record::{AgentDot, Frame, Player, Recording, Stage};
 use gatelab_scenario::Scenario;
 
 /// The simulation of one replication, owned by the viewer and stepped on demand.
@@ -67,7 +67,7 @@ impl LiveSim {
     }
 
     pub fn frame(&mut self) -> Result<Frame> {
-        record::capture_world(&mut self.world)
+        crate::engine::capture::capture_world(&mut self.world)
     }
 
     /// People in the plaza now, counted straight from the simulation's bodies.
@@ -87,7 +87,7 @@ impl Feed {
     /// The live simulation of `seed` (a replication's seed); `title` names it for people.
     pub fn live(scenario: &Scenario, seed: u64, title: String) -> Result<Feed> {
         let sim = LiveSim::new(scenario, seed)?;
-        let stage = record::stage_of(&sim.world);
+        let stage = crate::engine::capture::stage_of(&sim.world);
         let c = sim.clock();
         let window_end_ms = c.start_ms + c.end_tick * c.dt_ms;
         Ok(Feed::Live { sim: Box::new(sim), stage, window_end_ms, title })

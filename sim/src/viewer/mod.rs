@@ -3,7 +3,7 @@
 //! live counters and playback controls; replays of recordings; screenshots rendered off-screen.
 //!
 //! The viewer never simulates anything itself. Live, it steps the very app `gatelab run` builds
-//! ([`crate::engine::build_app`]) and only *reads* its state ([`crate::record::capture_frame`]);
+//! ([`crate::engine::build_app`]) and only *reads* its state ([`crate::engine::capture::capture_frame`]);
 //! a replay reads a recording. Both become a [`Frame`], and the same systems draw it.
 
 mod feed;

@@ -1,12 +1,10 @@
 //! Drawing a [`Frame`]: the scenery once (ground, fence, lanes, booth), then every update the
 //! people, terminal colours, doors, the car gate and the panel of counters.
 
-use bevy::camera::{RenderTarget, ScalingMode};
+use bevy::camera::ScalingMode;
 use bevy::prelude::*;
-use bevy::render::render_resource::TextureFormat;
 use bevy::text::FontSize;
 
-use super::shot::ShotJob;
 use super::{Feed, Shown, ViewClock, clock_hm};
 use crate::record::{Look, Stage, TerminalState};
 
@@ -103,16 +101,9 @@ struct AgentArt {
     tailgater: Handle<ColorMaterial>,
 }
 
-fn spawn_camera(mut commands: Commands, mut images: ResMut<Assets<Image>>, shot: Option<ResMut<ShotJob>>) {
-    let mut camera = commands.spawn((Camera2d, ViewCamera, IsDefaultUiCamera));
-    if let Some(mut shot) = shot {
-        // Off-screen: render into an image the size of the requested screenshot.
-        let (w, h) = shot.size;
-        let image = Image::new_target_texture(w, h, TextureFormat::Rgba8UnormSrgb, None);
-        let handle = images.add(image);
-        camera.insert(RenderTarget::Image(handle.clone().into()));
-        shot.image = Some(handle);
-    }
+fn spawn_camera(mut commands: Commands) {
+    // A screenshot run points it at an image instead of a window (`shot.rs`, after start-up).
+    commands.spawn((Camera2d, ViewCamera, IsDefaultUiCamera));
 }
 
 fn rect(commands: &mut Commands, color: Color, centre: Vec2, size: Vec2, z: f32) -> Entity {

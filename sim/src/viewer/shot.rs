@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
+use bevy::camera::RenderTarget;
 use bevy::camera::visibility::ViewVisibility;
 use bevy::prelude::*;
+use bevy::render::render_resource::TextureFormat;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 use serde_json::json;
 
@@ -54,8 +56,24 @@ pub struct ShotPlugin;
 
 impl Plugin for ShotPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, take_shot.after(DrawSet));
+        app.add_systems(PostStartup, render_into_image).add_systems(Update, take_shot.after(DrawSet));
     }
+}
+
+/// Off-screen: the view's camera renders into an image the size of the requested screenshot.
+fn render_into_image(
+    mut commands: Commands,
+    mut images: ResMut<Assets<Image>>,
+    job: Option<ResMut<ShotJob>>,
+    cameras: Query<Entity, With<ViewCamera>>,
+) {
+    let Some(mut job) = job else { return };
+    let (w, h) = job.size;
+    let handle = images.add(Image::new_target_texture(w, h, TextureFormat::Rgba8UnormSrgb, None));
+    for camera in &cameras {
+        commands.entity(camera).insert(RenderTarget::Image(handle.clone().into()));
+    }
+    job.image = Some(handle);
 }
 
 /// The counts file's path: `OUT.png` → `OUT.counts.json`.
