@@ -6,14 +6,15 @@ use std::process::{Command, Output};
 mod common;
 
 use common::{scratch, text};
-use gatelab_sim::record::{EventRow, Player, RECORDING_VERSION, Recording};
+use gatelab_sim::record::{Player, RECORDING_VERSION, Recording};
+use gatelab_sim::rows::PassageRow;
 
 fn gatelab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gatelab")).args(args).output().expect("the binary runs")
 }
 
 /// The rows as `passages.csv` writes them (same crate, same field order).
-fn csv_bytes(rows: &[EventRow]) -> Vec<u8> {
+fn csv_bytes(rows: &[PassageRow]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.serialize(r).unwrap();

@@ -335,12 +335,12 @@ pub fn run_list(
                 waits: rep
                     .passages
                     .iter()
-                    .filter(|p| !p.decision.starts_with("denied"))
+                    .filter(|p| !p.decision.is_denied())
                     .map(|p| (p.credential.to_string(), p.wait_s))
                     .collect(),
                 passages_per_lane: {
                     let mut m: BTreeMap<String, u64> = BTreeMap::new();
-                    for p in rep.passages.iter().filter(|p| !p.decision.starts_with("denied")) {
+                    for p in rep.passages.iter().filter(|p| !p.decision.is_denied()) {
                         *m.entry(format!("{} {}", p.gate, p.lane)).or_default() += 1;
                     }
                     m.into_iter().collect()

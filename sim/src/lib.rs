@@ -9,6 +9,7 @@
 pub mod engine;
 pub mod progress;
 pub mod record;
+pub mod rows;
 pub mod run;
 #[cfg(feature = "viewer")]
 pub mod viewer;

@@ -16,6 +16,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::rows::PassageRow;
+
 const MAGIC: &[u8] = b"gatelab-recording\n";
 /// Bump when [`Recording`] changes shape; older files are refused with a clear message.
 pub const RECORDING_VERSION: u32 = 1;
@@ -94,7 +96,7 @@ pub struct Frame {
     pub car_gate_open: Vec<bool>,
     pub counters: Counters,
     /// Passages and refused attempts since the previous frame, in the order they happened.
-    pub events: Vec<EventRow>,
+    pub events: Vec<PassageRow>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -172,23 +174,6 @@ pub struct Counters {
     pub consent_violations: u64,
 }
 
-/// One row of `passages.csv`, owned (a recording is read back without the simulation).
-/// Same fields, same order: written with the csv crate it gives the same bytes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EventRow {
-    pub time: String,
-    pub t_s: f64,
-    pub agent: u64,
-    pub kind: String,
-    pub gate: String,
-    pub lane: String,
-    pub direction: String,
-    pub credential: String,
-    pub decision: String,
-    pub wait_s: f64,
-    pub service_s: f64,
-    pub tailgated: bool,
-}
 
 // ---- the file ---------------------------------------------------------------------------------
 
@@ -272,7 +257,7 @@ impl Player {
     }
 
     /// Play forward to `t_ms`: the events of every frame reached, in order.
-    pub fn play_to(&mut self, t_ms: u64) -> Vec<EventRow> {
+    pub fn play_to(&mut self, t_ms: u64) -> Vec<PassageRow> {
         let frames = &self.recording.frames;
         let mut events = Vec::new();
         while self.cursor < frames.len() && frames[self.cursor].t_ms <= t_ms {

@@ -10,11 +10,11 @@ use gatelab_core::Direction;
 use super::core_link::CoreLink;
 use super::faults::FaultState;
 use super::gates::Gatehouse;
-use super::metrics::{Metrics, PassageRow};
+use super::metrics::Metrics;
 use super::model::{Agent, AgentKind, Body, Clock, Layout, PLAZA_RADIUS_M, ScenarioRes, SimSet};
 use super::percentile;
 use crate::record::{
-    AgentDot, Counters, EventRow, Frame, Header, Look, Recording, SAMPLE_MS, Stage, StageGate, StageLane, TerminalLook,
+    AgentDot, Counters, Frame, Header, Look, Recording, SAMPLE_MS, Stage, StageGate, StageLane, TerminalLook,
     TerminalState,
 };
 
@@ -65,24 +65,6 @@ pub fn look_of(agent: &Agent) -> Look {
         AgentKind::Owner if agent.opt_out => Look::OptOutCard,
         AgentKind::Owner if agent.means.face => Look::EnrolledFace,
         AgentKind::Owner => Look::OtherResident,
-    }
-}
-
-/// A `passages.csv` row as a recording keeps it (owned, read back without the simulation).
-pub fn event_row(r: &PassageRow) -> EventRow {
-    EventRow {
-        time: r.time.clone(),
-        t_s: r.t_s,
-        agent: r.agent,
-        kind: r.kind.to_string(),
-        gate: r.gate.clone(),
-        lane: r.lane.clone(),
-        direction: r.direction.to_string(),
-        credential: r.credential.to_string(),
-        decision: r.decision.clone(),
-        wait_s: r.wait_s,
-        service_s: r.service_s,
-        tailgated: r.tailgated,
     }
 }
 
@@ -227,7 +209,7 @@ fn record_frame(view: SimView, scenario: Res<ScenarioRes>, mut recorder: ResMut<
     recorder.next_sample_ms = now - now % SAMPLE_MS + SAMPLE_MS;
     let mut frame = capture_frame(&view);
     let rows = &view.metrics.rows;
-    frame.events = rows[recorder.rows_taken.min(rows.len())..].iter().map(event_row).collect();
+    frame.events = rows[recorder.rows_taken.min(rows.len())..].to_vec();
     recorder.rows_taken = rows.len();
     if let Some(recording) = &mut recorder.recording {
         recording.frames.push(frame);

@@ -11,7 +11,6 @@ use bevy::ecs::system::SystemParam;
 use bevy::math::Vec2;
 use bevy::prelude::*;
 use gatelab_core::audit::DecisionReason;
-use gatelab_core::audit::UncontrolledCause;
 use gatelab_core::{CredentialId, CredentialKind, Direction, Event, Timestamp};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -19,6 +18,7 @@ use rand_distr::{Distribution, Exp1, StandardNormal};
 
 use super::core_link::CoreLink;
 use super::metrics::{Metrics, QUEUE_SAMPLE_S, QueueRow, clock_text, direction_str};
+use crate::rows::Decision;
 use super::model::{
     Activity, Agent, AgentKind, Body, Clock, DECISION_DISTANCE_M, Goal, Layout, Path, QUEUE_SPACING_M, Rngs,
     SENSOR_SEPARATION_MS, ScenarioRes, SimSet, TERMINAL_OFFSET_M, Used,
@@ -385,31 +385,6 @@ impl Step<'_> {
     }
 }
 
-fn reason_str(reason: Option<DecisionReason>) -> &'static str {
-    match reason {
-        Some(DecisionReason::NoFaceMatch) => "no_face_match",
-        Some(DecisionReason::FaceUnavailable) => "face_unavailable",
-        Some(DecisionReason::CredentialExpired) => "credential_expired",
-        Some(DecisionReason::CredentialRevoked) => "credential_revoked",
-        Some(DecisionReason::CredentialNotAccepted) => "credential_not_accepted",
-        Some(DecisionReason::FaceRequiredByPolicy) => "face_required_by_policy",
-        Some(DecisionReason::UnknownCredential) => "unknown_credential",
-        Some(DecisionReason::UnknownPerson) => "unknown_person",
-        Some(DecisionReason::BadProbe) => "bad_probe",
-        Some(_) | None => "other",
-    }
-}
-
-fn cause_str(cause: UncontrolledCause) -> &'static str {
-    match cause {
-        UncontrolledCause::Tailgating => "tailgating",
-        UncontrolledCause::GuardBypass => "guard_bypass",
-        UncontrolledCause::DoorForced => "door_forced",
-        UncontrolledCause::FaultOpen => "fault_open",
-        UncontrolledCause::Unexplained => "unexplained",
-    }
-}
-
 fn credential_str(kind: CredentialKind) -> &'static str {
     Used::Credential(kind).as_str()
 }
@@ -432,14 +407,14 @@ fn cross(step: &mut Step, agents: &mut Agents, e: Entity) {
                 state.phase = Phase::Free;
             }
             let decision = if masked {
-                String::from("undetected")
+                Decision::Undetected
             } else {
                 match step.core.send(now, lane.terminal, Event::PassageSensed).uncontrolled {
-                    Some(cause) => format!("uncontrolled:{}", cause_str(cause)),
-                    None => String::from("granted"),
+                    Some(cause) => Decision::Uncontrolled(cause),
+                    None => Decision::Granted,
                 }
             };
-            if agent.tailgating && !decision.starts_with("uncontrolled") {
+            if agent.tailgating && !decision.is_uncontrolled() {
                 step.metrics.tailgating_undetected += 1;
             }
             step.metrics.passage(&agent, step.now_ms, gate_name, &lane.name, decision);
@@ -452,8 +427,8 @@ fn cross(step: &mut Step, agents: &mut Agents, e: Entity) {
                 step.core.send(now, terminal, Event::GuardOverride { credential: step.population.guards[g] });
             }
             let decision = match step.core.send(now, terminal, Event::PassageSensed).uncontrolled {
-                Some(cause) => format!("uncontrolled:{}", cause_str(cause)),
-                None => String::from("granted"),
+                Some(cause) => Decision::Uncontrolled(cause),
+                None => Decision::Granted,
             };
             let name = if guard_path.car_gate { "car-gate" } else { "guard-door" };
             step.metrics.passage(&agent, step.now_ms, gate_name, name, decision);
@@ -501,7 +476,7 @@ fn present(step: &mut Step, agents: &mut Agents, e: Entity, l: usize, method: Me
                 agent.used = Used::Face;
                 return Outcome::Granted;
             }
-            step.metrics.denied(&agent, step.now_ms, gate_name, &lane.name, "face", reason_str(reply.deny));
+            step.metrics.denied(&agent, step.now_ms, gate_name, &lane.name, "face", reply.deny);
             match reply.deny {
                 Some(DecisionReason::NoFaceMatch) => {
                     step.metrics.false_rejects += 1;
@@ -525,7 +500,7 @@ fn present(step: &mut Step, agents: &mut Agents, e: Entity, l: usize, method: Me
                 gate_name,
                 &lane.name,
                 credential_str(kind),
-                reason_str(reply.deny),
+                reply.deny,
             );
             // It did not work (expired, not accepted): they will not try it again today.
             agent.means.credential = None;

@@ -3,42 +3,14 @@
 
 use bevy::prelude::*;
 use gatelab_core::Direction;
-use serde::Serialize;
+use gatelab_core::audit::DecisionReason;
 
 use super::model::{Agent, AgentKind};
+use crate::rows::{Decision, PassageRow};
+pub use crate::rows::QueueRow;
 
 /// Seconds between queue-length samples.
 pub const QUEUE_SAMPLE_S: u64 = 10;
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct PassageRow {
-    /// Clock time, "HH:MM:SS.s".
-    pub time: String,
-    /// Seconds since midnight.
-    pub t_s: f64,
-    pub agent: u64,
-    pub kind: &'static str,
-    pub gate: String,
-    pub lane: String,
-    pub direction: &'static str,
-    pub credential: &'static str,
-    /// `granted`, `uncontrolled:<cause>`, `undetected` (the sensor missed them), `denied:<reason>`.
-    pub decision: String,
-    pub wait_s: f64,
-    pub service_s: f64,
-    pub tailgated: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct QueueRow {
-    pub time: String,
-    pub t_s: f64,
-    pub gate: String,
-    /// A lane (`out-1`), a shared queue (`out-shared`) or the guard booth (`guard-desk`).
-    pub lane: String,
-    pub direction: &'static str,
-    pub queue: u32,
-}
 
 /// Which planner group a passage counts for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,7 +72,7 @@ impl Metrics {
         gate: &str,
         lane: &str,
         credential: &'static str,
-        decision: String,
+        decision: Decision,
     ) -> PassageRow {
         let joined = agent.joined_ms.unwrap_or(now_ms);
         let start = agent.service_start_ms.unwrap_or(now_ms).max(joined);
@@ -108,11 +80,11 @@ impl Metrics {
             time: clock_text(now_ms),
             t_s: now_ms as f64 / 1000.0,
             agent: agent.serial,
-            kind: agent.kind.as_str(),
+            kind: agent.kind.as_str().into(),
             gate: gate.to_string(),
             lane: lane.to_string(),
-            direction: direction_str(agent.direction),
-            credential,
+            direction: direction_str(agent.direction).into(),
+            credential: credential.into(),
             decision,
             wait_s: wait_seconds(agent, start),
             service_s: now_ms.saturating_sub(start) as f64 / 1000.0,
@@ -121,7 +93,7 @@ impl Metrics {
     }
 
     /// Record a finished passage (the agent is through).
-    pub fn passage(&mut self, agent: &Agent, now_ms: u64, gate: &str, lane: &str, decision: String) {
+    pub fn passage(&mut self, agent: &Agent, now_ms: u64, gate: &str, lane: &str, decision: Decision) {
         let joined = agent.joined_ms.unwrap_or(now_ms);
         let wait_s = wait_seconds(agent, agent.service_start_ms.unwrap_or(now_ms).max(joined));
         let group = match agent.kind {
@@ -138,10 +110,18 @@ impl Metrics {
     }
 
     /// Record a refused attempt (the agent is still trying).
-    pub fn denied(&mut self, agent: &Agent, now_ms: u64, gate: &str, lane: &str, credential: &'static str, why: &str) {
+    pub fn denied(
+        &mut self,
+        agent: &Agent,
+        now_ms: u64,
+        gate: &str,
+        lane: &str,
+        credential: &'static str,
+        why: Option<DecisionReason>,
+    ) {
         self.denied_attempts += 1;
         if self.keep_rows {
-            let row = Metrics::row(agent, now_ms, gate, lane, credential, format!("denied:{why}"));
+            let row = Metrics::row(agent, now_ms, gate, lane, credential, Decision::Denied(why));
             self.rows.push(PassageRow { tailgated: false, ..row });
         }
     }

@@ -28,7 +28,8 @@ use gatelab_core::{Compound, TerminalConfig};
 
 use self::core_link::CoreLink;
 use self::gates::Gatehouse;
-use self::metrics::{Group, Metrics, PassageRow, QueueRow};
+use self::metrics::{Group, Metrics};
+use crate::rows::{PassageRow, QueueRow};
 use self::model::{Activity, Clock, Layout, Rngs, ScenarioRes, SimSet};
 use self::population::{COMPOUND, Population};
 use gatelab_scenario::Scenario;
