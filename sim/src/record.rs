@@ -174,7 +174,6 @@ pub struct Counters {
     pub consent_violations: u64,
 }
 
-
 // ---- the file ---------------------------------------------------------------------------------
 
 impl Recording {

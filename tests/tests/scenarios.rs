@@ -160,3 +160,29 @@ fn clock_times_are_strict() {
         assert_eq!(parse_clock(bad), None, "{bad}");
     }
 }
+
+/// The policy is resolved once, when the scenario is read: a policy file named beside the
+/// scenario is found whatever the working folder, and a name that is neither built in nor a
+/// file is refused at load, at `policy.name`'s line, not later inside a replication.
+#[test]
+fn the_policy_is_resolved_when_the_scenario_is_read() {
+    let dir = std::env::temp_dir().join(format!("gatelab-policy-resolve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(workspace("scenarios/dongcheng.toml")).unwrap();
+    let mut open_for_all = gatelab_core::Policy::compliant();
+    open_for_all.name = "site-policy".into();
+    open_for_all.on_fault = gatelab_core::policy::FaultMode::OpenForAll;
+    std::fs::write(dir.join("site-policy.toml"), gatelab_scenario::policy_file::to_toml(&open_for_all)).unwrap();
+    let named = text.replace("[policy]\nname = \"compliant\"", "[policy]\nname = \"site-policy.toml\"");
+    assert_ne!(named, text, "the shipped scenario's [policy] table moved");
+    std::fs::write(dir.join("site.toml"), &named).unwrap();
+    let s = Scenario::load(&dir.join("site.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.policy.resolved.as_ref(), Some(&open_for_all));
+    assert_eq!(s.policy().unwrap(), open_for_all);
+
+    std::fs::write(dir.join("bad.toml"), text.replace("name = \"compliant\"", "name = \"no-such-policy\"")).unwrap();
+    let e = Scenario::load(&dir.join("bad.toml")).unwrap_err();
+    assert_eq!(e.field, "policy.name", "{e}");
+    assert!(e.line.is_some() && e.to_string().contains("no-such-policy"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}

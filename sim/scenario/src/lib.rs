@@ -306,6 +306,11 @@ pub struct Outage {
 pub struct PolicySpec {
     /// Built-in name or a path relative to the scenario file.
     pub name: String,
+    /// The policy `name` stands for, resolved once when the scenario is read (a built-in, or the
+    /// file read then); every replication and sweep unit uses this copy. `None` only for a
+    /// scenario built in code or decoded from elsewhere: [`Scenario::policy`] resolves it then.
+    #[serde(skip)]
+    pub resolved: Option<gatelab_core::Policy>,
     /// The guard opens the car gate for everyone when a queue exceeds this many people.
     #[serde(default)]
     pub guard_opens_car_gate_above_queue: Option<u32>,
@@ -414,6 +419,20 @@ impl Scenario {
             message: format!("could not read the scenario ({e}); check the path"),
         })?;
         let mut scenario = Scenario::parse_named(&text, &file)?;
+        if scenario.policy.resolved.is_none() {
+            // A policy file, relative to the scenario (as a path given from the working folder
+            // is, too: that is how it was read before the scenario knew its own folder).
+            let beside = path.parent().unwrap_or(Path::new(".")).join(&scenario.policy.name);
+            let spec =
+                if beside.exists() { beside.to_string_lossy().into_owned() } else { scenario.policy.name.clone() };
+            let policy = policy_file::load(&spec).map_err(|e| ScenarioError {
+                file: file.clone(),
+                line: locate(&text, "policy.name"),
+                field: "policy.name".into(),
+                message: format!("{e:#}"),
+            })?;
+            scenario.policy.resolved = Some(policy);
+        }
         // A file named by a field, relative to the scenario; its errors point at that field.
         let (file_ref, text_ref) = (&file, &text);
         let side_file = |field: &'static str, name: &str, what: &str, writer: &str| {
@@ -464,7 +483,7 @@ impl Scenario {
     }
 
     pub fn parse_named(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|span| line_of(text, span.start));
             let message = e.message().trim_end().to_string();
             let hint = if message.contains("unknown field") {
@@ -484,7 +503,17 @@ impl Scenario {
             field,
             message,
         })?;
+        scenario.policy.resolved = gatelab_core::Policy::builtin(&scenario.policy.name);
         Ok(scenario)
+    }
+
+    /// The compound's policy: the one resolved when the scenario was read, else the built-in
+    /// of that name, else the policy file `policy.name` names (relative to the working folder).
+    pub fn policy(&self) -> anyhow::Result<gatelab_core::Policy> {
+        if let Some(p) = &self.policy.resolved {
+            return Ok(p.clone());
+        }
+        policy_file::load(&self.policy.name)
     }
 
     /// Minutes since midnight at which the run starts (validated).

@@ -18,12 +18,12 @@ use rand_distr::{Distribution, Exp1, StandardNormal};
 
 use super::core_link::CoreLink;
 use super::metrics::{Metrics, QUEUE_SAMPLE_S, QueueRow, clock_text, direction_str};
-use crate::rows::Decision;
 use super::model::{
     Activity, Agent, AgentKind, Body, Clock, DECISION_DISTANCE_M, Goal, Layout, Path, QUEUE_SPACING_M, Rngs,
     SENSOR_SEPARATION_MS, ScenarioRes, SimSet, TERMINAL_OFFSET_M, Used,
 };
 use super::population::Population;
+use crate::rows::Decision;
 use gatelab_scenario::{QueueDiscipline, Scenario, ServiceDistribution};
 
 /// How far beyond the gate line people walk before they are gone.
@@ -494,14 +494,7 @@ fn present(step: &mut Step, agents: &mut Agents, e: Entity, l: usize, method: Me
                 agent.used = Used::Credential(kind);
                 return Outcome::Granted;
             }
-            step.metrics.denied(
-                &agent,
-                step.now_ms,
-                gate_name,
-                &lane.name,
-                credential_str(kind),
-                reply.deny,
-            );
+            step.metrics.denied(&agent, step.now_ms, gate_name, &lane.name, credential_str(kind), reply.deny);
             // It did not work (expired, not accepted): they will not try it again today.
             agent.means.credential = None;
         }

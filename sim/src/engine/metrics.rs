@@ -6,8 +6,8 @@ use gatelab_core::Direction;
 use gatelab_core::audit::DecisionReason;
 
 use super::model::{Agent, AgentKind};
-use crate::rows::{Decision, PassageRow};
 pub use crate::rows::QueueRow;
+use crate::rows::{Decision, PassageRow};
 
 /// Seconds between queue-length samples.
 pub const QUEUE_SAMPLE_S: u64 = 10;

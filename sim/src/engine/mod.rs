@@ -29,11 +29,10 @@ use gatelab_core::{Compound, TerminalConfig};
 use self::core_link::CoreLink;
 use self::gates::Gatehouse;
 use self::metrics::{Group, Metrics};
-use crate::rows::{PassageRow, QueueRow};
 use self::model::{Activity, Clock, Layout, Rngs, ScenarioRes, SimSet};
 use self::population::{COMPOUND, Population};
+use crate::rows::{PassageRow, QueueRow};
 use gatelab_scenario::Scenario;
-use gatelab_scenario::policy_file;
 
 /// After the window closes, people already at the gate are let through for at most this long.
 pub const DRAIN_MS: u64 = 30 * 60_000;
@@ -168,7 +167,8 @@ impl Keep {
 
 /// Build the Bevy app for one replication of `scenario`.
 pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
-    let policy = policy_file::load(&scenario.policy.name)
+    let policy = scenario
+        .policy()
         .with_context(|| format!("policy.name = {:?} in scenario {:?}", scenario.policy.name, scenario.name))?;
     let layout = Layout::new(scenario);
     let dim = scenario.matcher.dim;
