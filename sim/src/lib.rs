@@ -11,5 +11,6 @@ pub mod progress;
 pub mod record;
 pub mod rows;
 pub mod run;
+pub mod summary;
 #[cfg(feature = "viewer")]
 pub mod viewer;

@@ -9,20 +9,18 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::engine::model::splitmix;
-use crate::engine::{Figures, Keep, Replication, simulate_keeping};
+use crate::engine::{Keep, Replication, simulate_keeping};
 use crate::progress::Progress;
+use crate::summary::Summary;
 use gatelab_scenario::Scenario;
 
 /// The built-in default scenario: the seed story's Dongcheng compound.
 pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/dongcheng.toml");
 pub const DEFAULT_SCENARIO_NAME: &str = "dongcheng (built in)";
-
-/// Reads one figure out of a replication's figures.
-type Pick = fn(&Figures) -> f64;
 
 /// Seed of replication `r` of a run seeded with `seed`.
 pub fn replication_seed(seed: u64, r: u32) -> u64 {
@@ -84,96 +82,18 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    pub fn stat(&self, pick: Pick) -> Stat {
-        stat_non_negative(self.replications.iter().map(|r| pick(&r.figures)))
+    /// Every figure over the replications (`summary.json`).
+    pub fn summary(&self) -> Summary {
+        Summary::of(self)
     }
 
     pub fn summary_json(&self) -> Value {
-        let s = |pick: Pick| serde_json::to_value(self.stat(pick)).unwrap_or(Value::Null);
-        let first = &self.replications[0];
-        let mut rules = serde_json::Map::new();
-        for v in &first.violations {
-            let key = format!("{:?}", v.rule);
-            let count = rules.get(&key).and_then(Value::as_u64).unwrap_or(0) + 1;
-            rules.insert(key, json!(count));
-        }
-        json!({
-            "scenario": self.scenario.name,
-            "policy": self.scenario.policy.name,
-            "seed": self.seed,
-            "replications": self.replications.len(),
-            "window": { "start": self.scenario.run.start, "duration_min": self.scenario.run.duration_min, "dt_s": self.scenario.run.dt_s },
-            "arrivals": s(|f| f.arrivals),
-            "passages": s(|f| f.passages),
-            "throughput_per_min": s(|f| f.throughput_per_min),
-            "wait_s": { "mean": s(|f| f.wait_mean), "p50": s(|f| f.wait_p50), "p95": s(|f| f.wait_p95), "p99": s(|f| f.wait_p99), "max": s(|f| f.wait_max) },
-            "queue_max": s(|f| f.queue_max),
-            "tailgating": { "attempts": s(|f| f.tailgating_attempts), "detected": s(|f| f.tailgating_detected), "undetected": s(|f| f.tailgating_undetected) },
-            "uncontrolled_passages": s(|f| f.uncontrolled_passages),
-            "opt_out": { "persons": s(|f| f.opt_out_persons), "passages": s(|f| f.opt_out_passages), "wait_s_p95": s(|f| f.opt_out_wait_p95) },
-            "enrolled": { "persons": s(|f| f.enrolled_persons), "passages": s(|f| f.enrolled_passages), "wait_s_p95": s(|f| f.enrolled_wait_p95) },
-            "visitors": { "passages": s(|f| f.visitor_passages), "wait_s_p95": s(|f| f.visitor_wait_p95) },
-            "couriers": { "passages": s(|f| f.courier_passages), "wait_s_p95": s(|f| f.courier_wait_p95) },
-            "face_attempts": s(|f| f.face_attempts),
-            "false_accepts": s(|f| f.false_accepts),
-            "false_rejects": s(|f| f.false_rejects),
-            "denied_attempts": s(|f| f.denied_attempts),
-            "car_gate_openings": s(|f| f.car_gate_openings),
-            "camera_failures": s(|f| f.camera_failures),
-            "unserved_at_end": s(|f| f.unserved_at_end),
-            "consent_withdrawals": s(|f| f.withdrawals),
-            "arrivals_suppressed": s(|f| f.arrivals_suppressed),
-            "consent_violations": s(|f| f.consent_violations),
-            "consent_rules_first_replication": rules,
-            "per_replication": self.replications.iter().map(|r| serde_json::to_value(r.figures).unwrap_or(Value::Null)).collect::<Vec<_>>(),
-        })
+        self.summary().to_json()
     }
 
     /// The table printed at the end of a run.
     pub fn render_table(&self) -> String {
-        let rows: [(&str, Pick); 21] = [
-            ("arrivals", |f| f.arrivals),
-            ("passages", |f| f.passages),
-            ("throughput, busiest 15 min (/min)", |f| f.throughput_per_min),
-            ("wait p50 (s)", |f| f.wait_p50),
-            ("wait p95 (s)", |f| f.wait_p95),
-            ("wait p99 (s)", |f| f.wait_p99),
-            ("wait max (s)", |f| f.wait_max),
-            ("longest queue (people)", |f| f.queue_max),
-            ("face users: wait p95 (s)", |f| f.enrolled_wait_p95),
-            ("opt-outs: wait p95 (s)", |f| f.opt_out_wait_p95),
-            ("visitors: wait p95 (s)", |f| f.visitor_wait_p95),
-            ("couriers: wait p95 (s)", |f| f.courier_wait_p95),
-            ("tailgating attempts", |f| f.tailgating_attempts),
-            ("  detected by the sensor", |f| f.tailgating_detected),
-            ("  undetected", |f| f.tailgating_undetected),
-            ("uncontrolled passages", |f| f.uncontrolled_passages),
-            ("false accepts", |f| f.false_accepts),
-            ("false rejects", |f| f.false_rejects),
-            ("car gate openings", |f| f.car_gate_openings),
-            ("consents withdrawn (templates deleted)", |f| f.withdrawals),
-            ("consent violations", |f| f.consent_violations),
-        ];
-        let mut out = String::new();
-        let r = self.replications.len();
-        let _ = writeln!(
-            out,
-            "{} — policy '{}', {} from {}, {} replication{}, seed {}",
-            self.scenario.name,
-            self.scenario.policy.name,
-            format_args!("{} min", self.scenario.run.duration_min),
-            self.scenario.run.start,
-            r,
-            if r == 1 { "" } else { "s" },
-            self.seed
-        );
-        let _ = writeln!(out, "  {:<36} {:>10}  {}", "figure", "mean", if r > 1 { "95% interval" } else { "" });
-        for (name, pick) in rows {
-            let st = self.stat(pick);
-            let value = if st.n == 0 { "—".to_string() } else { format!("{:.1}", st.mean) };
-            let interval = st.ci95.map(|[lo, hi]| format!("[{lo:.1}, {hi:.1}]")).unwrap_or_default();
-            let _ = writeln!(out, "  {name:<36} {value:>10}  {interval}");
-        }
+        let mut out = self.summary().render_table(self.scenario.run.duration_min);
         let first = &self.replications[0];
         if !first.violations.is_empty() {
             let _ = writeln!(out, "consent violations in the first replication (rule: reason):");
