@@ -364,19 +364,3 @@ pub fn eval(pipeline: &mut Pipeline, dir: &Path) -> Result<(Evaluation, Vec<f32>
     };
     Ok((evaluation, genuine, impostor))
 }
-
-/// The `[matcher]` table a scenario uses for synthetic faces that behave like this model.
-pub fn calibration_toml(e: &Evaluation, dim: usize) -> String {
-    format!(
-        "# Written by `gatelab faces eval --emit-calibration` from {} genuine and {} impostor pairs.\n\
-         # Use it as a scenario's matcher: `[matcher] calibration = \"this-file.toml\"`.\n\
-         threshold = {:.4}\ngenuine_mean = {:.4}\ngenuine_sd = {:.4}\nimpostor_mean = {:.4}\nimpostor_sd = {:.4}\ndim = {dim}\n",
-        e.genuine_pairs,
-        e.impostor_pairs,
-        e.threshold,
-        e.genuine_mean,
-        e.genuine_sd,
-        e.impostor_mean.max(0.0),
-        e.impostor_sd
-    )
-}

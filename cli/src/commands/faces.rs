@@ -85,11 +85,34 @@ pub fn faces(args: FacesArgs) -> Result<ExitCode> {
                 println!("  wrote {}/eval.json, det.png, histogram.png (and .svg)", dir.display());
             }
             if let Some(file) = emit_calibration {
-                std::fs::write(&file, faces::calibration_toml(&e, pipeline.embedder().output_dim))
+                std::fs::write(&file, calibration_toml(&e, pipeline.embedder().output_dim)?)
                     .with_context(|| format!("could not write {}", file.display()))?;
                 println!("  calibration for the simulation: {}", file.display());
             }
             ExitCode::SUCCESS
         }
     })
+}
+
+/// `--emit-calibration`: the scenario's own `[matcher]` type (`gatelab_scenario::MatcherModel`),
+/// written by toml, so the file and the reader cannot drift apart. Four decimals: a few hundred
+/// pairs do not pin a mean or a spread any closer.
+fn calibration_toml(e: &faces::Evaluation, dim: usize) -> Result<String> {
+    let round = |x: f64| (x * 1e4).round() / 1e4;
+    let matcher = gatelab_scenario::MatcherModel {
+        calibration: None,
+        threshold: round(e.threshold) as f32,
+        genuine_mean: round(e.genuine_mean),
+        genuine_sd: round(e.genuine_sd),
+        impostor_mean: round(e.impostor_mean.max(0.0)),
+        impostor_sd: round(e.impostor_sd),
+        dim,
+    };
+    Ok(format!(
+        "# Written by `gatelab faces eval --emit-calibration` from {} genuine and {} impostor pairs.\n\
+         # Use it as a scenario's matcher: `[matcher] calibration = \"this-file.toml\"`.\n{}",
+        e.genuine_pairs,
+        e.impostor_pairs,
+        toml::to_string(&matcher)?
+    ))
 }
