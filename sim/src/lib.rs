@@ -11,6 +11,7 @@ pub mod progress;
 pub mod record;
 pub mod rows;
 pub mod run;
+pub mod stats;
 pub mod summary;
 #[cfg(feature = "viewer")]
 pub mod viewer;

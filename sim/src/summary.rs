@@ -6,8 +6,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::engine::Figures;
-use crate::run::{RunResult, Stat, stat_non_negative};
+use gatelab_scenario::Scenario;
+
+use crate::engine::{Figures, Replication};
+use crate::stats::{Stat, stat_non_negative};
 
 /// The run's figures over its replications: each a mean with its 95 % interval ([`Stat`]).
 /// `summary.json` is this, its keys sorted (as serde_json's map writes them).
@@ -82,23 +84,24 @@ pub struct Visitors {
 }
 
 impl Summary {
-    pub fn of(run: &RunResult) -> Summary {
-        let s = |pick: fn(&Figures) -> f64| stat_non_negative(run.replications.iter().map(|r| pick(&r.figures)));
+    /// The summary of `replications` of `scenario`, a run seeded with `seed`.
+    pub fn of(scenario: &Scenario, seed: u64, replications: &[Replication]) -> Summary {
+        let s = |pick: fn(&Figures) -> f64| stat_non_negative(replications.iter().map(|r| pick(&r.figures)));
         let mut rules = BTreeMap::new();
-        if let Some(first) = run.replications.first() {
+        if let Some(first) = replications.first() {
             for v in &first.violations {
                 *rules.entry(format!("{:?}", v.rule)).or_insert(0) += 1;
             }
         }
         Summary {
-            scenario: run.scenario.name.clone(),
-            policy: run.scenario.policy.name.clone(),
-            seed: run.seed,
-            replications: run.replications.len(),
+            scenario: scenario.name.clone(),
+            policy: scenario.policy.name.clone(),
+            seed,
+            replications: replications.len(),
             window: Window {
-                start: run.scenario.run.start.clone(),
-                duration_min: run.scenario.run.duration_min,
-                dt_s: run.scenario.run.dt_s,
+                start: scenario.run.start.clone(),
+                duration_min: scenario.run.duration_min,
+                dt_s: scenario.run.dt_s,
             },
             arrivals: s(|f| f.arrivals),
             passages: s(|f| f.passages),
@@ -140,7 +143,7 @@ impl Summary {
             arrivals_suppressed: s(|f| f.arrivals_suppressed),
             consent_violations: s(|f| f.consent_violations),
             consent_rules_first_replication: rules,
-            per_replication: run.replications.iter().map(|r| r.figures).collect(),
+            per_replication: replications.iter().map(|r| r.figures).collect(),
         }
     }
 

@@ -1,0 +1,121 @@
+//! What every part of the matcher shares: dimensions, precision, errors, normalising and
+//! quantising an embedding, and the ranked candidate list a search fills.
+
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::PersonId;
+
+/// Embedding dimensions the product uses (synthetic sim embeddings, the ONNX embedder).
+pub const COMMON_DIMS: [usize; 2] = [128, 512];
+/// Larger embeddings are refused: nothing we run produces them and it bounds memory per probe.
+pub const MAX_DIM: usize = 4096;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    F32,
+    Int8,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplateError {
+    /// The embedding's length is not the store's dimension.
+    WrongDimension { expected: u32, got: u32 },
+    /// NaN or infinity in the embedding.
+    NotFinite,
+    /// All zeros: nothing to normalise.
+    ZeroVector,
+    /// The dimension is 0 or above [`MAX_DIM`].
+    UnsupportedDimension { dim: u32 },
+}
+
+impl core::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TemplateError::WrongDimension { expected, got } => {
+                write!(f, "embedding has {got} values but the store holds {expected}-d templates")
+            }
+            TemplateError::NotFinite => f.write_str("embedding contains NaN or infinity"),
+            TemplateError::ZeroVector => f.write_str("embedding is all zeros"),
+            TemplateError::UnsupportedDimension { dim } => {
+                write!(f, "dimension {dim} is not supported (1..={MAX_DIM})")
+            }
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for TemplateError {}
+
+pub(super) fn check_dim(dim: usize) -> Result<(), TemplateError> {
+    if dim == 0 || dim > MAX_DIM {
+        return Err(TemplateError::UnsupportedDimension { dim: dim.min(u32::MAX as usize) as u32 });
+    }
+    Ok(())
+}
+
+/// L2-normalise `embedding` into `out` (cleared first).
+pub fn normalize_into(embedding: &[f32], dim: usize, out: &mut Vec<f32>) -> Result<(), TemplateError> {
+    check_dim(dim)?;
+    if embedding.len() != dim {
+        return Err(TemplateError::WrongDimension {
+            expected: dim as u32,
+            got: embedding.len().min(u32::MAX as usize) as u32,
+        });
+    }
+    if embedding.iter().any(|v| !v.is_finite()) {
+        return Err(TemplateError::NotFinite);
+    }
+    // Accumulate in f64 so huge-but-finite inputs cannot overflow to infinity.
+    let norm_sq: f64 = embedding.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+    if norm_sq == 0.0 {
+        return Err(TemplateError::ZeroVector);
+    }
+    let inv = 1.0 / libm::sqrt(norm_sq);
+    out.clear();
+    out.extend(embedding.iter().map(|&v| (f64::from(v) * inv) as f32));
+    Ok(())
+}
+
+/// Symmetric per-vector int8 quantisation of a normalised template: `v ≈ q · scale`.
+pub fn quantize_into(normalized: &[f32], out: &mut Vec<i8>) -> f32 {
+    let max_abs = normalized.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    out.clear();
+    if max_abs == 0.0 {
+        out.resize(normalized.len(), 0);
+        return 0.0;
+    }
+    let to_q = 127.0 / max_abs;
+    out.extend(normalized.iter().map(|&v| libm::roundf(v * to_q).clamp(-127.0, 127.0) as i8));
+    max_abs / 127.0
+}
+
+/// One search hit: cosine similarity in [-1, 1].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub person: PersonId,
+    pub score: f32,
+}
+
+impl Candidate {
+    /// Higher score first; equal scores go to the smaller person id (deterministic ties).
+    fn ranks_before(&self, other: &Candidate) -> bool {
+        self.score > other.score || (self.score == other.score && self.person < other.person)
+    }
+}
+
+/// Keep the best `k` candidates, sorted best first.
+pub(super) fn offer(top: &mut Vec<Candidate>, k: usize, c: Candidate) {
+    if top.len() == k {
+        match top.last() {
+            Some(worst) if c.ranks_before(worst) => {
+                top.pop();
+            }
+            _ => return,
+        }
+    }
+    let at = top.iter().position(|t| c.ranks_before(t)).unwrap_or(top.len());
+    top.insert(at, c);
+}
