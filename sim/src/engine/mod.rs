@@ -290,37 +290,105 @@ pub fn simulate(scenario: &Scenario, seed: u64, keep_details: bool, progress: &d
 
 /// Run one replication. `progress(done_ticks)` is called now and then with the clock's tick.
 pub fn simulate_keeping(scenario: &Scenario, seed: u64, keep: Keep, progress: &dyn Fn(u64)) -> Result<Replication> {
-    let mut app = build_app(scenario, seed, keep)?;
-    // The first update runs Startup only (Bevy's fixed clock has not advanced yet).
-    app.update();
-    let mut updates = 0u64;
-    let mut last_report = 0;
-    loop {
-        // One simulation step is one run of the FixedUpdate schedule (our clock is the fixed
-        // timestep). Running it directly skips the frame-level schedules (First … Last, Bevy's
-        // own time bookkeeping) that a headless step does not need: about half the per-step cost.
-        app.world_mut().run_schedule(FixedUpdate);
-        updates += 1;
-        let clock = app.world().resource::<Clock>();
-        if clock.tick >= last_report + 600 {
-            last_report = clock.tick;
-            progress(clock.tick.min(clock.end_tick));
-        }
-        if clock.finished {
-            break;
-        }
-    }
-    let end_tick = app.world().resource::<Clock>().end_tick;
-    progress(end_tick);
-    let mut replication = collect(&mut app, updates);
-    if let Some(trace) = &mut replication.trace {
-        trace.header.origin = format!("scenario {:?}, seed {seed}", scenario.name);
-    }
-    Ok(replication)
+    let mut sim = Simulation::new(scenario, seed, keep)?;
+    sim.run_to_end(progress);
+    Ok(sim.finish())
 }
 
-fn collect(app: &mut App, updates: u64) -> Replication {
-    let world = app.world_mut();
+/// One replication, stepped: the only stepping loop there is. The runner runs it to the end,
+/// the viewer steps it to the time its clock shows, the benches time it.
+pub struct Simulation {
+    /// The app's world after its start-up update. A step is one run of its `FixedUpdate`
+    /// schedule (our clock is the fixed timestep): running it directly skips the frame-level
+    /// schedules (First … Last, Bevy's own time bookkeeping) that a headless step does not
+    /// need, about half the per-step cost.
+    world: World,
+    steps: u64,
+    scenario: String,
+    seed: u64,
+}
+
+impl std::fmt::Debug for Simulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation").field("scenario", &self.scenario).field("seed", &self.seed).finish_non_exhaustive()
+    }
+}
+
+impl Simulation {
+    pub fn new(scenario: &Scenario, seed: u64, keep: Keep) -> Result<Simulation> {
+        let mut app = build_app(scenario, seed, keep)?;
+        // The first update runs Startup only (Bevy's fixed clock has not advanced yet).
+        app.update();
+        let world = std::mem::take(app.world_mut());
+        Ok(Simulation { world, steps: 0, scenario: scenario.name.clone(), seed })
+    }
+
+    pub fn clock(&self) -> &Clock {
+        self.world.resource::<Clock>()
+    }
+
+    /// When the next step will run (milliseconds since midnight); `None` once the run is over.
+    pub fn next_step_ms(&self) -> Option<u64> {
+        let c = self.clock();
+        if c.finished {
+            None
+        } else if self.steps == 0 {
+            Some(c.now_ms())
+        } else {
+            Some(c.start_ms + c.next_tick.max(c.tick + 1).saturating_mul(c.dt_ms))
+        }
+    }
+
+    /// One step (idle stretches are one step: the clock jumps to the next thing due).
+    pub fn step(&mut self) {
+        self.world.run_schedule(FixedUpdate);
+        self.steps += 1;
+    }
+
+    /// Every step due at or before `t_ms`.
+    pub fn advance_to(&mut self, t_ms: u64) {
+        while let Some(next) = self.next_step_ms()
+            && next <= t_ms
+        {
+            self.step();
+        }
+    }
+
+    /// Step until the run is over, reporting the clock's tick now and then.
+    pub fn run_to_end(&mut self, progress: &dyn Fn(u64)) {
+        let mut last_report = 0;
+        while !self.clock().finished {
+            self.step();
+            let tick = self.clock().tick;
+            if tick >= last_report + 600 {
+                last_report = tick;
+                progress(tick.min(self.clock().end_tick));
+            }
+        }
+        progress(self.clock().end_tick);
+    }
+
+    /// The simulation's world, to read (the scenery).
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The simulation's world, to query (the viewer's frames, its body count): read only.
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    /// What the replication produced (call once the run is over).
+    pub fn finish(mut self) -> Replication {
+        let mut replication = collect(&mut self.world, self.steps);
+        if let Some(trace) = &mut replication.trace {
+            trace.header.origin = format!("scenario {:?}, seed {}", self.scenario, self.seed);
+        }
+        replication
+    }
+}
+
+fn collect(world: &mut World, updates: u64) -> Replication {
     let unserved = world.query::<&Activity>().iter(world).count() as f64;
     let agent_steps = world.resource::<walking::Crossings>().agent_steps;
     let (spawned, suppressed) = {

@@ -5,59 +5,41 @@ use anyhow::Result;
 use bevy::prelude::*;
 
 use crate::engine::model::Clock;
-use crate::engine::{Keep, build_app};
+use crate::engine::{Keep, Simulation};
 use crate::record::{AgentDot, Frame, Player, Recording, Stage};
 use gatelab_scenario::Scenario;
 
-/// The simulation of one replication, owned by the viewer and stepped on demand.
+/// The simulation of one replication, owned by the viewer and stepped on demand (through the
+/// engine's one stepping API, as a headless run is).
 pub struct LiveSim {
     scenario: Scenario,
     seed: u64,
-    /// The simulation's world, taken out of its `App` after the start-up update: stepping it is
-    /// running its `FixedUpdate` schedule, exactly as `engine::simulate_keeping` does.
-    world: World,
-    steps: u64,
+    sim: Simulation,
 }
 
 impl std::fmt::Debug for LiveSim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveSim").field("seed", &self.seed).field("steps", &self.steps).finish_non_exhaustive()
+        f.debug_struct("LiveSim").field("seed", &self.seed).finish_non_exhaustive()
     }
 }
 
 impl LiveSim {
     pub fn new(scenario: &Scenario, seed: u64) -> Result<LiveSim> {
-        let mut app = build_app(scenario, seed, Keep::NOTHING)?;
-        // The first update runs Startup only (as in a headless run).
-        app.update();
-        let world = std::mem::take(app.world_mut());
-        Ok(LiveSim { scenario: scenario.clone(), seed, world, steps: 0 })
+        Ok(LiveSim { scenario: scenario.clone(), seed, sim: Simulation::new(scenario, seed, Keep::NOTHING)? })
     }
 
     pub fn clock(&self) -> &Clock {
-        self.world.resource::<Clock>()
+        self.sim.clock()
     }
 
     /// When the next step will run (milliseconds since midnight); `None` once the run is over.
     pub fn next_step_ms(&self) -> Option<u64> {
-        let c = self.clock();
-        if c.finished {
-            None
-        } else if self.steps == 0 {
-            Some(c.now_ms())
-        } else {
-            Some(c.start_ms + c.next_tick.max(c.tick + 1).saturating_mul(c.dt_ms))
-        }
+        self.sim.next_step_ms()
     }
 
-    /// Run every step due at or before `t_ms`. Idle stretches are one step, as in a headless run.
+    /// Run every step due at or before `t_ms`.
     pub fn advance_to(&mut self, t_ms: u64) {
-        while let Some(next) = self.next_step_ms()
-            && next <= t_ms
-        {
-            self.world.run_schedule(FixedUpdate);
-            self.steps += 1;
-        }
+        self.sim.advance_to(t_ms);
     }
 
     /// Start again from the beginning (time only runs forward in a simulation).
@@ -67,12 +49,13 @@ impl LiveSim {
     }
 
     pub fn frame(&mut self) -> Result<Frame> {
-        crate::engine::capture::capture_world(&mut self.world)
+        crate::engine::capture::capture_world(self.sim.world_mut())
     }
 
     /// People in the plaza now, counted straight from the simulation's bodies.
     pub fn bodies(&mut self) -> usize {
-        self.world.query::<&crate::engine::model::Body>().iter(&self.world).count()
+        let world = self.sim.world_mut();
+        world.query::<&crate::engine::model::Body>().iter(world).count()
     }
 }
 
@@ -87,7 +70,7 @@ impl Feed {
     /// The live simulation of `seed` (a replication's seed); `title` names it for people.
     pub fn live(scenario: &Scenario, seed: u64, title: String) -> Result<Feed> {
         let sim = LiveSim::new(scenario, seed)?;
-        let stage = crate::engine::capture::stage_of(&sim.world);
+        let stage = crate::engine::capture::stage_of(sim.sim.world());
         let c = sim.clock();
         let window_end_ms = c.start_ms + c.end_tick * c.dt_ms;
         Ok(Feed::Live { sim: Box::new(sim), stage, window_end_ms, title })
