@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
-use super::{GROUPS, Plan};
+use crate::summary::{GROUPS, Plan};
 
 const W: u32 = 760;
 const H: u32 = 360;

@@ -1,0 +1,94 @@
+//! Running units — (configuration, replication) — in parallel, each a simulated replication.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use gatelab_scenario::Scenario;
+use gatelab_sim::engine::{Figures, Keep, simulate_keeping};
+use gatelab_sim::progress::Progress;
+use gatelab_sim::run::replication_seed;
+
+use crate::spec::{Config, SweepSpec};
+
+/// What one unit produced. Figures for every replication; the details the report draws only
+/// for replication 0.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnitResult {
+    pub config: Config,
+    pub replication: u32,
+    pub figures: Figures,
+    #[serde(default)]
+    pub detail: Option<Detail>,
+}
+
+/// What the report plots for one configuration (from its first replication).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Detail {
+    /// (seconds since midnight, lane label, queue length).
+    pub queue: Vec<(f64, String, u32)>,
+    /// (credential, wait seconds) for every passage.
+    pub waits: Vec<(String, f64)>,
+    /// (lane label, passages).
+    pub passages_per_lane: Vec<(String, u64)>,
+    /// Length of the simulated window, hours.
+    pub hours: f64,
+}
+
+/// Simulate the units of shard `shard` of `n` (round-robin over the canonical order), in
+/// parallel; results come back in canonical order.
+pub fn run_units(
+    spec: &SweepSpec,
+    scenario: &Scenario,
+    shard: (u32, u32),
+    progress: &dyn Progress,
+) -> Result<Vec<UnitResult>> {
+    let mine: Vec<(Config, u32)> =
+        spec.units().into_iter().enumerate().filter(|(u, _)| *u as u32 % shard.1 == shard.0).map(|(_, x)| x).collect();
+    run_list(&mine, spec, scenario, progress)
+}
+
+/// Simulate the given units in parallel; results in the order given.
+pub fn run_list(
+    mine: &[(Config, u32)],
+    spec: &SweepSpec,
+    scenario: &Scenario,
+    progress: &dyn Progress,
+) -> Result<Vec<UnitResult>> {
+    let seed = spec.seed.unwrap_or(scenario.run.seed);
+    progress.start(mine.len() as u64, &format!("planning {} ({} runs)", scenario.name, mine.len()));
+    let results: Result<Vec<UnitResult>> = mine
+        .par_iter()
+        .map(|&(config, r)| {
+            let s = config.apply(scenario);
+            s.validate().map_err(|e| anyhow::anyhow!("{}: {}: {}", config.label(), e.field, e.message))?;
+            let keep = r == 0;
+            // The report needs rows of the first replication, never the audit log.
+            let rep = simulate_keeping(&s, replication_seed(seed, r), Keep { rows: keep, ..Keep::NOTHING }, &|_| {})
+                .with_context(|| format!("{} replication {r}", config.label()))?;
+            progress.advance(1);
+            let detail = keep.then(|| Detail {
+                queue: rep.queue.iter().map(|q| (q.t_s, format!("{} {}", q.gate, q.lane), q.queue)).collect(),
+                waits: rep
+                    .passages
+                    .iter()
+                    .filter(|p| !p.decision.is_denied())
+                    .map(|p| (p.credential.to_string(), p.wait_s))
+                    .collect(),
+                passages_per_lane: {
+                    let mut m: BTreeMap<String, u64> = BTreeMap::new();
+                    for p in rep.passages.iter().filter(|p| !p.decision.is_denied()) {
+                        *m.entry(format!("{} {}", p.gate, p.lane)).or_default() += 1;
+                    }
+                    m.into_iter().collect()
+                },
+                hours: f64::from(s.run.duration_min) / 60.0,
+            });
+            Ok(UnitResult { config, replication: r, figures: rep.figures, detail })
+        })
+        .collect();
+    progress.finish();
+    results
+}
