@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::engine::model::splitmix;
-use crate::engine::{Keep, Replication, simulate_keeping};
+use crate::engine::{Keep, Replication, Simulation};
 use crate::progress::Progress;
 pub use crate::stats::{Stat, stat, stat_non_negative, t975};
 use crate::summary::Summary;
@@ -116,19 +116,16 @@ pub fn run_keeping(
                 progress.advance(delta);
             };
             let keep = if r == 0 { first } else { Keep::NOTHING };
-            simulate_keeping(scenario, replication_seed(seed, r), keep, &report)
-                .with_context(|| format!("replication {r} of scenario {:?}", scenario.name))
+            let mut sim = Simulation::new(scenario, replication_seed(seed, r), keep)
+                .with_context(|| format!("replication {r} of scenario {:?}", scenario.name))?;
+            sim.run_to_end(&report);
+            // Named after the run's seed (the one a user can re-run with, and `gatelab view
+            // --seed` takes), not the replication's.
+            let origin = format!("scenario {:?}, seed {seed}, replication {r}", scenario.name);
+            Ok(sim.finish_as(origin, seed))
         })
         .collect();
     progress.finish();
-    let mut replications = results?;
-    if let Some(trace) = replications.first_mut().and_then(|r| r.trace.as_mut()) {
-        // Name the run's seed (the one a user can re-run with), not the replication's.
-        trace.header.origin = format!("scenario {:?}, seed {seed}, replication 0", scenario.name);
-    }
-    if let Some(recording) = replications.first_mut().and_then(|r| r.recording.as_mut()) {
-        // The run's seed: `gatelab view --seed` takes it and shows replication 0.
-        recording.header.seed = seed;
-    }
+    let replications = results?;
     Ok(RunResult { scenario: scenario.clone(), seed, replications })
 }

@@ -159,16 +159,15 @@ pub fn stage_of(world: &World) -> Stage {
 }
 
 /// Added by `build_app` when a run records: samples a frame every [`SAMPLE_MS`] after each step.
+/// The header's seed is the one a user re-runs with, which only the caller knows: it is left 0
+/// here and named once, by [`super::Simulation::finish_as`].
 #[derive(Debug)]
-pub struct RecorderPlugin {
-    pub seed: u64,
-}
+pub struct RecorderPlugin;
 
 /// The recording being made.
 #[derive(Resource, Debug)]
 pub struct Recorder {
     pub recording: Option<Recording>,
-    seed: u64,
     next_sample_ms: u64,
     /// Passage rows already put into a frame.
     rows_taken: usize,
@@ -176,7 +175,7 @@ pub struct Recorder {
 
 impl Plugin for RecorderPlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(Recorder { recording: None, seed: self.seed, next_sample_ms: 0, rows_taken: 0 })
+        app.insert_resource(Recorder { recording: None, next_sample_ms: 0, rows_taken: 0 })
             // After the planner: the step is complete, nothing later in it changes the state.
             .add_systems(FixedUpdate, record_frame.after(SimSet::Plan));
     }
@@ -190,7 +189,7 @@ fn record_frame(view: SimView, scenario: Res<ScenarioRes>, mut recorder: ResMut<
         recorder.recording = Some(Recording {
             header: Header {
                 scenario: s.name.clone(),
-                seed: recorder.seed,
+                seed: 0,
                 policy: s.policy.name.clone(),
                 start_ms: view.clock.start_ms,
                 window_end_ms: view.clock.start_ms + view.clock.end_tick * view.clock.dt_ms,

@@ -243,7 +243,7 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
         ));
     if keep.frames {
         // Reads the state after each step; changes nothing in it.
-        app.add_plugins(capture::RecorderPlugin { seed });
+        app.add_plugins(capture::RecorderPlugin);
     }
     Ok(app)
 }
@@ -378,11 +378,23 @@ impl Simulation {
         &mut self.world
     }
 
-    /// What the replication produced (call once the run is over).
-    pub fn finish(mut self) -> Replication {
+    /// What the replication produced (call once the run is over), its trace and recording
+    /// named after this replication's own seed.
+    pub fn finish(self) -> Replication {
+        let origin = format!("scenario {:?}, seed {}", self.scenario, self.seed);
+        let seed = self.seed;
+        self.finish_as(origin, seed)
+    }
+
+    /// [`Simulation::finish`], naming the trace's origin and the recording's seed as the caller
+    /// knows them (a run names its own seed, which a user re-runs with, not the replication's).
+    pub fn finish_as(mut self, origin: String, recording_seed: u64) -> Replication {
         let mut replication = collect(&mut self.world, self.steps);
         if let Some(trace) = &mut replication.trace {
-            trace.header.origin = format!("scenario {:?}, seed {}", self.scenario, self.seed);
+            trace.header.origin = origin;
+        }
+        if let Some(recording) = &mut replication.recording {
+            recording.header.seed = recording_seed;
         }
         replication
     }
