@@ -7,14 +7,12 @@ use std::path::PathBuf;
 pub const RUNTIME_FILE: &str = "libonnxruntime.so.1.31.1";
 
 pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("GATELAB_CACHE") {
-        return PathBuf::from(dir);
+    // The platform's cache folder (`$XDG_CACHE_HOME`, else `~/.cache` on Linux) from `dirs`,
+    // or `$GATELAB_CACHE` when set: the same rule in xtask and gatelab-faces.
+    match std::env::var_os("GATELAB_CACHE") {
+        Some(dir) => PathBuf::from(dir),
+        None => dirs::cache_dir().unwrap_or_else(|| PathBuf::from(".cache")).join("gatelab"),
     }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(dir).join("gatelab");
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("gatelab")
 }
 
 /// gatelab's own Python interpreter, which `cargo xtask setup` creates as a venv in the cache

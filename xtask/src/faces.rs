@@ -21,14 +21,12 @@ const MODELS: [(&str, &str); 3] = [
 /// `$GATELAB_CACHE`, else `$XDG_CACHE_HOME/gatelab`, else `~/.cache/gatelab` (the same rule
 /// as `gatelab_faces::paths::cache_dir`).
 pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("GATELAB_CACHE") {
-        return PathBuf::from(dir);
+    // The platform's cache folder (`$XDG_CACHE_HOME`, else `~/.cache` on Linux) from `dirs`,
+    // or `$GATELAB_CACHE` when set: the same rule in xtask and gatelab-faces.
+    match std::env::var_os("GATELAB_CACHE") {
+        Some(dir) => PathBuf::from(dir),
+        None => dirs::cache_dir().unwrap_or_else(|| PathBuf::from(".cache")).join("gatelab"),
     }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(dir).join("gatelab");
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("gatelab")
 }
 
 fn sha256(path: &Path) -> Result<String, String> {
