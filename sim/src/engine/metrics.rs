@@ -5,7 +5,8 @@ use bevy::prelude::*;
 use gatelab_core::Direction;
 use gatelab_core::audit::DecisionReason;
 
-use super::model::{Agent, AgentKind};
+use super::model::{Agent, AgentKind, Layout, SimSet};
+use super::outcomes::{GateOutcome, GateOutcomes, Spot};
 pub use crate::rows::QueueRow;
 use crate::rows::{Decision, PassageRow};
 
@@ -123,6 +124,44 @@ impl Metrics {
         if self.keep_rows {
             let row = Metrics::row(agent, now_ms, gate, lane, credential, Decision::Denied(why));
             self.rows.push(PassageRow { tailgated: false, ..row });
+        }
+    }
+}
+
+/// The record's one system: take this step's gate outcomes, in order, into rows and counters.
+#[derive(Debug)]
+pub struct MetricsPlugin;
+
+impl Plugin for MetricsPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<GateOutcomes>().add_systems(FixedUpdate, record_outcomes.in_set(SimSet::Metrics));
+    }
+}
+
+fn record_outcomes(mut outcomes: ResMut<GateOutcomes>, mut metrics: ResMut<Metrics>, layout: Res<Layout>) {
+    for outcome in outcomes.0.drain(..) {
+        match outcome {
+            GateOutcome::Passed { agent, at_ms, spot, decision } => {
+                if agent.tailgating && !decision.is_uncontrolled() {
+                    // A follower the passage sensor or the terminal did not tell apart.
+                    metrics.tailgating_undetected += 1;
+                }
+                let lane = match spot {
+                    Spot::Lane(l) => layout.lanes[l].name.as_str(),
+                    Spot::GuardDoor => "guard-door",
+                    Spot::CarGate => "car-gate",
+                };
+                metrics.passage(&agent, at_ms, &layout.gate_names[agent.gate], lane, decision);
+            }
+            GateOutcome::Denied { agent, at_ms, lane, credential, reason } => {
+                let lane = &layout.lanes[lane].name;
+                metrics.denied(&agent, at_ms, &layout.gate_names[agent.gate], lane, credential, reason);
+            }
+            GateOutcome::FaceAttempt => metrics.face_attempts += 1,
+            GateOutcome::FalseAccept => metrics.false_accepts += 1,
+            GateOutcome::FalseReject => metrics.false_rejects += 1,
+            GateOutcome::TailgateAttempt => metrics.tailgating_attempts += 1,
+            GateOutcome::CarGateOpened => metrics.car_gate_openings += 1,
         }
     }
 }

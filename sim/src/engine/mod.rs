@@ -14,6 +14,7 @@ pub mod faults;
 pub mod gates;
 pub mod metrics;
 pub mod model;
+pub mod outcomes;
 pub mod population;
 pub mod walking;
 
@@ -240,6 +241,7 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
             gates::LanesPlugin,
             gates::GatesPlugin,
             gates::GuardsPlugin,
+            metrics::MetricsPlugin,
         ));
     if keep.frames {
         // Reads the state after each step; changes nothing in it.

@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::engine::model::{Activity, AgentKind, Path, SimSet, Used};
 
 use super::state::*;
+use crate::engine::outcomes::GateOutcome;
 
 #[derive(Debug)]
 pub struct GuardsPlugin;
@@ -82,7 +83,7 @@ fn car_gate_rule(step: &mut Step, agents: &mut Agents, g: usize, threshold: Opti
     if !was_open && longest > n {
         step.gatehouse.car_gate_open[g] = true;
         step.gatehouse.car_gate_refresh_ms[g] = step.now_ms;
-        step.metrics.car_gate_openings += 1;
+        step.outcomes.push(GateOutcome::CarGateOpened);
         // The back half of every queue at this gate may walk over.
         let mut diverted = Vec::new();
         for l in (0..step.layout.lanes.len()).filter(|&l| step.layout.lanes[l].gate == g) {

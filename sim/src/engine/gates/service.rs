@@ -11,6 +11,7 @@ use crate::engine::population::Population;
 use gatelab_scenario::QueueDiscipline;
 
 use super::state::*;
+use crate::engine::outcomes::GateOutcome;
 
 #[derive(Debug)]
 pub struct GatesPlugin;
@@ -45,25 +46,30 @@ fn present(step: &mut Step, agents: &mut Agents, e: Entity, l: usize, method: Me
     let Ok((_, mut agent, _, _)) = agents.get_mut(e) else { return Outcome::GiveUp };
     let lane = &step.layout.lanes[l];
     let now = step.now();
-    let gate_name = &step.layout.gate_names[agent.gate];
     let retries = step.scenario.behaviour.face_retries;
     match method {
         Method::Face => {
             let Some(template) = agent.template else { return Outcome::Retry };
             let embedding = step.population.faces.probe(step.population.template(template), &mut step.rngs.faces);
-            step.metrics.face_attempts += 1;
+            step.outcomes.push(GateOutcome::FaceAttempt);
             let reply = step.core.send(now, lane.terminal, Event::FaceProbe { embedding });
             if let Some((person, _)) = reply.grant {
                 if Some(person) != agent.person {
-                    step.metrics.false_accepts += 1;
+                    step.outcomes.push(GateOutcome::FalseAccept);
                 }
                 agent.used = Used::Face;
                 return Outcome::Granted;
             }
-            step.metrics.denied(&agent, step.now_ms, gate_name, &lane.name, "face", reply.deny);
+            step.outcomes.push(GateOutcome::Denied {
+                agent: agent.clone(),
+                at_ms: step.now_ms,
+                lane: l,
+                credential: "face",
+                reason: reply.deny,
+            });
             match reply.deny {
                 Some(DecisionReason::NoFaceMatch) => {
-                    step.metrics.false_rejects += 1;
+                    step.outcomes.push(GateOutcome::FalseReject);
                     agent.face_attempts += 1;
                     agent.face_given_up = agent.face_attempts > retries;
                 }
@@ -78,7 +84,13 @@ fn present(step: &mut Step, agents: &mut Agents, e: Entity, l: usize, method: Me
                 agent.used = Used::Credential(kind);
                 return Outcome::Granted;
             }
-            step.metrics.denied(&agent, step.now_ms, gate_name, &lane.name, credential_str(kind), reply.deny);
+            step.outcomes.push(GateOutcome::Denied {
+                agent: agent.clone(),
+                at_ms: step.now_ms,
+                lane: l,
+                credential: credential_str(kind),
+                reason: reply.deny,
+            });
             // It did not work (expired, not accepted): they will not try it again today.
             agent.means.credential = None;
         }
@@ -136,7 +148,7 @@ fn followers(step: &mut Step, agents: &mut Agents, l: usize) {
             agent.tailgating = true;
             agent.used = Used::Tailgate;
         }
-        step.metrics.tailgating_attempts += 1;
+        step.outcomes.push(GateOutcome::TailgateAttempt);
         start_passing(step, agents, e, l);
     }
 }

@@ -12,10 +12,11 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1, StandardNormal};
 
 use crate::engine::core_link::CoreLink;
-use crate::engine::metrics::{Metrics, direction_str};
+use crate::engine::metrics::direction_str;
 use crate::engine::model::{
     Activity, Agent, Body, Clock, Layout, Path, Rngs, SENSOR_SEPARATION_MS, ScenarioRes, TERMINAL_OFFSET_M, Used,
 };
+use crate::engine::outcomes::{GateOutcome, GateOutcomes, Spot};
 use crate::engine::population::Population;
 use crate::rows::Decision;
 use gatelab_scenario::{QueueDiscipline, Scenario, ServiceDistribution};
@@ -178,7 +179,7 @@ pub(super) struct Step<'a> {
     pub(super) scenario: &'a Scenario,
     pub(super) layout: &'a Layout,
     pub(super) core: &'a mut CoreLink,
-    pub(super) metrics: &'a mut Metrics,
+    pub(super) outcomes: &'a mut GateOutcomes,
     pub(super) rngs: &'a mut Rngs,
     pub(super) population: &'a Population,
     pub(super) gatehouse: &'a mut Gatehouse,
@@ -212,7 +213,6 @@ pub(super) fn cross(step: &mut Step, agents: &mut Agents, e: Entity) {
     let Ok((_, agent, mut activity, _)) = agents.get_mut(e) else { return };
     let Activity::Passing { path, .. } = *activity else { return };
     let now = step.now();
-    let gate_name = &step.layout.gate_names[agent.gate];
     match path {
         Path::Lane(l) => {
             let lane = &step.layout.lanes[l];
@@ -231,10 +231,12 @@ pub(super) fn cross(step: &mut Step, agents: &mut Agents, e: Entity) {
                     None => Decision::Granted,
                 }
             };
-            if agent.tailgating && !decision.is_uncontrolled() {
-                step.metrics.tailgating_undetected += 1;
-            }
-            step.metrics.passage(&agent, step.now_ms, gate_name, &lane.name, decision);
+            step.outcomes.push(GateOutcome::Passed {
+                agent: agent.clone(),
+                at_ms: step.now_ms,
+                spot: Spot::Lane(l),
+                decision,
+            });
         }
         Path::Guard(g) => {
             let guard_path = &step.layout.guard_paths[g];
@@ -247,8 +249,8 @@ pub(super) fn cross(step: &mut Step, agents: &mut Agents, e: Entity) {
                 Some(cause) => Decision::Uncontrolled(cause),
                 None => Decision::Granted,
             };
-            let name = if guard_path.car_gate { "car-gate" } else { "guard-door" };
-            step.metrics.passage(&agent, step.now_ms, gate_name, name, decision);
+            let spot = if guard_path.car_gate { Spot::CarGate } else { Spot::GuardDoor };
+            step.outcomes.push(GateOutcome::Passed { agent: agent.clone(), at_ms: step.now_ms, spot, decision });
         }
     }
     *activity = Activity::Leaving { path };
@@ -268,7 +270,7 @@ pub(super) struct GateWorld<'w> {
     pub(super) clock: ResMut<'w, Clock>,
     pub(super) layout: Res<'w, Layout>,
     pub(super) core: ResMut<'w, CoreLink>,
-    pub(super) metrics: ResMut<'w, Metrics>,
+    pub(super) outcomes: ResMut<'w, GateOutcomes>,
     pub(super) rngs: ResMut<'w, Rngs>,
     pub(super) population: ResMut<'w, Population>,
     pub(super) gatehouse: ResMut<'w, Gatehouse>,
@@ -284,7 +286,7 @@ impl GateWorld<'_> {
             scenario: &self.scenario.0,
             layout: &self.layout,
             core: &mut self.core,
-            metrics: &mut self.metrics,
+            outcomes: &mut self.outcomes,
             rngs: &mut self.rngs,
             population: &self.population,
             gatehouse: &mut self.gatehouse,
