@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::LazyLock;
 
 mod common;
 
@@ -54,9 +55,10 @@ fn gatelab(dir: &Path, args: &[&str]) {
 /// SHA-256 of `bytes`, with the checkout's own path (which `plan` writes into `spec.json`, where
 /// `sweep` needs it) replaced by `<root>`: another clone writes the same file.
 fn digest(bytes: &[u8]) -> String {
-    let root = root().canonicalize().unwrap().to_string_lossy().into_owned();
+    static ROOT: LazyLock<String> = LazyLock::new(|| root().canonicalize().unwrap().to_string_lossy().into_owned());
     let text = String::from_utf8_lossy(bytes);
-    let normalised = if text.contains(&root) { text.replace(&root, "<root>").into_bytes() } else { bytes.to_vec() };
+    let normalised =
+        if text.contains(ROOT.as_str()) { text.replace(ROOT.as_str(), "<root>").into_bytes() } else { bytes.to_vec() };
     Sha256::digest(&normalised).iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use gatelab_scenario::Scenario;
 use gatelab_sim::engine::Figures;
-use gatelab_sim::run::{Stat, stat, stat_non_negative};
+use gatelab_sim::stats::{Stat, stat, stat_non_negative};
 
 use crate::analytic;
 use crate::spec::{Config, FACTORS, Factor, SweepSpec};

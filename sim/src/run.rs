@@ -14,7 +14,6 @@ use serde_json::Value;
 use crate::engine::model::splitmix;
 use crate::engine::{Keep, Replication, Simulation};
 use crate::progress::Progress;
-pub use crate::stats::{Stat, stat, stat_non_negative, t975};
 use crate::summary::Summary;
 use gatelab_scenario::Scenario;
 

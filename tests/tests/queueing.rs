@@ -4,7 +4,8 @@
 //! (Pollaczek–Khinchine). FIGURES.md, "Queueing".
 
 use gatelab_scenario::Scenario;
-use gatelab_sim::run::{replication_seed, stat};
+use gatelab_sim::run::replication_seed;
+use gatelab_sim::stats::stat;
 use gatelab_tests::queue_scenario;
 
 /// Erlang C mean wait in queue for M/M/c: C(c, a) / (cμ − λ).

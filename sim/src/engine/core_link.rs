@@ -25,13 +25,6 @@ pub struct Reply {
     pub rejected: bool,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
-pub struct DoorState {
-    pub open: bool,
-    /// Held open for everyone because of a fault (not for a grant or the guard).
-    pub open_for_all: bool,
-}
-
 /// Totals read from the audit stream.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AuditCounts {
@@ -46,7 +39,8 @@ pub struct CoreLink {
     checker: Option<Checker>,
     /// The audit log as JSON Lines, when the run keeps it.
     pub audit_jsonl: Option<Vec<u8>>,
-    doors: BTreeMap<TerminalId, DoorState>,
+    /// Why each terminal's door is commanded open, as its last `OpenDoor` said; absent when shut.
+    doors: BTreeMap<TerminalId, OpenCause>,
     pub counts: AuditCounts,
 }
 
@@ -70,12 +64,12 @@ impl CoreLink {
     }
 
     pub fn door_open(&self, terminal: TerminalId) -> bool {
-        self.doors.get(&terminal).is_some_and(|d| d.open)
+        self.doors.contains_key(&terminal)
     }
 
     /// The terminal holds its door open for everyone (a fault under an open-for-all policy).
     pub fn open_for_all(&self, terminal: TerminalId) -> bool {
-        self.doors.get(&terminal).is_some_and(|d| d.open && d.open_for_all)
+        self.doors.get(&terminal) == Some(&OpenCause::FaultOpenAll)
     }
 
     /// Deliver a gate event to one terminal (timers due by `now` have fired: the clock system
@@ -121,14 +115,10 @@ impl CoreLink {
                 Action::Deny { reason, .. } => reply.deny = Some(reason),
                 Action::OpenDoor { cause } => {
                     reply.opened = true;
-                    let door = self.doors.entry(terminal).or_default();
-                    door.open = true;
-                    door.open_for_all = cause == OpenCause::FaultOpenAll;
+                    self.doors.insert(terminal, cause);
                 }
                 Action::CloseDoor => {
-                    let door = self.doors.entry(terminal).or_default();
-                    door.open = false;
-                    door.open_for_all = false;
+                    self.doors.remove(&terminal);
                 }
                 Action::AdminRejected(_) => reply.rejected = true,
                 Action::Alarm(_) => {}

@@ -359,15 +359,19 @@ impl Simulation {
     /// Step until the run is over, reporting the clock's tick now and then.
     pub fn run_to_end(&mut self, progress: &dyn Fn(u64)) {
         let mut last_report = 0;
-        while !self.clock().finished {
+        loop {
             self.step();
-            let tick = self.clock().tick;
+            // One resource lookup a step: this loop is the whole run.
+            let &Clock { tick, end_tick, finished, .. } = self.clock();
             if tick >= last_report + 600 {
                 last_report = tick;
-                progress(tick.min(self.clock().end_tick));
+                progress(tick.min(end_tick));
+            }
+            if finished {
+                progress(end_tick);
+                return;
             }
         }
-        progress(self.clock().end_tick);
     }
 
     /// The simulation's world, to read (the scenery).
