@@ -18,16 +18,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let spec = SweepSpec {
-        scenario: None,
-        target_wait_p95_s: 30.0,
-        lanes_from: 1,
-        lanes_to: 8,
-        replications: 20,
-        seed: None,
-        sensitivity_lanes: None,
-        duration_min: Some(180),
-    };
+    let spec = SweepSpec { duration_min: Some(180), ..SweepSpec::new(30.0, 1, 8, 20) };
     let mut scenario = scenario;
     scenario.run.duration_min = 180;
     let started = Instant::now();

@@ -236,15 +236,34 @@ pub struct ViewArgs {
 pub struct PlanArgs {
     /// Scenario TOML; the built-in Dongcheng scenario if omitted.
     pub scenario: Option<PathBuf>,
-    /// The p95 wait (seconds) every group must meet.
+    /// The p95 wait (seconds) every group using the lanes must meet — face users, opt-outs,
+    /// couriers with a card — with 95 % confidence, at every gate and direction.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     pub target_wait_p95: f64,
+    /// The p95 wait (seconds) at the guard booth, where visitors register and couriers without
+    /// a card and anyone stuck are helped (default: --target-wait-p95).
+    #[arg(long, value_name = "SECONDS")]
+    pub booth_target_wait_p95: Option<f64>,
     /// Lanes per gate and direction to try, FROM..TO.
     #[arg(long, value_name = "FROM..TO", default_value = "1..4", value_parser = parse_lanes)]
     pub lanes: (u32, u32),
-    /// Replications per configuration (default: the scenario's run.replications, at least 2).
+    /// Let the lane count differ between gates and directions: a greedy search (add a lane
+    /// where the target is missed, then check one more lane everywhere still meets it).
+    #[arg(long)]
+    pub per_gate: bool,
+    /// Desks at the booths to try when today's miss the booth's target, FROM..TO (default:
+    /// today's + 1 ..= today's + 3; today's is each gate's booth_desks).
+    #[arg(long, value_name = "FROM..TO", value_parser = parse_lanes)]
+    pub desks: Option<(u32, u32)>,
+    /// Replications each configuration starts with (default: the scenario's run.replications,
+    /// at least 3).
     #[arg(long)]
     pub replications: Option<u32>,
+    /// The sequential rule's cap: where a verdict is not yet clear (the 95 % interval straddles
+    /// the target), add --replications more at a time up to this many. Equal to
+    /// --replications: a fixed number.
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    pub max_replications: u32,
     #[arg(long)]
     pub seed: Option<u64>,
     /// Simulate only this many minutes from run.start.
@@ -261,8 +280,9 @@ pub struct PlanArgs {
 
 #[derive(Args, Debug)]
 pub struct SweepArgs {
-    /// Sweep spec: scenario, target_wait_p95_s, lanes_from, lanes_to, replications, and
-    /// optionally seed, sensitivity_lanes, duration_min.
+    /// Sweep spec: a plan's spec.json (its runs are what the shards run), or a TOML by hand
+    /// with scenario, target_wait_p95_s, lanes_from, lanes_to, replications, and optionally
+    /// seed, sensitivity_lanes, duration_min.
     pub spec: PathBuf,
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,

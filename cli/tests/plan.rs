@@ -110,22 +110,18 @@ fn on_an_mmc_scenario_the_plan_recommends_the_erlang_c_lane_count() {
     // p95 wait: 2 lanes 81.5 s, 3 lanes 17.5 s, so a 40 s target needs 3.
     let scenario = queue_scenario(1, 0.07 * 3600.0, 20.0, "exponential", 8);
     let target = 40.0;
-    let spec = SweepSpec {
-        scenario: None,
-        target_wait_p95_s: target,
-        lanes_from: 1,
-        lanes_to: 5,
-        replications: 4,
-        seed: Some(4),
-        sensitivity_lanes: None,
-        duration_min: None,
-    };
+    let spec = SweepSpec { seed: Some(4), ..SweepSpec::new(target, 1, 5, 4) };
     spec.validate(&scenario).unwrap();
     let units = plan::run_units(&spec, &scenario, (0, 1), &gatelab_sim::progress::Silent).unwrap();
     let result = plan::summarise(&spec, &scenario, &units);
     let erlang = analytic::erlang_c_lanes(0.07, 20.0, target, 5);
     assert_eq!(erlang, Some(3));
-    assert_eq!(result.recommended.as_ref().map(|r| r.lanes), erlang, "{}", plan::render_table(&result));
+    assert_eq!(
+        result.recommended.as_ref().and_then(|r| r.config.uniform_lanes()),
+        erlang,
+        "{}",
+        plan::render_table(&result)
+    );
 }
 
 #[test]

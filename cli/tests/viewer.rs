@@ -135,8 +135,8 @@ fn the_live_viewer_stepping_at_any_pace_gives_the_headless_runs_figures() {
     let last = live.frame().unwrap().counters;
     assert!(headless.passages > 20.0, "{headless:?}");
     assert_eq!(last.passages as f64, headless.passages);
-    assert_eq!(last.tailgating_undetected as f64, headless.tailgating_undetected);
-    assert_eq!(last.tailgating_detected as f64, headless.tailgating_detected);
+    assert_eq!(last.tailgating_undetected as f64, headless.tailgating.undetected);
+    assert_eq!(last.tailgating_detected as f64, headless.tailgating.detected);
     assert_eq!(last.uncontrolled_passages as f64, headless.uncontrolled_passages);
     assert_eq!(last.consent_violations as f64, headless.consent_violations);
 }

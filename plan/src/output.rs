@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::report;
+use gatelab_sim::stats::Stat;
+
+use crate::search::Verdict;
 use crate::summary::Plan;
 
 /// Write plan.json, plan.csv and report.html into `dir`; returns their paths.
@@ -20,7 +23,13 @@ pub fn write_outputs(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     w.write_record([
         "configuration",
         "lanes",
+        "desks",
         "varied",
+        "replications",
+        "face_users_at_lanes_p95_s",
+        "opt_outs_at_lanes_p95_s",
+        "couriers_at_lanes_p95_s",
+        "booth_p95_s",
         "face_users_p95_s",
         "opt_outs_p95_s",
         "visitors_p95_s",
@@ -32,17 +41,27 @@ pub fn write_outputs(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
         "throughput_per_min",
         "erlang_c_p95_s",
         "md_c_p95_s",
-        "meets_target",
+        "lanes_verdict",
+        "booth_verdict",
+        "cost",
         "why_they_differ",
     ])?;
     let num = |x: f64| if x.is_finite() { format!("{x:.3}") } else { String::new() };
+    let verdict = |v: Verdict| format!("{v:?}").to_lowercase();
     for c in &plan.configurations {
         let g = |k: &str| c.wait_s_p95.get(k).map(|s| num(s.mean)).unwrap_or_default();
+        let l = |k: &str| c.at_lanes_wait_s_p95.get(k).map(|s| num(s.mean)).unwrap_or_default();
         let [lo, hi] = c.wait_s_p95_all.ci95.unwrap_or([f64::NAN, f64::NAN]);
         w.write_record([
             c.label.clone(),
-            c.config.lanes.to_string(),
+            c.config.lanes.iter().map(u32::to_string).collect::<Vec<_>>().join(" "),
+            c.config.desks.map(|d| d.to_string()).unwrap_or_else(|| "today".into()),
             c.config.vary.map(|(f, h)| format!("{}:{}", f.label(), if h { "high" } else { "low" })).unwrap_or_default(),
+            c.replications.to_string(),
+            l("face_users"),
+            l("opt_outs"),
+            l("couriers"),
+            num(c.at_booth_wait_s_p95.mean),
             g("face_users"),
             g("opt_outs"),
             g("visitors"),
@@ -54,7 +73,9 @@ pub fn write_outputs(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
             num(c.throughput_per_min.mean),
             c.erlang_c_p95_s.map(num).unwrap_or_else(|| "overloaded".into()),
             c.md_c_p95_s.map(num).unwrap_or_else(|| "overloaded".into()),
-            c.meets_target.to_string(),
+            verdict(c.lanes),
+            verdict(c.booth),
+            c.cost.map(num).unwrap_or_default(),
             c.why_they_differ.clone(),
         ])?;
     }
@@ -70,29 +91,60 @@ pub fn render_table(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} — policy '{}', target p95 wait {:.0} s, {} replications per configuration",
-        plan.scenario, plan.policy, plan.target_wait_p95_s, plan.replications
+        "{} — policy '{}', target p95 wait {:.0} s at the lanes, {:.0} s at the booth; {} to {} replications per configuration",
+        plan.scenario,
+        plan.policy,
+        plan.target_wait_p95_s,
+        plan.booth_target_wait_p95_s,
+        plan.replications,
+        plan.max_replications
     );
+    let costs = plan.configurations.iter().any(|c| c.cost.is_some());
     let _ = writeln!(
         out,
-        "  {:<12} {:>9} {:>9} {:>9} {:>9}  {:>9} {:>9}  meets",
-        "lanes", "face p95", "opt-out", "visitor", "courier", "Erlang C", "M/D/c"
+        "  {:<28} {:>4} {:>13} {:>13} {:>13} {:>13}  {:>8} {:>8}  {:<7} {:<7}{}",
+        "configuration",
+        "reps",
+        "face users",
+        "opt-outs",
+        "couriers",
+        "booth",
+        "Erlang C",
+        "M/D/c",
+        "lanes",
+        "booth",
+        if costs { "     cost" } else { "" }
     );
+    let verdict = |v: Verdict| match v {
+        Verdict::Meets => "meets",
+        Verdict::Fails => "fails",
+        Verdict::Unclear => "unclear",
+    };
+    // Mean and upper bound: the bound is what the decision reads.
+    let cell = |s: Option<&Stat>| {
+        s.filter(|s| s.n > 0)
+            .map(|s| match s.ci95 {
+                Some([_, hi]) => format!("{:.1} ≤{:.1}", s.mean, hi),
+                None => format!("{:.1}", s.mean),
+            })
+            .unwrap_or("—".into())
+    };
     for c in plan.configurations.iter().filter(|c| c.config.vary.is_none()) {
-        let g =
-            |k: &str| c.wait_s_p95.get(k).filter(|s| s.n > 0).map(|s| format!("{:.1}", s.mean)).unwrap_or("—".into());
         let a = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or("overload".into());
         let _ = writeln!(
             out,
-            "  {:<12} {:>9} {:>9} {:>9} {:>9}  {:>9} {:>9}  {}",
-            c.config.lanes,
-            g("face_users"),
-            g("opt_outs"),
-            g("visitors"),
-            g("couriers"),
+            "  {:<28} {:>4} {:>13} {:>13} {:>13} {:>13}  {:>8} {:>8}  {:<7} {:<7}{}",
+            c.label,
+            c.replications,
+            cell(c.at_lanes_wait_s_p95.get("face_users")),
+            cell(c.at_lanes_wait_s_p95.get("opt_outs")),
+            cell(c.at_lanes_wait_s_p95.get("couriers")),
+            cell(Some(&c.at_booth_wait_s_p95)),
             a(c.erlang_c_p95_s),
             a(c.md_c_p95_s),
-            if c.meets_target { "yes" } else { "no" }
+            verdict(c.lanes),
+            verdict(c.booth),
+            c.cost.map(|x| format!(" {x:>8.0}")).unwrap_or_default()
         );
     }
     if !plan.sensitivity.is_empty() {
@@ -101,6 +153,13 @@ pub fn render_table(plan: &Plan) -> String {
             let _ = writeln!(out, "    {:<24} {:>6.1} s .. {:>6.1} s", s.label, s.low_p95_s, s.high_p95_s);
         }
     }
+    for n in &plan.non_monotone {
+        let _ = writeln!(out, "  not monotone: {}", n.explanation);
+    }
+    if let Some(c) = &plan.cheapest {
+        let _ = writeln!(out, "  cheapest that meets both targets: {} at {:.0}", c.label, c.cost);
+    }
+    let _ = writeln!(out, "Decision — {}", plan.decision);
     let _ = writeln!(out, "{}", plan.sentence);
     out
 }

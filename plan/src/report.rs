@@ -10,7 +10,10 @@ use std::sync::OnceLock;
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
-use crate::summary::{GROUPS, Plan};
+use gatelab_sim::stats::Stat;
+
+use crate::spec::Config;
+use crate::summary::{ConfigSummary, LANE_GROUPS, Plan};
 
 const W: u32 = 760;
 const H: u32 = 360;
@@ -37,16 +40,29 @@ fn p95_vs_lanes(plan: &Plan) -> Result<String> {
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let base: Vec<_> = plan.configurations.iter().filter(|c| c.config.vary.is_none()).collect();
-        let lanes: Vec<u32> = base.iter().map(|c| c.config.lanes).collect();
-        let (lo, hi) = (lanes.first().copied().unwrap_or(1), lanes.last().copied().unwrap_or(1));
+        // The lanes phase's configurations (today's desks), by lanes per lane group on average.
+        let base: Vec<_> =
+            plan.configurations.iter().filter(|c| c.config.vary.is_none() && c.config.desks.is_none()).collect();
+        let per_group = |c: &ConfigSummary| {
+            let used = c.config.lanes.iter().filter(|&&l| l > 0).count().max(1);
+            f64::from(c.config.total_lanes()) / used as f64
+        };
+        let series = |c: &ConfigSummary, name: &str| -> Option<Stat> {
+            if name == "booth" { Some(c.at_booth_wait_s_p95) } else { c.at_lanes_wait_s_p95.get(name).copied() }
+        };
+        let names: Vec<&str> = LANE_GROUPS.iter().map(|(n, _)| *n).chain(["booth"]).collect();
+        let xs: Vec<f64> = base.iter().map(|c| per_group(c)).collect();
+        let lo = xs.iter().copied().fold(f64::INFINITY, f64::min).min(1.0e6).floor().max(1.0) as u32;
+        let hi = xs.iter().copied().fold(0.0, f64::max).ceil().max(f64::from(lo)) as u32;
         let ymax = base
             .iter()
-            .flat_map(|c| c.wait_s_p95.values().filter(|s| s.n > 0).map(|s| s.ci95.map_or(s.mean, |[_, h]| h)))
+            .flat_map(|c| names.iter().filter_map(|n| series(c, n)))
+            .filter(|s| s.n > 0)
+            .map(|s| s.ci95.map_or(s.mean, |[_, h]| h))
             .fold(plan.target_wait_p95_s, f64::max)
             * 1.1;
         let mut chart = ChartBuilder::on(&root)
-            .caption("p95 wait by group vs lanes per gate and direction (95 % intervals)", ("sans-serif", 16))
+            .caption("p95 wait at the lanes by group, and at the booth (95 % intervals)", ("sans-serif", 16))
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(50)
@@ -54,7 +70,7 @@ fn p95_vs_lanes(plan: &Plan) -> Result<String> {
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("lanes")
+            .x_desc("lanes per gate and direction (mean)")
             .y_desc("p95 wait (s)")
             .x_labels((hi - lo + 1) as usize)
             .draw()
@@ -67,14 +83,14 @@ fn p95_vs_lanes(plan: &Plan) -> Result<String> {
             .map_err(err)?
             .label("target")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK));
-        for (i, (name, _)) in GROUPS.iter().enumerate() {
+        for (i, name) in names.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             let offset = (i as f64 - 1.5) * 0.05;
             let points: Vec<(f64, f64, [f64; 2])> = base
                 .iter()
                 .filter_map(|c| {
-                    let s = c.wait_s_p95.get(name)?;
-                    (s.n > 0).then(|| (f64::from(c.config.lanes) + offset, s.mean, s.ci95.unwrap_or([s.mean, s.mean])))
+                    let s = series(c, name)?;
+                    (s.n > 0).then(|| (per_group(c) + offset, s.mean, s.ci95.unwrap_or([s.mean, s.mean])))
                 })
                 .collect();
             if points.is_empty() {
@@ -98,12 +114,12 @@ fn p95_vs_lanes(plan: &Plan) -> Result<String> {
 }
 
 /// Queue length over time, one line per lane (recommended configuration, first replication).
-fn queue_over_time(plan: &Plan, lanes: u32) -> Result<String> {
+fn queue_over_time(plan: &Plan, shown: &Config, label: &str) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let detail = plan.details.get(&lanes).cloned().unwrap_or_default();
+        let detail = plan.details.get(shown).cloned().unwrap_or_default();
         let mut series: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
         for (t, lane, q) in &detail.queue {
             series.entry(lane.as_str()).or_default().push((t / 3600.0, f64::from(*q)));
@@ -113,7 +129,7 @@ fn queue_over_time(plan: &Plan, lanes: u32) -> Result<String> {
         let (t0, t1) = if t0 < t1 { (t0, t1) } else { (0.0, 1.0) };
         let ymax = detail.queue.iter().map(|q| f64::from(q.2)).fold(1.0, f64::max) * 1.1;
         let mut chart = ChartBuilder::on(&root)
-            .caption(format!("queue length over time, {lanes} lane(s) (first replication)"), ("sans-serif", 16))
+            .caption(format!("queue length over time, {label} (first replication)"), ("sans-serif", 16))
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(50)
@@ -141,19 +157,19 @@ fn queue_over_time(plan: &Plan, lanes: u32) -> Result<String> {
 }
 
 /// Empirical CDF of the wait per credential used.
-fn wait_cdf(plan: &Plan, lanes: u32) -> Result<String> {
+fn wait_cdf(plan: &Plan, shown: &Config, label: &str) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let detail = plan.details.get(&lanes).cloned().unwrap_or_default();
+        let detail = plan.details.get(shown).cloned().unwrap_or_default();
         let mut by: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         for (credential, w) in &detail.waits {
             by.entry(credential.as_str()).or_default().push(*w);
         }
         let xmax = detail.waits.iter().map(|w| w.1).fold(1.0, f64::max) * 1.05;
         let mut chart = ChartBuilder::on(&root)
-            .caption(format!("wait distribution by credential, {lanes} lane(s)"), ("sans-serif", 16))
+            .caption(format!("wait distribution by credential, {label}"), ("sans-serif", 16))
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(50)
@@ -184,19 +200,19 @@ fn wait_cdf(plan: &Plan, lanes: u32) -> Result<String> {
 }
 
 /// Passages per hour through each lane and guard path.
-fn throughput_per_lane(plan: &Plan, lanes: u32) -> Result<String> {
+fn throughput_per_lane(plan: &Plan, shown: &Config, label: &str) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let detail = plan.details.get(&lanes).cloned().unwrap_or_default();
+        let detail = plan.details.get(shown).cloned().unwrap_or_default();
         let hours = detail.hours.max(1e-9);
         let bars: Vec<(String, f64)> =
             detail.passages_per_lane.iter().map(|(l, n)| (l.clone(), *n as f64 / hours)).collect();
         let ymax = bars.iter().map(|b| b.1).fold(1.0, f64::max) * 1.15;
         let n = bars.len().max(1);
         let mut chart = ChartBuilder::on(&root)
-            .caption(format!("throughput per lane, {lanes} lane(s) (passages per hour)"), ("sans-serif", 16))
+            .caption(format!("throughput per lane, {label} (passages per hour)"), ("sans-serif", 16))
             .margin(10)
             .x_label_area_size(60)
             .y_label_area_size(50)
@@ -281,14 +297,17 @@ pub fn html(plan: &Plan) -> Result<String> {
     let shown = plan
         .recommended
         .as_ref()
-        .map(|r| r.lanes)
-        .or_else(|| plan.configurations.iter().filter(|c| c.config.vary.is_none()).map(|c| c.config.lanes).next_back())
-        .unwrap_or(1);
+        .map(|r| r.config.clone())
+        .or_else(|| {
+            plan.configurations.iter().filter(|c| c.config.vary.is_none()).map(|c| c.config.clone()).next_back()
+        })
+        .unwrap_or_default();
+    let label = plan.configurations.iter().find(|c| c.config == shown).map_or(String::new(), |c| c.label.clone());
     let mut figures = vec![
         ("p95 wait vs lanes", p95_vs_lanes(plan)?),
-        ("queue length over time", queue_over_time(plan, shown)?),
-        ("wait CDF per credential", wait_cdf(plan, shown)?),
-        ("throughput per lane", throughput_per_lane(plan, shown)?),
+        ("queue length over time", queue_over_time(plan, &shown, &label)?),
+        ("wait CDF per credential", wait_cdf(plan, &shown, &label)?),
+        ("throughput per lane", throughput_per_lane(plan, &shown, &label)?),
     ];
     if let Some(t) = tornado(plan)? {
         figures.push(("sensitivity", t));
@@ -305,40 +324,71 @@ pub fn html(plan: &Plan) -> Result<String> {
     );
     let _ = writeln!(
         out,
-        "<h1>Gate plan: {}</h1>\n<p>Policy <b>{}</b>; target p95 wait <b>{:.0} s</b> for face users, opt-outs, visitors \
-         and couriers; {} replications per configuration, seed {}.</p>\n<p class=\"rec\" id=\"recommendation\">{}</p>",
+        "<h1>Gate plan: {}</h1>\n<p>Policy <b>{}</b>; target p95 wait <b>{:.0} s</b> for everyone the lanes serve, \
+         <b>{:.0} s</b> at the guard booth; {} to {} replications per configuration, seed {}.</p>\n\
+         <p class=\"rec\" id=\"recommendation\"><b>{}</b><br>{}</p>\n<p class=\"rule\">{}</p>",
         escape(&plan.scenario),
         escape(&plan.policy),
         plan.target_wait_p95_s,
+        plan.booth_target_wait_p95_s,
         plan.replications,
+        plan.max_replications,
         plan.seed,
-        escape(&plan.sentence)
+        escape(&plan.decision),
+        escape(&plan.sentence),
+        escape(plan.rule)
     );
+    if !plan.non_monotone.is_empty() {
+        let _ = writeln!(out, "<h2>Not monotone</h2><ul>");
+        for n in &plan.non_monotone {
+            let _ = writeln!(out, "<li>{}</li>", escape(&n.explanation));
+        }
+        let _ = writeln!(out, "</ul>");
+    }
+    if let Some(c) = &plan.cheapest {
+        let _ = writeln!(
+            out,
+            "<p>Cheapest configuration that meets both targets: <b>{}</b> at {:.0}.</p>",
+            escape(&c.label),
+            c.cost
+        );
+    }
     for (title, svg) in &figures {
         let _ = writeln!(out, "<figure class=\"plot\" data-title=\"{}\">{svg}</figure>", escape(title));
     }
     let _ = writeln!(
         out,
-        "<h2>Every configuration</h2>\n<table><tr><th>configuration</th><th>face p95</th><th>opt-out p95</th>\
-         <th>visitor p95</th><th>courier p95</th><th>opt-out − face</th><th>Erlang C p95</th><th>M/D/c p95</th>\
-         <th>meets</th><th class=\"l\">simulation vs formula</th></tr>"
+        "<h2>Every configuration</h2>\n<table><tr><th>configuration</th><th>reps</th><th>face p95 at lanes</th>\
+         <th>opt-out p95 at lanes</th><th>courier p95 at lanes</th><th>booth p95</th><th>visitor p95</th>\
+         <th>opt-out − face</th><th>Erlang C p95</th><th>M/D/c p95</th><th>lanes</th><th>booth</th><th>cost</th>\
+         <th class=\"l\">simulation vs formula</th></tr>"
     );
     for c in &plan.configurations {
-        let g =
-            |k: &str| c.wait_s_p95.get(k).filter(|s| s.n > 0).map(|s| format!("{:.1}", s.mean)).unwrap_or("—".into());
+        let cell = |s: Option<&Stat>| {
+            s.filter(|s| s.n > 0)
+                .map(|s| match s.ci95 {
+                    Some([_, hi]) => format!("{:.1} (≤ {hi:.1})", s.mean),
+                    None => format!("{:.1}", s.mean),
+                })
+                .unwrap_or("—".into())
+        };
         let a = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or("overloaded".into());
         let _ = writeln!(
             out,
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{:?}</td><td>{:?}</td><td>{}</td><td class=\"l\">{}</td></tr>",
             escape(&c.label),
-            g("face_users"),
-            g("opt_outs"),
-            g("visitors"),
-            g("couriers"),
+            c.replications,
+            cell(c.at_lanes_wait_s_p95.get("face_users")),
+            cell(c.at_lanes_wait_s_p95.get("opt_outs")),
+            cell(c.at_lanes_wait_s_p95.get("couriers")),
+            cell(Some(&c.at_booth_wait_s_p95)),
+            cell(c.wait_s_p95.get("visitors")),
             c.opt_out_gap_s.mean,
             a(c.erlang_c_p95_s),
             a(c.md_c_p95_s),
-            if c.meets_target { "yes" } else { "no" },
+            c.lanes,
+            c.booth,
+            c.cost.map(|x| format!("{x:.0}")).unwrap_or_default(),
             escape(&c.why_they_differ)
         );
     }

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
 
+use gatelab_scenario::Scenario;
+
 use crate::spec::{Config, SweepSpec};
 use crate::units::UnitResult;
 
@@ -63,13 +65,15 @@ pub fn read_shards(dirs: &[PathBuf]) -> Result<(SweepSpec, Vec<UnitResult>)> {
         }
     }
     let spec = spec.context("no shard folder given")?;
-    units.sort_by_key(|u| (u.config, u.replication));
-    let expected: Vec<(Config, u32)> = {
-        let mut e = spec.units();
-        e.sort();
-        e
-    };
-    let got: Vec<(Config, u32)> = units.iter().map(|u| (u.config, u.replication)).collect();
+    units.sort_by(|a, b| (&a.config, a.replication).cmp(&(&b.config, b.replication)));
+    Ok((spec, units))
+}
+
+/// Check that merged shards make up the sweep exactly (every unit once).
+pub fn check_complete(spec: &SweepSpec, scenario: &Scenario, units: &[UnitResult]) -> Result<()> {
+    let mut expected: Vec<(Config, u32)> = spec.units(scenario);
+    expected.sort();
+    let got: Vec<(Config, u32)> = units.iter().map(|u| (u.config.clone(), u.replication)).collect();
     if got != expected {
         let missing = expected.iter().filter(|x| !got.contains(x)).count();
         let extra = got.len() + missing - expected.len();
@@ -77,5 +81,5 @@ pub fn read_shards(dirs: &[PathBuf]) -> Result<(SweepSpec, Vec<UnitResult>)> {
             "the shards do not make up the sweep: {missing} run(s) missing, {extra} duplicated or foreign; merge every shard of one sweep exactly once"
         );
     }
-    Ok((spec, units))
+    Ok(())
 }

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use gatelab_scenario::Scenario;
-use gatelab_sim::engine::Figures;
+use gatelab_sim::figures::Figures;
 use gatelab_sim::stats::{Stat, stat, stat_non_negative};
 
 use crate::analytic;
+use crate::search::{self, BoothDecision, NonMonotone, Verdict};
 use crate::spec::{Config, FACTORS, Factor, SweepSpec};
 use crate::units::{Detail, UnitResult};
 
@@ -18,8 +19,14 @@ use crate::units::{Detail, UnitResult};
 pub struct ConfigSummary {
     pub config: Config,
     pub label: String,
+    pub replications: usize,
+    /// Every group's p95 wait, whatever way they took (visitors: mostly the booth).
     pub wait_s_p95: BTreeMap<&'static str, Stat>,
     pub wait_s_p95_all: Stat,
+    /// The groups the lanes serve, through the lanes only, all gates together.
+    pub at_lanes_wait_s_p95: BTreeMap<&'static str, Stat>,
+    /// Everyone served at a booth, all gates together.
+    pub at_booth_wait_s_p95: Stat,
     /// Opt-outs' p95 minus face users' p95 (C2: should not be positive).
     pub opt_out_gap_s: Stat,
     pub throughput_per_min: Stat,
@@ -28,19 +35,42 @@ pub struct ConfigSummary {
     pub erlang_c_p95_s: Option<f64>,
     pub md_c_p95_s: Option<f64>,
     pub why_they_differ: String,
+    /// The lanes' verdict: every lane-served group at every gate and direction.
+    pub lanes: Verdict,
+    /// The booths' verdict against the booth's target.
+    pub booth: Verdict,
+    /// The lanes meet the target (`lanes` is `meets`).
     pub meets_target: bool,
+    /// With the scenario's `[costs]`.
+    pub cost: Option<f64>,
 }
 
-/// The groups the target applies to, with how to read their p95 from figures.
+/// The groups every plan reports, with how to read their p95 from a replication's figures.
 /// Reads one group's p95 wait out of a replication's figures.
 pub type GroupWait = fn(&Figures) -> f64;
 
 pub const GROUPS: [(&str, GroupWait); 4] = [
-    ("face_users", |f| f.enrolled_wait_p95),
-    ("opt_outs", |f| f.opt_out_wait_p95),
-    ("visitors", |f| f.visitor_wait_p95),
-    ("couriers", |f| f.courier_wait_p95),
+    ("face_users", |f| f.enrolled.wait_s_p95),
+    ("opt_outs", |f| f.opt_out.wait_s_p95),
+    ("visitors", |f| f.visitors.wait_s_p95),
+    ("couriers", |f| f.couriers.wait_s_p95),
 ];
+
+/// The groups the lane count decides, through the lanes.
+pub const LANE_GROUPS: [(&str, GroupWait); 3] = [
+    ("face_users", |f| f.at_lanes.face_users_wait_s_p95),
+    ("opt_outs", |f| f.at_lanes.opt_outs_wait_s_p95),
+    ("couriers", |f| f.at_lanes.couriers_wait_s_p95),
+];
+
+/// The decision rule, in the words the plan files and the README use.
+pub const RULE: &str = "A deployment meets the target when the upper end of the 95 % Student-t interval (over \
+    replications) of each of these p95 waits is within it: everyone served by a gate's lanes in one direction, and \
+    each group that uses the lanes (face users, opt-outs, couriers with a card) over all gates. Replications are added where that \
+    interval still straddles the target, up to the cap. The recommendation is the smallest deployment that \
+    meets it and from which one lane more never fails it. The guard booth (visitors registering, couriers \
+    without a card, anyone stuck) is not served by lanes: it is sized on its own, in desks, against its own \
+    target.";
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Sensitivity {
@@ -57,21 +87,44 @@ pub struct Plan {
     pub scenario: String,
     pub policy: String,
     pub target_wait_p95_s: f64,
+    pub booth_target_wait_p95_s: f64,
+    /// Replications each configuration started with, and the sequential rule's cap.
     pub replications: u32,
+    pub max_replications: u32,
+    pub per_gate: bool,
     pub seed: u64,
+    pub rule: &'static str,
     pub recommended: Option<Recommended>,
+    pub booth: Option<BoothDecision>,
+    /// Where more lanes did worse than fewer, and why.
+    pub non_monotone: Vec<NonMonotone>,
+    /// The cheapest configuration run that meets both targets (with `[costs]`).
+    pub cheapest: Option<Cheapest>,
+    /// "lanes: …; booth: …", the decision in one line.
+    pub decision: String,
     pub sentence: String,
     pub configurations: Vec<ConfigSummary>,
     pub sensitivity: Vec<Sensitivity>,
     #[serde(skip)]
-    pub details: BTreeMap<u32, Detail>,
+    pub details: BTreeMap<Config, Detail>,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Recommended {
-    pub lanes: u32,
-    pub wait_s_p95: BTreeMap<&'static str, Stat>,
+    pub config: Config,
+    pub label: String,
+    /// Lanes per gate: (gate, outbound, inbound).
+    pub per_gate: Vec<(String, u32, u32)>,
+    pub at_lanes_wait_s_p95: BTreeMap<&'static str, Stat>,
     pub opt_out_gap_s: Stat,
+    pub replications: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Cheapest {
+    pub config: Config,
+    pub label: String,
+    pub cost: f64,
 }
 
 fn why_they_differ(sim: f64, mmc: Option<f64>, f: &[&Figures]) -> String {
@@ -82,8 +135,8 @@ fn why_they_differ(sim: f64, mmc: Option<f64>, f: &[&Figures]) -> String {
     };
     let mean = |pick: fn(&Figures) -> f64| f.iter().map(|x| pick(x)).sum::<f64>() / f.len().max(1) as f64;
     let faults = mean(|x| x.camera_failures);
-    let tail = mean(|x| x.tailgating_attempts);
-    let desk = mean(|x| x.visitor_passages) > 0.0;
+    let tail = mean(|x| x.tailgating.attempts);
+    let desk = mean(|x| x.visitors.passages) > 0.0;
     if sim > mmc * 1.2 + 1.0 {
         let mut causes = Vec::new();
         if desk {
@@ -110,33 +163,33 @@ fn why_they_differ(sim: f64, mmc: Option<f64>, f: &[&Figures]) -> String {
 /// Aggregate units into the plan (pure: the same units give the same plan).
 pub fn summarise(spec: &SweepSpec, scenario: &Scenario, units: &[UnitResult]) -> Plan {
     let seed = spec.seed.unwrap_or(scenario.run.seed);
-    let mut by_config: BTreeMap<Config, Vec<&UnitResult>> = BTreeMap::new();
-    for u in units {
-        by_config.entry(u.config).or_default().push(u);
-    }
+    let results = search::results(units);
+    let decision = search::decide(spec, scenario, &results);
+    let gates = scenario.gates.len();
     let mut configurations = Vec::new();
     let mut details = BTreeMap::new();
-    for (config, us) in &by_config {
+    for (config, us) in &results {
         let figs: Vec<&Figures> = us.iter().map(|u| &u.figures).collect();
         let s = |pick: fn(&Figures) -> f64| stat_non_negative(figs.iter().map(|f| pick(f)));
-        let mut wait = BTreeMap::new();
-        for (name, pick) in GROUPS {
-            wait.insert(name, s(pick));
-        }
-        let meets_target = wait.values().all(|st| st.n == 0 || st.mean <= spec.target_wait_p95_s);
-        let gap = stat(figs.iter().map(|f| f.opt_out_wait_p95 - f.enrolled_wait_p95));
+        let wait = GROUPS.iter().map(|&(name, pick)| (name, s(pick))).collect();
+        let at_lanes = LANE_GROUPS.iter().map(|&(name, pick)| (name, s(pick))).collect();
+        let gap = stat(figs.iter().map(|f| f.opt_out.wait_s_p95 - f.enrolled.wait_s_p95));
         let (mmc, mdc) = analytic::estimate(&config.apply(scenario));
-        let all = s(|f| f.wait_p95);
+        let all = s(|f| f.wait_s.p95);
         if config.vary.is_none()
             && let Some(d) = us.iter().find_map(|u| u.detail.clone())
         {
-            details.insert(config.lanes, d);
+            details.insert(config.clone(), d);
         }
+        let lanes = search::lanes_verdict(config, us, spec.target_wait_p95_s);
         configurations.push(ConfigSummary {
-            config: *config,
-            label: config.label(),
+            config: config.clone(),
+            label: config.label(scenario),
+            replications: us.len(),
             wait_s_p95: wait,
             wait_s_p95_all: all,
+            at_lanes_wait_s_p95: at_lanes,
+            at_booth_wait_s_p95: s(|f| f.at_booth.wait_s_p95),
             opt_out_gap_s: gap,
             throughput_per_min: s(|f| f.throughput_per_min),
             uncontrolled_passages: s(|f| f.uncontrolled_passages),
@@ -144,91 +197,198 @@ pub fn summarise(spec: &SweepSpec, scenario: &Scenario, units: &[UnitResult]) ->
             erlang_c_p95_s: mmc,
             md_c_p95_s: mdc,
             why_they_differ: why_they_differ(all.mean, mmc, &figs),
-            meets_target,
+            lanes,
+            booth: search::booth_verdict(us, gates, spec.booth_target()),
+            meets_target: lanes == Verdict::Meets,
+            cost: config.cost(scenario),
         });
     }
-    let recommended = configurations.iter().filter(|c| c.config.vary.is_none()).find(|c| c.meets_target).map(|c| {
-        Recommended { lanes: c.config.lanes, wait_s_p95: c.wait_s_p95.clone(), opt_out_gap_s: c.opt_out_gap_s }
+    let recommended = decision.recommended.as_ref().and_then(|c| {
+        let summary = configurations.iter().find(|s| &s.config == c)?;
+        Some(Recommended {
+            config: c.clone(),
+            label: summary.label.clone(),
+            per_gate: scenario
+                .gates
+                .iter()
+                .zip(c.lanes.chunks(2))
+                .map(|(g, l)| (g.name.clone(), l[0], l.get(1).copied().unwrap_or(0)))
+                .collect(),
+            at_lanes_wait_s_p95: summary.at_lanes_wait_s_p95.clone(),
+            opt_out_gap_s: summary.opt_out_gap_s,
+            replications: summary.replications,
+        })
     });
-    let mut sensitivity = Vec::new();
-    if let Some(lanes) = spec.sensitivity_lanes {
-        let base =
-            configurations.iter().find(|c| c.config == Config { lanes, vary: None }).map(|c| c.wait_s_p95_all.mean);
-        for f in FACTORS {
-            let get = |high| {
-                configurations
-                    .iter()
-                    .find(|c| c.config == Config { lanes, vary: Some((f, high)) })
-                    .map(|c| c.wait_s_p95_all.mean)
-            };
-            if let (Some(low), Some(high)) = (get(false), get(true)) {
-                sensitivity.push(Sensitivity {
-                    factor: f,
-                    label: f.label(),
-                    low_p95_s: low,
-                    high_p95_s: high,
-                    base_p95_s: base.unwrap_or(f64::NAN),
-                    swing_s: (high - low).abs(),
-                });
-            }
-        }
-        sensitivity.sort_by(|a, b| b.swing_s.total_cmp(&a.swing_s).then(a.factor.cmp(&b.factor)));
-    }
-    let sentence = match &recommended {
-        Some(r) => {
-            let worst = r.wait_s_p95.iter().filter(|(_, s)| s.n > 0).max_by(|a, b| a.1.mean.total_cmp(&b.1.mean));
-            let (who, st) = worst.map(|(k, s)| (*k, s.mean)).unwrap_or(("everyone", 0.0));
-            let gap = r.opt_out_gap_s.mean;
-            format!(
-                "Install {} lane(s) per gate and direction: every group's p95 wait stays within {:.0} s (worst: {} at {:.1} s), and people without face wait {:.1} s {} than face users at p95.",
-                r.lanes,
-                spec.target_wait_p95_s,
-                who.replace('_', " "),
-                st,
-                gap.abs(),
-                if gap > 0.0 { "longer" } else { "less" }
-            )
-        }
-        None => {
-            let last = configurations.iter().rfind(|c| c.config.vary.is_none());
-            let worst = last.and_then(|c| {
-                c.wait_s_p95
-                    .iter()
-                    .filter(|(_, s)| s.n > 0 && s.mean > spec.target_wait_p95_s)
-                    .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean))
-                    .map(|(k, s)| (*k, s.mean, c.config.lanes))
-            });
-            let (blocker, advice) = match worst {
-                Some((group, wait, lanes)) => (
-                    format!("{} still wait {wait:.0} s at p95 with {lanes} lanes", group.replace('_', " ")),
-                    match group {
-                        "opt_outs" => {
-                            "people without face are held up by the policy, not by lanes: give every resident a card that opens the gate (C2)"
-                        }
-                        "visitors" | "couriers" => {
-                            "they queue at the guard booth, which lanes do not shorten: staff the booth or pre-register them"
-                        }
-                        _ => "widen the lane range or relax the target",
-                    },
-                ),
-                None => (String::from("no configuration was simulated"), "widen the lane range"),
-            };
-            format!(
-                "No lane count from {} to {} meets a p95 wait of {:.0} s for every group: {blocker}; {advice}.",
-                spec.lanes_from, spec.lanes_to, spec.target_wait_p95_s
-            )
-        }
-    };
+    let cheapest = configurations
+        .iter()
+        .filter(|c| c.config.vary.is_none() && c.lanes == Verdict::Meets && c.booth == Verdict::Meets)
+        .filter_map(|c| Some((c, c.cost?)))
+        .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.config.cmp(&b.0.config)))
+        .map(|(c, cost)| Cheapest { config: c.config.clone(), label: c.label.clone(), cost });
+    let sensitivity = sensitivity(&configurations);
+    let (decision_line, sentence) = words(spec, &decision, recommended.as_ref(), &configurations);
     Plan {
         scenario: scenario.name.clone(),
         policy: scenario.policy.name.clone(),
         target_wait_p95_s: spec.target_wait_p95_s,
+        booth_target_wait_p95_s: spec.booth_target(),
         replications: spec.replications,
+        max_replications: spec.cap(),
+        per_gate: spec.per_gate,
         seed,
+        rule: RULE,
         recommended,
+        booth: decision.booth,
+        non_monotone: decision.non_monotone,
+        cheapest,
+        decision: decision_line,
         sentence,
         configurations,
         sensitivity,
         details,
     }
+}
+
+/// The ±50 % runs beside their base configuration, largest swing first.
+fn sensitivity(configurations: &[ConfigSummary]) -> Vec<Sensitivity> {
+    let mut out = Vec::new();
+    let find = |c: &Config| configurations.iter().find(|s| &s.config == c).map(|s| s.wait_s_p95_all.mean);
+    for f in FACTORS {
+        for base in configurations.iter().filter(|c| c.config.vary.is_none()) {
+            let at = |high| find(&Config { vary: Some((f, high)), ..base.config.clone() });
+            if let (Some(low), Some(high)) = (at(false), at(true)) {
+                out.push(Sensitivity {
+                    factor: f,
+                    label: f.label(),
+                    low_p95_s: low,
+                    high_p95_s: high,
+                    base_p95_s: base.wait_s_p95_all.mean,
+                    swing_s: (high - low).abs(),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| b.swing_s.total_cmp(&a.swing_s).then(a.factor.cmp(&b.factor)));
+    out
+}
+
+/// The decision in one line, and the sentence a planner reads.
+fn words(
+    spec: &SweepSpec,
+    decision: &search::Decision,
+    recommended: Option<&Recommended>,
+    configurations: &[ConfigSummary],
+) -> (String, String) {
+    let target = spec.target_wait_p95_s;
+    let (lanes_line, lanes_sentence) = match recommended {
+        Some(r) => {
+            let worst = r
+                .at_lanes_wait_s_p95
+                .iter()
+                .filter(|(_, s)| s.n > 0)
+                .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean))
+                .map(|(k, s)| (k.replace('_', " "), s.mean, s.ci95.map_or(s.mean, |[_, hi]| hi)));
+            let what = match r.config.uniform_lanes() {
+                Some(l) => format!("{l} lane(s) per gate and direction"),
+                None => {
+                    let per: Vec<String> =
+                        r.per_gate.iter().map(|(g, o, i)| format!("{o} out / {i} in at {g}")).collect();
+                    format!("lanes per gate: {}", per.join(", "))
+                }
+            };
+            let gap = r.opt_out_gap_s.mean;
+            let (who, mean, hi) = worst.unwrap_or(("everyone".into(), 0.0, 0.0));
+            (
+                match r.config.uniform_lanes() {
+                    Some(l) => format!("lanes: {l}"),
+                    None => format!(
+                        "lanes: {}",
+                        r.per_gate.iter().map(|(g, o, i)| format!("{g} {o}/{i}")).collect::<Vec<_>>().join(", ")
+                    ),
+                },
+                format!(
+                    "Install {what}: every group that uses the lanes waits at most {target:.0} s at p95 with 95 % confidence (worst: {who}, {mean:.1} s, upper bound {hi:.1} s, {} replications), and people without face wait {:.1} s {} than face users at p95.",
+                    r.replications,
+                    gap.abs(),
+                    if gap > 0.0 { "longer" } else { "less" }
+                ),
+            )
+        }
+        None => {
+            let last = decision.evaluated.last().and_then(|c| configurations.iter().find(|s| &s.config == c));
+            let worst = last.and_then(|c| {
+                c.at_lanes_wait_s_p95
+                    .iter()
+                    .filter(|(_, s)| s.n > 0)
+                    .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean))
+                    .map(|(k, s)| (*k, s.mean, c.label.clone()))
+            });
+            let blocker = match worst {
+                Some((group, wait, label)) => {
+                    let advice = if group == "opt_outs" {
+                        "people without face are held up by the policy, not by lanes: give every resident a card that opens the gate (C2)"
+                    } else {
+                        "widen the lane range or relax the target"
+                    };
+                    format!("{} still wait {wait:.0} s at p95 with {label}; {advice}", group.replace('_', " "))
+                }
+                None => "no configuration was simulated; widen the lane range".into(),
+            };
+            (
+                "lanes: none in range".into(),
+                format!(
+                    "No lane count from {} to {} is shown to meet a p95 wait of {target:.0} s for every group at the lanes: {blocker}.",
+                    spec.lanes_from, spec.lanes_to
+                ),
+            )
+        }
+    };
+    let booth_target = spec.booth_target();
+    let (booth_line, booth_sentence) = match &decision.booth {
+        None => ("booth: not sized".to_string(), String::new()),
+        Some(b) if b.today == Verdict::Meets => {
+            let worst = b.today_wait_s_p95.iter().filter(|s| s.n > 0).map(|s| s.mean).fold(0.0, f64::max);
+            (
+                "booth: today's desks".into(),
+                format!(
+                    " The booth needs no extra desk: at most {worst:.1} s at p95 there (target {booth_target:.0} s)."
+                ),
+            )
+        }
+        Some(b) => {
+            let when: Vec<String> = b
+                .busy
+                .iter()
+                .map(|x| {
+                    format!(
+                        "at {} from {} to {}, or visitors wait {:.0} s at p95",
+                        x.gate, x.from, x.to, x.wait_s_p95.mean
+                    )
+                })
+                .collect();
+            let when = if when.is_empty() { String::new() } else { format!(" ({})", when.join("; ")) };
+            match b.desks_needed {
+                Some(d) => (
+                    format!("booth: add a desk ({d} desk(s))"),
+                    format!(
+                        " The booth needs {d} desk(s){when}: lanes do not serve visitors registering or couriers without a card."
+                    ),
+                ),
+                None => {
+                    let most = b.tried.last().map_or(0, |t| t.0);
+                    (
+                        "booth: more desks do not suffice".into(),
+                        format!(
+                            " Even {most} desk(s) at the booth miss its {booth_target:.0} s target{when}: pre-register visitors or give couriers cards."
+                        ),
+                    )
+                }
+            }
+        }
+    };
+    let mut line = format!("{lanes_line}; {booth_line}");
+    if !decision.non_monotone.is_empty() {
+        line.push_str(&format!("; {} non-monotone result(s), see the report", decision.non_monotone.len()));
+    }
+    (line, format!("{lanes_sentence}{booth_sentence}"))
 }

@@ -7,7 +7,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use gatelab_scenario::Scenario;
-use gatelab_sim::engine::{Figures, Keep, simulate_keeping};
+use gatelab_sim::engine::{Keep, simulate_keeping};
+use gatelab_sim::figures::{Figures, GateFigures};
 use gatelab_sim::progress::Progress;
 use gatelab_sim::run::replication_seed;
 
@@ -19,7 +20,10 @@ use crate::spec::{Config, SweepSpec};
 pub struct UnitResult {
     pub config: Config,
     pub replication: u32,
+    #[serde(with = "gatelab_sim::figures::nan_as_null")]
     pub figures: Figures,
+    /// Each gate's own figures (lanes by direction, booth), for the per-gate decisions.
+    pub gates: Vec<GateFigures>,
     #[serde(default)]
     pub detail: Option<Detail>,
 }
@@ -45,8 +49,13 @@ pub fn run_units(
     shard: (u32, u32),
     progress: &dyn Progress,
 ) -> Result<Vec<UnitResult>> {
-    let mine: Vec<(Config, u32)> =
-        spec.units().into_iter().enumerate().filter(|(u, _)| *u as u32 % shard.1 == shard.0).map(|(_, x)| x).collect();
+    let mine: Vec<(Config, u32)> = spec
+        .units(scenario)
+        .into_iter()
+        .enumerate()
+        .filter(|(u, _)| *u as u32 % shard.1 == shard.0)
+        .map(|(_, x)| x)
+        .collect();
     run_list(&mine, spec, scenario, progress)
 }
 
@@ -61,13 +70,15 @@ pub fn run_list(
     progress.start(mine.len() as u64, &format!("planning {} ({} runs)", scenario.name, mine.len()));
     let results: Result<Vec<UnitResult>> = mine
         .par_iter()
-        .map(|&(config, r)| {
+        .map(|(config, r)| {
+            let r = *r;
             let s = config.apply(scenario);
-            s.validate().map_err(|e| anyhow::anyhow!("{}: {}: {}", config.label(), e.field, e.message))?;
+            let label = config.label(scenario);
+            s.validate().map_err(|e| anyhow::anyhow!("{label}: {}: {}", e.field, e.message))?;
             let keep = r == 0;
             // The report needs rows of the first replication, never the audit log.
             let rep = simulate_keeping(&s, replication_seed(seed, r), Keep { rows: keep, ..Keep::NOTHING }, &|_| {})
-                .with_context(|| format!("{} replication {r}", config.label()))?;
+                .with_context(|| format!("{label} replication {r}"))?;
             progress.advance(1);
             let detail = keep.then(|| Detail {
                 queue: rep.queue.iter().map(|q| (q.t_s, format!("{} {}", q.gate, q.lane), q.queue)).collect(),
@@ -86,7 +97,7 @@ pub fn run_list(
                 },
                 hours: f64::from(s.run.duration_min) / 60.0,
             });
-            Ok(UnitResult { config, replication: r, figures: rep.figures, detail })
+            Ok(UnitResult { config: config.clone(), replication: r, figures: rep.figures, gates: rep.gates, detail })
         })
         .collect();
     progress.finish();

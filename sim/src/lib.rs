@@ -7,6 +7,7 @@
 //! (`gatelab-plan`) and the `gatelab` binary (`gatelab-cli`) sit on top of it.
 
 pub mod engine;
+pub mod figures;
 pub mod progress;
 pub mod record;
 pub mod rows;

@@ -1,5 +1,5 @@
-//! `summary.json` and the table `gatelab run` prints, from one type: every figure a run reports
-//! is a field here, named as the file names it, computed once from the replications.
+//! `summary.json` and the table `gatelab run` prints: the run's [`Figures`] over its
+//! replications, with what identifies the run; the table picks and labels some of them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -8,8 +8,9 @@ use serde::Serialize;
 
 use gatelab_scenario::Scenario;
 
-use crate::engine::{Figures, Replication};
-use crate::stats::{Stat, stat_non_negative};
+use crate::engine::Replication;
+use crate::figures::Figures;
+use crate::stats::Stat;
 
 /// The run's figures over its replications: each a mean with its 95 % interval ([`Stat`]).
 /// `summary.json` is this, its keys sorted (as serde_json's map writes them).
@@ -20,28 +21,8 @@ pub struct Summary {
     pub seed: u64,
     pub replications: usize,
     pub window: Window,
-    pub arrivals: Stat,
-    pub passages: Stat,
-    /// Busiest 15 minutes.
-    pub throughput_per_min: Stat,
-    pub wait_s: Waits,
-    pub queue_max: Stat,
-    pub tailgating: Tailgating,
-    pub uncontrolled_passages: Stat,
-    pub opt_out: Residents,
-    pub enrolled: Residents,
-    pub visitors: Visitors,
-    pub couriers: Visitors,
-    pub face_attempts: Stat,
-    pub false_accepts: Stat,
-    pub false_rejects: Stat,
-    pub denied_attempts: Stat,
-    pub car_gate_openings: Stat,
-    pub camera_failures: Stat,
-    pub unserved_at_end: Stat,
-    pub consent_withdrawals: Stat,
-    pub arrivals_suppressed: Stat,
-    pub consent_violations: Stat,
+    #[serde(flatten)]
+    pub figures: Figures<Stat>,
     /// Violations by rule in the first replication (the one whose audit.jsonl is written).
     pub consent_rules_first_replication: BTreeMap<String, u64>,
     pub per_replication: Vec<Figures>,
@@ -54,39 +35,9 @@ pub struct Window {
     pub dt_s: f64,
 }
 
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct Waits {
-    pub mean: Stat,
-    pub p50: Stat,
-    pub p95: Stat,
-    pub p99: Stat,
-    pub max: Stat,
-}
-
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct Tailgating {
-    pub attempts: Stat,
-    pub detected: Stat,
-    pub undetected: Stat,
-}
-
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct Residents {
-    pub persons: Stat,
-    pub passages: Stat,
-    pub wait_s_p95: Stat,
-}
-
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct Visitors {
-    pub passages: Stat,
-    pub wait_s_p95: Stat,
-}
-
 impl Summary {
     /// The summary of `replications` of `scenario`, a run seeded with `seed`.
     pub fn of(scenario: &Scenario, seed: u64, replications: &[Replication]) -> Summary {
-        let s = |pick: fn(&Figures) -> f64| stat_non_negative(replications.iter().map(|r| pick(&r.figures)));
         let mut rules = BTreeMap::new();
         if let Some(first) = replications.first() {
             for v in &first.violations {
@@ -103,45 +54,7 @@ impl Summary {
                 duration_min: scenario.run.duration_min,
                 dt_s: scenario.run.dt_s,
             },
-            arrivals: s(|f| f.arrivals),
-            passages: s(|f| f.passages),
-            throughput_per_min: s(|f| f.throughput_per_min),
-            wait_s: Waits {
-                mean: s(|f| f.wait_mean),
-                p50: s(|f| f.wait_p50),
-                p95: s(|f| f.wait_p95),
-                p99: s(|f| f.wait_p99),
-                max: s(|f| f.wait_max),
-            },
-            queue_max: s(|f| f.queue_max),
-            tailgating: Tailgating {
-                attempts: s(|f| f.tailgating_attempts),
-                detected: s(|f| f.tailgating_detected),
-                undetected: s(|f| f.tailgating_undetected),
-            },
-            uncontrolled_passages: s(|f| f.uncontrolled_passages),
-            opt_out: Residents {
-                persons: s(|f| f.opt_out_persons),
-                passages: s(|f| f.opt_out_passages),
-                wait_s_p95: s(|f| f.opt_out_wait_p95),
-            },
-            enrolled: Residents {
-                persons: s(|f| f.enrolled_persons),
-                passages: s(|f| f.enrolled_passages),
-                wait_s_p95: s(|f| f.enrolled_wait_p95),
-            },
-            visitors: Visitors { passages: s(|f| f.visitor_passages), wait_s_p95: s(|f| f.visitor_wait_p95) },
-            couriers: Visitors { passages: s(|f| f.courier_passages), wait_s_p95: s(|f| f.courier_wait_p95) },
-            face_attempts: s(|f| f.face_attempts),
-            false_accepts: s(|f| f.false_accepts),
-            false_rejects: s(|f| f.false_rejects),
-            denied_attempts: s(|f| f.denied_attempts),
-            car_gate_openings: s(|f| f.car_gate_openings),
-            camera_failures: s(|f| f.camera_failures),
-            unserved_at_end: s(|f| f.unserved_at_end),
-            consent_withdrawals: s(|f| f.withdrawals),
-            arrivals_suppressed: s(|f| f.arrivals_suppressed),
-            consent_violations: s(|f| f.consent_violations),
+            figures: Figures::over(replications.iter().map(|r| &r.figures)),
             consent_rules_first_replication: rules,
             per_replication: replications.iter().map(|r| r.figures).collect(),
         }
@@ -155,27 +68,27 @@ impl Summary {
     /// The figures the printed table shows, with their labels, in order.
     pub fn table_rows(&self) -> [(&'static str, Stat); 21] {
         [
-            ("arrivals", self.arrivals),
-            ("passages", self.passages),
-            ("throughput, busiest 15 min (/min)", self.throughput_per_min),
-            ("wait p50 (s)", self.wait_s.p50),
-            ("wait p95 (s)", self.wait_s.p95),
-            ("wait p99 (s)", self.wait_s.p99),
-            ("wait max (s)", self.wait_s.max),
-            ("longest queue (people)", self.queue_max),
-            ("face users: wait p95 (s)", self.enrolled.wait_s_p95),
-            ("opt-outs: wait p95 (s)", self.opt_out.wait_s_p95),
-            ("visitors: wait p95 (s)", self.visitors.wait_s_p95),
-            ("couriers: wait p95 (s)", self.couriers.wait_s_p95),
-            ("tailgating attempts", self.tailgating.attempts),
-            ("  detected by the sensor", self.tailgating.detected),
-            ("  undetected", self.tailgating.undetected),
-            ("uncontrolled passages", self.uncontrolled_passages),
-            ("false accepts", self.false_accepts),
-            ("false rejects", self.false_rejects),
-            ("car gate openings", self.car_gate_openings),
-            ("consents withdrawn (templates deleted)", self.consent_withdrawals),
-            ("consent violations", self.consent_violations),
+            ("arrivals", self.figures.arrivals),
+            ("passages", self.figures.passages),
+            ("throughput, busiest 15 min (/min)", self.figures.throughput_per_min),
+            ("wait p50 (s)", self.figures.wait_s.p50),
+            ("wait p95 (s)", self.figures.wait_s.p95),
+            ("wait p99 (s)", self.figures.wait_s.p99),
+            ("wait max (s)", self.figures.wait_s.max),
+            ("longest queue (people)", self.figures.queue_max),
+            ("face users: wait p95 (s)", self.figures.enrolled.wait_s_p95),
+            ("opt-outs: wait p95 (s)", self.figures.opt_out.wait_s_p95),
+            ("visitors: wait p95 (s)", self.figures.visitors.wait_s_p95),
+            ("couriers: wait p95 (s)", self.figures.couriers.wait_s_p95),
+            ("tailgating attempts", self.figures.tailgating.attempts),
+            ("  detected by the sensor", self.figures.tailgating.detected),
+            ("  undetected", self.figures.tailgating.undetected),
+            ("uncontrolled passages", self.figures.uncontrolled_passages),
+            ("false accepts", self.figures.false_accepts),
+            ("false rejects", self.figures.false_rejects),
+            ("car gate openings", self.figures.car_gate_openings),
+            ("consents withdrawn (templates deleted)", self.figures.consent_withdrawals),
+            ("consent violations", self.figures.consent_violations),
         ]
     }
 

@@ -27,7 +27,7 @@ fn a_bad_policy_file_names_the_field() {
 
 /// 07:00–08:15 at Dongcheng: rush hour, the scanner carried off for repair at 08:00,
 /// residents who refuse face, couriers, withdrawals at the office.
-fn dongcheng_morning(name: &str) -> (Vec<gatelab_core::AuditRecord>, gatelab_sim::engine::Figures) {
+fn dongcheng_morning(name: &str) -> (Vec<gatelab_core::AuditRecord>, gatelab_sim::figures::Figures) {
     let rep = run_window(shipped(name), "07:00", 75, 2020);
     (audit_log(&rep), rep.figures)
 }

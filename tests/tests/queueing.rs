@@ -31,7 +31,7 @@ fn mean_waits(scenario: &Scenario, seed: u64, replications: u32) -> Vec<f64> {
                 .unwrap_or_else(|e| panic!("{e:#}"));
             assert_eq!(rep.figures.consent_violations, 0.0);
             assert_eq!(rep.figures.unserved_at_end, 0.0, "everyone is served in the drain time");
-            rep.figures.wait_mean
+            rep.figures.wait_s.mean
         })
         .collect()
 }

@@ -70,7 +70,7 @@ fn withdrawals_delete_templates_everywhere_in_the_simulation() {
     let mut s = shipped("tianjin-wenhuacun");
     s.population.withdrawals_per_hour = 20.0;
     let rep = run_window(s, "07:00", 30, 8);
-    assert!(rep.figures.withdrawals > 0.0);
+    assert!(rep.figures.consent_withdrawals > 0.0);
     let log = audit_log(&rep);
     let deleted = log
         .iter()
@@ -83,9 +83,9 @@ fn withdrawals_delete_templates_everywhere_in_the_simulation() {
         .count();
     // Tianjin's two face terminals at each of two gates... every camera terminal deletes it.
     assert!(
-        deleted as f64 >= rep.figures.withdrawals,
+        deleted as f64 >= rep.figures.consent_withdrawals,
         "{deleted} deletions for {} withdrawals",
-        rep.figures.withdrawals
+        rep.figures.consent_withdrawals
     );
     assert_eq!(rep.figures.consent_violations, 0.0);
 }

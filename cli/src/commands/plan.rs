@@ -21,15 +21,22 @@ pub fn plan(args: PlanArgs) -> Result<ExitCode> {
     let mut spec = SweepSpec {
         scenario: scenario_path,
         target_wait_p95_s: args.target_wait_p95,
+        booth_target_wait_p95_s: args.booth_target_wait_p95,
         lanes_from,
         lanes_to,
+        desks_from: args.desks.map(|d| d.0),
+        desks_to: args.desks.map(|d| d.1),
         replications: 0,
+        max_replications: Some(args.max_replications),
+        per_gate: args.per_gate,
         seed: args.seed,
         sensitivity_lanes: None,
         duration_min: args.duration_min,
+        runs: Vec::new(),
     };
     let scenario = spec.load_scenario(Path::new("."))?;
-    spec.replications = args.replications.unwrap_or(scenario.run.replications.max(2));
+    spec.replications = args.replications.unwrap_or(scenario.run.replications.max(3));
+    spec.max_replications = Some(args.max_replications.max(spec.replications));
     spec.validate(&scenario)?;
     let started = std::time::Instant::now();
     let (spec, result) = plan::plan(spec, &scenario, !args.no_sensitivity, &Bar::new(args.quiet))?;
@@ -37,9 +44,9 @@ pub fn plan(args: PlanArgs) -> Result<ExitCode> {
     files.push(plan::write_spec(&args.out, &spec)?);
     print!("{}", plan::render_table(&result));
     println!(
-        "planned {} configuration(s) × {} replication(s) in {:.1} s",
+        "planned {} configuration(s), {} run(s) in all, in {:.1} s",
         result.configurations.len(),
-        spec.replications,
+        spec.runs.iter().map(|r| r.replications).sum::<u32>(),
         started.elapsed().as_secs_f64()
     );
     println!("files:");
@@ -55,6 +62,12 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     let spec = SweepSpec::load(&args.spec)?;
     let scenario = spec.load_scenario(Path::new("."))?;
     spec.validate(&scenario)?;
+    anyhow::ensure!(
+        !spec.per_gate || !spec.runs.is_empty(),
+        "{}: per_gate is a search whose next run depends on the last; run `gatelab plan --per-gate`, then shard \
+         the spec.json it writes (its runs)",
+        args.spec.display()
+    );
     let shard = plan::shard_from(args.shard.as_deref(), &|k| std::env::var(k).ok())?;
     let units = plan::run_units(&spec, &scenario, shard, &Bar::new(args.quiet))?;
     plan::write_shard(&args.out, &spec, &units)?;
@@ -66,6 +79,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
 pub fn merge(args: MergeArgs) -> Result<ExitCode> {
     let (spec, units) = plan::read_shards(&args.shards)?;
     let scenario = spec.load_scenario(Path::new("."))?;
+    plan::check_complete(&spec, &scenario, &units)?;
     let result = plan::summarise(&spec, &scenario, &units);
     let files = plan::write_outputs(&args.out, &result)?;
     print!("{}", plan::render_table(&result));

@@ -36,6 +36,19 @@ pub struct Scenario {
     pub matcher: MatcherModel,
     #[serde(default)]
     pub service: Service,
+    /// What a lane and a booth desk cost, for the planner's cost column (optional).
+    #[serde(default)]
+    pub costs: Option<Costs>,
+}
+
+/// Costs in one currency (which one is the planner's business): per lane in one direction by
+/// terminal kind, and per desk staffed at a guard booth.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Costs {
+    pub lane_face_and_card: f64,
+    pub lane_card_only: f64,
+    pub booth_desk: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,6 +128,10 @@ pub struct GateSpec {
     /// feeds whichever lane is free (a serpentine, as at airports).
     #[serde(default)]
     pub queue: QueueDiscipline,
+    /// Desks staffed at the guard booth today (visitors register there; couriers without a
+    /// card and anyone stuck are helped there): each serves one person at a time.
+    #[serde(default = "one")]
+    pub booth_desks: u32,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -643,6 +660,12 @@ impl Scenario {
                     format!("{} m: at most 5,000 m from the buildings to a gate", g.walk_distance_m),
                 ));
             }
+            if !(1..=8).contains(&g.booth_desks) {
+                return Err(invalid(
+                    f("booth_desks"),
+                    format!("{}: a booth has 1 to 8 desks (staff serving at once)", g.booth_desks),
+                ));
+            }
             share(&f("share"), g.share)?;
             total_share += g.share;
         }
@@ -651,6 +674,11 @@ impl Scenario {
                 "gates[0].share",
                 format!("the shares of all gates add up to {total_share}; they must add up to 1"),
             ));
+        }
+        if let Some(c) = &self.costs {
+            non_negative("costs.lane_face_and_card", c.lane_face_and_card)?;
+            non_negative("costs.lane_card_only", c.lane_card_only)?;
+            non_negative("costs.booth_desk", c.booth_desk)?;
         }
         if self.demand.profile.is_empty() {
             return Err(invalid("demand.profile", "empty; give [hour, outbound, inbound] rows"));

@@ -5,7 +5,7 @@
 use bevy::math::Vec2;
 use bevy::prelude::*;
 use gatelab_core::Direction;
-use rand::RngExt;
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1, Normal};
 
@@ -14,7 +14,7 @@ use super::model::{
     Activity, Agent, AgentKind, Body, Clock, DECISION_DISTANCE_M, Goal, Layout, Means, OnTheWay, PLAZA_RADIUS_M, Rngs,
     ScenarioRes, SimSet, Used,
 };
-use super::population::Population;
+use super::population::{Population, TRIP_COOLDOWN_MS};
 
 const HOUR_MS: u64 = 3_600_000;
 
@@ -48,6 +48,23 @@ pub struct Arrivals {
     pub spawned: u64,
     /// Arrivals dropped because every candidate person was already on a trip.
     pub suppressed: u64,
+    /// Everyone who arrived, when [`super::Keep::arrivals`] asked for it.
+    pub log: Option<Vec<Arrived>>,
+}
+
+/// One person's arrival as drawn: what common random numbers hold equal across configurations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arrived {
+    pub serial: u64,
+    pub at_ms: u64,
+    pub kind: AgentKind,
+    pub gate: usize,
+    pub direction: Direction,
+    pub person: Option<u64>,
+    pub face: bool,
+    pub credential: Option<u64>,
+    /// The first numbers of the person's own stream (service times and choices come from it).
+    pub draws: [u64; 4],
 }
 
 #[derive(Debug)]
@@ -100,11 +117,17 @@ fn next_arrival(
     None
 }
 
-fn setup_arrivals(mut commands: Commands, scenario: Res<ScenarioRes>, clock: Res<Clock>, mut rngs: ResMut<Rngs>) {
+fn setup_arrivals(
+    mut commands: Commands,
+    scenario: Res<ScenarioRes>,
+    clock: Res<Clock>,
+    mut rngs: ResMut<Rngs>,
+    keep: Res<super::KeepRes>,
+) {
     let end_ms = clock.start_ms + clock.end_tick * clock.dt_ms;
     let mut next_ms = [None; 6];
-    for (slot, stream) in next_ms.iter_mut().zip(STREAMS) {
-        *slot = next_arrival(&scenario, stream, clock.start_ms, end_ms, &mut rngs.arrivals);
+    for (i, (slot, stream)) in next_ms.iter_mut().zip(STREAMS).enumerate() {
+        *slot = next_arrival(&scenario, stream, clock.start_ms, end_ms, &mut rngs.arrivals[i]);
     }
     let mut acc = 0.0;
     let gate_cumulative = scenario
@@ -116,7 +139,8 @@ fn setup_arrivals(mut commands: Commands, scenario: Res<ScenarioRes>, clock: Res
             acc
         })
         .collect();
-    commands.insert_resource(Arrivals { next_ms, end_ms, gate_cumulative, spawned: 0, suppressed: 0 });
+    let log = keep.0.arrivals.then(Vec::new);
+    commands.insert_resource(Arrivals { next_ms, end_ms, gate_cumulative, spawned: 0, suppressed: 0, log });
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -132,55 +156,78 @@ fn spawn_arrivals(
 ) {
     let now = clock.now_ms();
     let walking = scenario.0.behaviour.walking;
-    for (i, stream) in STREAMS.into_iter().enumerate() {
-        while let Some(at) = arrivals.next_ms[i].filter(|&at| at <= now) {
-            arrivals.next_ms[i] = next_arrival(&scenario, stream, at, arrivals.end_ms, &mut rngs.arrivals);
-            if stream == Stream::Withdrawals {
-                withdraw(&mut population, &mut core, &mut rngs, now);
-                continue;
-            }
-            let roll: f64 = rngs.arrivals.random();
-            let gate = arrivals.gate_cumulative.iter().position(|&c| roll < c).unwrap_or(layout.gate_x.len() - 1);
-            let Some(agent) = make_agent(&scenario, stream, gate, &mut population, &mut rngs) else {
-                arrivals.suppressed += 1;
-                continue;
-            };
-            arrivals.spawned += 1;
-            let serial = arrivals.spawned;
-            let agent = Agent { serial, ..agent };
-            let mut entity = commands.spawn((agent.clone(), Activity::Approaching));
-            if walking {
-                let sign = Layout::approach_sign(agent.direction);
-                let lateral: f32 = rngs.behaviour.random_range(-3.0..3.0);
-                let distance = layout.walk_distance[gate].max(DECISION_DISTANCE_M + 1.0);
-                let v0 = walking_speed(&scenario, &agent, &population, &mut rngs.behaviour);
-                let x = layout.gate_x[gate] + lateral;
-                if distance > PLAZA_RADIUS_M {
-                    // Alone on the path: free flow until the plaza, then a body in the crowd.
-                    let walk_ms = f64::from((distance - PLAZA_RADIUS_M) / v0) * 1000.0;
-                    let enter_tick = clock.tick_at(now + walk_ms as u64);
-                    entity.insert(OnTheWay { enter_tick, at: Vec2::new(x, sign * PLAZA_RADIUS_M), v0 });
-                } else {
-                    let pos = Vec2::new(x, sign * distance);
-                    entity.insert((Body { pos, vel: Vec2::ZERO, v0 }, Goal(pos)));
-                }
+    // Everything due, in order of arrival time (ties by stream): the same order whatever ticks
+    // the rest of the simulation asked for.
+    while let Some((at, i)) =
+        arrivals.next_ms.iter().enumerate().filter_map(|(i, t)| t.filter(|&t| t <= now).map(|t| (t, i))).min()
+    {
+        let stream = STREAMS[i];
+        let rng = &mut rngs.arrivals[i];
+        arrivals.next_ms[i] = next_arrival(&scenario, stream, at, arrivals.end_ms, rng);
+        // One draw per arrival from its stream seeds the person's own numbers.
+        let mut draws = ChaCha8Rng::seed_from_u64(rng.random());
+        if stream == Stream::Withdrawals {
+            withdraw(&mut population, &mut core, &mut draws, now);
+            continue;
+        }
+        let roll: f64 = draws.random();
+        let gate = arrivals.gate_cumulative.iter().position(|&c| roll < c).unwrap_or(layout.gate_x.len() - 1);
+        let Some(agent) = make_agent(&scenario, stream, gate, at, &mut population, draws) else {
+            arrivals.suppressed += 1;
+            continue;
+        };
+        arrivals.spawned += 1;
+        let mut agent = Agent { serial: arrivals.spawned, ..agent };
+        if let Some(log) = &mut arrivals.log {
+            let mut peek = agent.draws.clone();
+            log.push(Arrived {
+                serial: agent.serial,
+                at_ms: at,
+                kind: agent.kind,
+                gate,
+                direction: agent.direction,
+                person: agent.person.map(|p| u64::from(p.0)),
+                face: agent.means.face,
+                credential: agent.means.credential.map(|(_, c)| c.0),
+                draws: std::array::from_fn(|_| peek.random()),
+            });
+        }
+        let walk = walking.then(|| {
+            let lateral: f32 = agent.draws.random_range(-3.0..3.0);
+            let v0 = walking_speed(&scenario, &mut agent, &population);
+            (lateral, v0)
+        });
+        let direction = agent.direction;
+        let mut entity = commands.spawn((agent, Activity::Approaching));
+        if let Some((lateral, v0)) = walk {
+            let sign = Layout::approach_sign(direction);
+            let distance = layout.walk_distance[gate].max(DECISION_DISTANCE_M + 1.0);
+            let x = layout.gate_x[gate] + lateral;
+            if distance > PLAZA_RADIUS_M {
+                // Alone on the path: free flow until the plaza, then a body in the crowd.
+                let walk_ms = f64::from((distance - PLAZA_RADIUS_M) / v0) * 1000.0;
+                let enter_tick = clock.tick_at(now + walk_ms as u64);
+                entity.insert(OnTheWay { enter_tick, at: Vec2::new(x, sign * PLAZA_RADIUS_M), v0 });
+            } else {
+                let pos = Vec2::new(x, sign * distance);
+                entity.insert((Body { pos, vel: Vec2::ZERO, v0 }, Goal(pos)));
             }
         }
-        if let Some(at) = arrivals.next_ms[i] {
-            let tick = clock.tick_at(at);
-            clock.wake_at(tick);
-        }
+    }
+    if let Some(at) = arrivals.next_ms.iter().flatten().min() {
+        let tick = clock.tick_at(*at);
+        clock.wake_at(tick);
     }
 }
 
 /// An enrolled resident withdraws consent: the compound broadcasts it, every terminal deletes
 /// the template (the checker holds them to the policy's bound) and the person uses a card.
-fn withdraw(population: &mut Population, core: &mut CoreLink, rngs: &mut Rngs, now_ms: u64) {
+fn withdraw(population: &mut Population, core: &mut CoreLink, rng: &mut ChaCha8Rng, now_ms: u64) {
     let enrolled: Vec<usize> = (0..population.residents.len()).filter(|&r| population.residents[r].enrolled).collect();
     if enrolled.is_empty() {
         return;
     }
-    let r = enrolled[rngs.arrivals.random_range(0..enrolled.len())];
+    let r = enrolled[rng.random_range(0..enrolled.len())];
     let person = population.residents[r].person;
     core.admin(gatelab_core::Timestamp(now_ms), &gatelab_core::AdminCommand::WithdrawConsent(person));
     population.residents[r].enrolled = false;
@@ -188,10 +235,10 @@ fn withdraw(population: &mut Population, core: &mut CoreLink, rngs: &mut Rngs, n
 }
 
 /// Weidmann free-flow speed, slower for the elderly and children, brisker for couriers.
-fn walking_speed(scenario: &ScenarioRes, agent: &Agent, population: &Population, rng: &mut ChaCha8Rng) -> f32 {
+fn walking_speed(scenario: &ScenarioRes, agent: &mut Agent, population: &Population) -> f32 {
     let b = &scenario.0.behaviour;
     let normal = Normal::new(b.walk_speed_mean, b.walk_speed_sd.max(1e-9)).unwrap_or_else(|_| unreachable!("sd > 0"));
-    let mut v = normal.sample(rng);
+    let mut v = normal.sample(&mut agent.draws);
     if let Some(r) = agent.resident {
         let res = &population.residents[r];
         if res.elderly {
@@ -205,7 +252,7 @@ fn walking_speed(scenario: &ScenarioRes, agent: &Agent, population: &Population,
     v.clamp(0.3, 2.5) as f32
 }
 
-fn blank(kind: AgentKind, direction: Direction, gate: usize) -> Agent {
+fn blank(kind: AgentKind, direction: Direction, gate: usize, draws: ChaCha8Rng) -> Agent {
     Agent {
         serial: 0,
         kind,
@@ -224,6 +271,7 @@ fn blank(kind: AgentKind, direction: Direction, gate: usize) -> Agent {
         face_given_up: false,
         tailgating: false,
         used: Used::Nothing,
+        draws,
     }
 }
 
@@ -231,15 +279,16 @@ fn make_agent(
     scenario: &ScenarioRes,
     stream: Stream,
     gate: usize,
+    at_ms: u64,
     population: &mut Population,
-    rngs: &mut Rngs,
+    mut draws: ChaCha8Rng,
 ) -> Option<Agent> {
-    let rng = &mut rngs.arrivals;
+    let rng = &mut draws;
     match stream {
         Stream::ResidentsOut | Stream::ResidentsIn => {
             let direction = if stream == Stream::ResidentsOut { Direction::Outbound } else { Direction::Inbound };
             let n = population.residents.len();
-            let r = (0..32).map(|_| rng.random_range(0..n)).find(|&r| !population.residents[r].on_trip)?;
+            let r = (0..32).map(|_| rng.random_range(0..n)).find(|&r| population.residents[r].free_at_ms <= at_ms)?;
             let forgot = rng.random_bool(scenario.0.population.forget_card_share);
             let mut means = population.resident_means(r, forgot);
             if means.credential.is_none() && !means.face && rng.random_bool(0.5) {
@@ -247,27 +296,27 @@ fn make_agent(
                 means.credential = Some((gatelab_core::CredentialKind::IdCard, population.residents[r].id_card));
             }
             let res = &mut population.residents[r];
-            res.on_trip = true;
+            res.free_at_ms = at_ms + TRIP_COOLDOWN_MS;
             Some(Agent {
                 person: Some(res.person),
                 resident: Some(r),
                 opt_out: res.opt_out,
                 template: res.template,
                 means,
-                ..blank(res.kind, direction, gate)
+                ..blank(res.kind, direction, gate, draws)
             })
         }
-        Stream::Visitors => Some(blank(AgentKind::Visitor, Direction::Inbound, gate)),
+        Stream::Visitors => Some(blank(AgentKind::Visitor, Direction::Inbound, gate, draws)),
         Stream::Couriers => {
             let with_card = rng.random_bool(scenario.0.population.couriers_with_card_share);
             let n = population.couriers.len();
             let pick = (with_card && n > 0)
-                .then(|| (0..16).map(|_| rng.random_range(0..n)).find(|&c| !population.couriers[c].on_trip))
+                .then(|| (0..16).map(|_| rng.random_range(0..n)).find(|&c| population.couriers[c].free_at_ms <= at_ms))
                 .flatten();
-            let mut agent = blank(AgentKind::Courier, Direction::Inbound, gate);
+            let mut agent = blank(AgentKind::Courier, Direction::Inbound, gate, draws);
             if let Some(c) = pick {
                 let courier = &mut population.couriers[c];
-                courier.on_trip = true;
+                courier.free_at_ms = at_ms + TRIP_COOLDOWN_MS;
                 agent.person = Some(courier.person);
                 agent.means = Means {
                     face: courier.enrolled,
@@ -287,7 +336,7 @@ fn make_agent(
             let c = population.next_food_courier % n;
             population.next_food_courier += 1;
             let courier = &population.food_couriers[c];
-            let mut agent = blank(AgentKind::FoodCourier, Direction::Inbound, gate);
+            let mut agent = blank(AgentKind::FoodCourier, Direction::Inbound, gate, draws);
             agent.person = Some(courier.person);
             agent.means =
                 Means { face: false, credential: Some((gatelab_core::CredentialKind::IdCard, courier.id_card)) };

@@ -5,6 +5,7 @@
 use bevy::prelude::*;
 use gatelab_core::Event;
 use gatelab_core::audit::Component;
+use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1};
 
 use super::core_link::CoreLink;
@@ -16,6 +17,8 @@ pub struct FaultState {
     /// Per lane: the camera failed on its own.
     random_down: Vec<bool>,
     next_change_ms: Vec<Option<u64>>,
+    /// Per lane: its own fault stream ([`Rngs::lane_faults`]).
+    draws: Vec<ChaCha8Rng>,
     camera_reported_down: Vec<bool>,
     matcher_reported_down: Vec<bool>,
     /// Scheduled windows (from, to, kind, gate), milliseconds since midnight.
@@ -50,13 +53,14 @@ fn setup_faults(
     scenario: Res<ScenarioRes>,
     layout: Res<Layout>,
     clock: Res<Clock>,
-    mut rngs: ResMut<Rngs>,
+    rngs: Res<Rngs>,
 ) {
     let faults = &scenario.0.faults;
     let lanes = layout.lanes.len();
     let mut state = FaultState {
         random_down: vec![false; lanes],
         next_change_ms: vec![None; lanes],
+        draws: layout.lanes.iter().map(|lane| rngs.lane_faults(lane)).collect(),
         camera_reported_down: vec![false; lanes],
         matcher_reported_down: vec![false; lanes],
         ..FaultState::default()
@@ -64,7 +68,7 @@ fn setup_faults(
     if faults.camera_mtbf_h > 0.0 {
         for (l, lane) in layout.lanes.iter().enumerate() {
             if lane.has_camera {
-                let span: f64 = Exp1.sample(&mut rngs.faults);
+                let span: f64 = Exp1.sample(&mut state.draws[l]);
                 let up_ms = faults.camera_mtbf_h * 3_600_000.0 * span;
                 state.next_change_ms[l] = Some(clock.start_ms + up_ms as u64);
             }
@@ -84,7 +88,6 @@ fn apply_faults(
     layout: Res<Layout>,
     mut state: ResMut<FaultState>,
     mut core: ResMut<CoreLink>,
-    mut rngs: ResMut<Rngs>,
 ) {
     let now = clock.now_ms();
     if now < state.next_check_ms {
@@ -105,7 +108,7 @@ fn apply_faults(
             if down {
                 state.camera_failures += 1;
             }
-            let span: f64 = Exp1.sample(&mut rngs.faults);
+            let span: f64 = Exp1.sample(&mut state.draws[l]);
             state.next_change_ms[l] = Some(at + (mean_ms * span).max(1.0) as u64);
         }
         let in_window = |kind: OutageKind| {

@@ -5,7 +5,7 @@ use bevy::prelude::*;
 use gatelab_core::Direction;
 use gatelab_core::audit::DecisionReason;
 
-use super::model::{Agent, AgentKind, Layout, SimSet};
+use super::model::{Agent, AgentKind, Layout, SimSet, Used};
 use super::outcomes::{GateOutcome, GateOutcomes, Spot};
 pub use crate::rows::QueueRow;
 use crate::rows::{Decision, PassageRow};
@@ -24,11 +24,28 @@ pub enum Group {
     Courier,
 }
 
+/// The way through the gate line a passage took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// A lane's terminal, by someone who can use it (face or a credential; also when they
+    /// followed someone through or the door was open for all).
+    Lane,
+    /// Served at the guard booth, then let through by the guard.
+    Booth,
+    /// The car gate opened for the queue, or anything else no terminal or guard decided.
+    Other,
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Completed {
     pub at_ms: u64,
+    /// When they reached the gate area (the quarter of an hour their wait is counted in).
+    pub joined_ms: u64,
     pub wait_s: f64,
     pub group: Group,
+    pub gate: usize,
+    pub direction: Direction,
+    pub via: Via,
 }
 
 #[derive(Resource, Debug, Default)]
@@ -94,7 +111,7 @@ impl Metrics {
     }
 
     /// Record a finished passage (the agent is through).
-    pub fn passage(&mut self, agent: &Agent, now_ms: u64, gate: &str, lane: &str, decision: Decision) {
+    pub fn passage(&mut self, agent: &Agent, now_ms: u64, via: Via, gate: &str, lane: &str, decision: Decision) {
         let joined = agent.joined_ms.unwrap_or(now_ms);
         let wait_s = wait_seconds(agent, agent.service_start_ms.unwrap_or(now_ms).max(joined));
         let group = match agent.kind {
@@ -104,7 +121,15 @@ impl Metrics {
             _ if agent.means.face => Group::Enrolled,
             _ => Group::OtherResident,
         };
-        self.completed.push(Completed { at_ms: now_ms, wait_s, group });
+        self.completed.push(Completed {
+            at_ms: now_ms,
+            joined_ms: joined,
+            wait_s,
+            group,
+            gate: agent.gate,
+            direction: agent.direction,
+            via,
+        });
         if self.keep_rows {
             self.rows.push(Metrics::row(agent, now_ms, gate, lane, agent.used.as_str(), decision));
         }
@@ -151,7 +176,15 @@ fn record_outcomes(mut outcomes: ResMut<GateOutcomes>, mut metrics: ResMut<Metri
                     Spot::GuardDoor => "guard-door",
                     Spot::CarGate => "car-gate",
                 };
-                metrics.passage(&agent, at_ms, &layout.gate_names[agent.gate], lane, decision);
+                // A lane serves those who can use it; someone with no way in who slipped through
+                // behind another waited for a door, not for the lane.
+                let could_use_lane = agent.means.face || agent.means.credential.is_some();
+                let via = match spot {
+                    Spot::Lane(_) if could_use_lane => Via::Lane,
+                    _ if agent.used == Used::Guard => Via::Booth,
+                    _ => Via::Other,
+                };
+                metrics.passage(&agent, at_ms, via, &layout.gate_names[agent.gate], lane, decision);
             }
             GateOutcome::Denied { agent, at_ms, lane, credential, reason } => {
                 let lane = &layout.lanes[lane].name;

@@ -25,13 +25,14 @@ use anyhow::{Context, Result};
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use gatelab_core::checker::Violation;
-use gatelab_core::{Compound, TerminalConfig};
+use gatelab_core::{Compound, Direction, TerminalConfig};
 
 use self::core_link::CoreLink;
 use self::gates::Gatehouse;
-use self::metrics::{Group, Metrics};
+use self::metrics::{Completed, Group, Metrics, Via};
 use self::model::{Activity, Clock, Layout, Rngs, ScenarioRes, SimSet};
 use self::population::{COMPOUND, Population};
+use crate::figures::{AtBooth, AtLanes, Figures, GateFigures, Residents, Tailgating, Visitors, Waits};
 use crate::rows::{PassageRow, QueueRow};
 use gatelab_scenario::Scenario;
 
@@ -42,6 +43,8 @@ pub const DRAIN_MS: u64 = 30 * 60_000;
 #[derive(Debug, Clone)]
 pub struct Replication {
     pub figures: Figures,
+    /// Each gate's own figures, in the scenario's gate order.
+    pub gates: Vec<GateFigures>,
     pub passages: Vec<PassageRow>,
     pub queue: Vec<QueueRow>,
     pub audit_jsonl: Option<Vec<u8>>,
@@ -53,85 +56,8 @@ pub struct Replication {
     /// Simulation updates actually run (idle stretches are skipped).
     pub updates: u64,
     pub agent_steps: u64,
-}
-
-/// The figures of one replication; `NaN` where a group had nobody (`null` in JSON).
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Figures {
-    #[serde(deserialize_with = "nan_as_null")]
-    pub arrivals: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub passages: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub throughput_per_min: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub wait_mean: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub wait_p50: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub wait_p95: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub wait_p99: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub wait_max: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub queue_max: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub tailgating_attempts: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub tailgating_detected: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub tailgating_undetected: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub uncontrolled_passages: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub opt_out_persons: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub opt_out_passages: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub opt_out_wait_p95: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub enrolled_persons: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub enrolled_passages: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub enrolled_wait_p95: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub visitor_passages: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub visitor_wait_p95: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub courier_passages: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub courier_wait_p95: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub face_attempts: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub false_accepts: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub false_rejects: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub denied_attempts: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub car_gate_openings: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub camera_failures: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub unserved_at_end: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub withdrawals: f64,
-    /// Resident trips not made because every drawn person was already out (demand too high
-    /// for the population): should be 0.
-    #[serde(deserialize_with = "nan_as_null")]
-    pub arrivals_suppressed: f64,
-    #[serde(deserialize_with = "nan_as_null")]
-    pub consent_violations: f64,
-}
-
-/// JSON writes NaN as `null`; read it back as NaN.
-fn nan_as_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    use serde::Deserialize;
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    /// Everyone's arrival as drawn, when [`Keep::arrivals`] asked for it.
+    pub arrivals: Option<Vec<arrivals::Arrived>>,
 }
 
 /// Nearest-rank percentile of sorted values; NaN if there are none.
@@ -159,11 +85,17 @@ pub struct Keep {
     pub trace: bool,
     /// A recording for `gatelab view --replay` (frames and events; needs `rows`).
     pub frames: bool,
+    /// Everyone's arrival as drawn ([`arrivals::Arrived`]), to show common random numbers.
+    pub arrivals: bool,
 }
 
+/// What this replication keeps, for the plugins that keep it.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct KeepRes(pub Keep);
+
 impl Keep {
-    pub const ALL: Keep = Keep { rows: true, audit: true, trace: false, frames: false };
-    pub const NOTHING: Keep = Keep { rows: false, audit: false, trace: false, frames: false };
+    pub const ALL: Keep = Keep { rows: true, audit: true, trace: false, frames: false, arrivals: false };
+    pub const NOTHING: Keep = Keep { rows: false, audit: false, trace: false, frames: false, arrivals: false };
 }
 
 /// Build the Bevy app for one replication of `scenario`.
@@ -210,6 +142,7 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
         .insert_resource(Time::<Fixed>::from_duration(Duration::from_millis(dt_ms)))
         .insert_resource(ScenarioRes(scenario.clone()))
         .insert_resource(clock)
+        .insert_resource(KeepRes(keep))
         .insert_resource(rngs)
         .insert_resource(layout)
         .insert_resource(core)
@@ -406,12 +339,35 @@ impl Simulation {
     }
 }
 
+/// Passages through lanes and through the booth (of gate `gate` in `direction`, or all) and
+/// their p95 waits.
+fn paths(completed: &[Completed], gate: Option<(usize, Option<Direction>)>) -> (AtLanes, AtBooth) {
+    let mine = |c: &&Completed| gate.is_none_or(|(g, d)| c.gate == g && d.is_none_or(|d| c.direction == d));
+    let p95 = |keep: &dyn Fn(&Completed) -> bool| {
+        percentile(&sorted(completed.iter().filter(mine).filter(|c| keep(c)).map(|c| c.wait_s).collect()), 95.0)
+    };
+    let count = |via: Via| completed.iter().filter(mine).filter(|c| c.via == via).count() as f64;
+    let lane_group = |group: Group| p95(&|c: &Completed| c.via == Via::Lane && c.group == group);
+    (
+        AtLanes {
+            passages: count(Via::Lane),
+            wait_s_p95: p95(&|c: &Completed| c.via == Via::Lane),
+            face_users_wait_s_p95: lane_group(Group::Enrolled),
+            opt_outs_wait_s_p95: lane_group(Group::OptOut),
+            couriers_wait_s_p95: lane_group(Group::Courier),
+        },
+        AtBooth { passages: count(Via::Booth), wait_s_p95: p95(&|c: &Completed| c.via == Via::Booth) },
+    )
+}
+
 fn collect(world: &mut World, updates: u64) -> Replication {
+    let gate_count = world.resource::<Layout>().gate_x.len();
+    let start_ms = world.resource::<Clock>().start_ms;
     let unserved = world.query::<&Activity>().iter(world).count() as f64;
     let agent_steps = world.resource::<walking::Crossings>().agent_steps;
-    let (spawned, suppressed) = {
-        let a = world.resource::<arrivals::Arrivals>();
-        (a.spawned as f64, a.suppressed as f64)
+    let (spawned, suppressed, arrived) = {
+        let mut a = world.resource_mut::<arrivals::Arrivals>();
+        (a.spawned as f64, a.suppressed as f64, a.log.take())
     };
     let camera_failures = world.resource::<faults::FaultState>().camera_failures as f64;
     let (opted_out, enrolled, withdrawn) = {
@@ -442,30 +398,56 @@ fn collect(world: &mut World, updates: u64) -> Replication {
         }
         busiest = busiest.max(hi - lo + 1);
     }
+    let resident = |group: Group, persons: f64| Residents {
+        persons,
+        passages: count(group),
+        wait_s_p95: percentile(&waits(Some(group)), 95.0),
+    };
+    let outsider =
+        |group: Group| Visitors { passages: count(group), wait_s_p95: percentile(&waits(Some(group)), 95.0) };
+    let (at_lanes, at_booth) = paths(&metrics.completed, None);
+    let quarter_ms = 15 * 60_000;
+    let gates = (0..gate_count)
+        .map(|g| {
+            let (outbound, _) = paths(&metrics.completed, Some((g, Some(Direction::Outbound))));
+            let (inbound, _) = paths(&metrics.completed, Some((g, Some(Direction::Inbound))));
+            let (_, at_booth) = paths(&metrics.completed, Some((g, None)));
+            let mut quarters: Vec<Vec<f64>> = Vec::new();
+            for c in metrics.completed.iter().filter(|c| c.gate == g && c.via == Via::Booth) {
+                let q = (c.joined_ms.saturating_sub(start_ms) / quarter_ms) as usize;
+                if quarters.len() <= q {
+                    quarters.resize(q + 1, Vec::new());
+                }
+                quarters[q].push(c.wait_s);
+            }
+            let booth_wait_s_p95_by_quarter = quarters.into_iter().map(|w| percentile(&sorted(w), 95.0)).collect();
+            GateFigures { outbound, inbound, at_booth, booth_wait_s_p95_by_quarter }
+        })
+        .collect();
     let figures = Figures {
         arrivals: spawned,
         passages: metrics.completed.len() as f64,
         throughput_per_min: busiest as f64 / 15.0,
-        wait_mean: if all.is_empty() { f64::NAN } else { all.iter().sum::<f64>() / all.len() as f64 },
-        wait_p50: percentile(&all, 50.0),
-        wait_p95: percentile(&all, 95.0),
-        wait_p99: percentile(&all, 99.0),
-        wait_max: all.last().copied().unwrap_or(f64::NAN),
+        wait_s: Waits {
+            mean: if all.is_empty() { f64::NAN } else { all.iter().sum::<f64>() / all.len() as f64 },
+            p50: percentile(&all, 50.0),
+            p95: percentile(&all, 95.0),
+            p99: percentile(&all, 99.0),
+            max: all.last().copied().unwrap_or(f64::NAN),
+        },
         queue_max: f64::from(metrics.queue_max),
-        tailgating_attempts: metrics.tailgating_attempts as f64,
-        tailgating_detected: metrics.tailgating_attempts.saturating_sub(metrics.tailgating_undetected) as f64,
-        tailgating_undetected: metrics.tailgating_undetected as f64,
+        tailgating: Tailgating {
+            attempts: metrics.tailgating_attempts as f64,
+            detected: metrics.tailgating_attempts.saturating_sub(metrics.tailgating_undetected) as f64,
+            undetected: metrics.tailgating_undetected as f64,
+        },
         uncontrolled_passages: counts.uncontrolled as f64,
-        opt_out_persons: opted_out,
-        opt_out_passages: count(Group::OptOut),
-        opt_out_wait_p95: percentile(&waits(Some(Group::OptOut)), 95.0),
-        enrolled_persons: enrolled,
-        enrolled_passages: count(Group::Enrolled),
-        enrolled_wait_p95: percentile(&waits(Some(Group::Enrolled)), 95.0),
-        visitor_passages: count(Group::Visitor),
-        visitor_wait_p95: percentile(&waits(Some(Group::Visitor)), 95.0),
-        courier_passages: count(Group::Courier),
-        courier_wait_p95: percentile(&waits(Some(Group::Courier)), 95.0),
+        opt_out: resident(Group::OptOut, opted_out),
+        enrolled: resident(Group::Enrolled, enrolled),
+        visitors: outsider(Group::Visitor),
+        couriers: outsider(Group::Courier),
+        at_lanes,
+        at_booth,
         face_attempts: metrics.face_attempts as f64,
         false_accepts: metrics.false_accepts as f64,
         false_rejects: metrics.false_rejects as f64,
@@ -473,12 +455,13 @@ fn collect(world: &mut World, updates: u64) -> Replication {
         car_gate_openings: metrics.car_gate_openings as f64,
         camera_failures,
         unserved_at_end: unserved,
-        withdrawals: withdrawn,
+        consent_withdrawals: withdrawn,
         arrivals_suppressed: suppressed,
         consent_violations: report.violations.len() as f64,
     };
     Replication {
         figures,
+        gates,
         passages: std::mem::take(&mut metrics.rows),
         queue: std::mem::take(&mut metrics.queue_rows),
         audit_jsonl,
@@ -487,5 +470,6 @@ fn collect(world: &mut World, updates: u64) -> Replication {
         violations: report.violations,
         updates,
         agent_steps,
+        arrivals: arrived,
     }
 }

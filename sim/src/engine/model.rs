@@ -47,29 +47,38 @@ impl Clock {
     }
 }
 
-/// Independent random streams, so that e.g. more faults do not reshuffle who arrives when.
+/// The replication's random streams. Everything about one person — who they are, their
+/// credentials, walking speed, service times, coin flips — comes from that person's own
+/// [`Agent::draws`], seeded from their arrival stream; each lane's camera faults come from that
+/// lane's own stream. So for one seed the same people arrive at the same times with the same
+/// draws whatever the lane count, and differences between configurations are the
+/// configurations' own (common random numbers).
 #[derive(Resource, Debug)]
 pub struct Rngs {
     pub population: ChaCha8Rng,
-    pub arrivals: ChaCha8Rng,
-    pub behaviour: ChaCha8Rng,
-    pub service: ChaCha8Rng,
-    pub faults: ChaCha8Rng,
-    pub faces: ChaCha8Rng,
+    /// One stream per arrival stream (residents out, in, visitors, ...), by index.
+    pub arrivals: Vec<ChaCha8Rng>,
+    seed: u64,
 }
 
 impl Rngs {
     pub fn new(seed: u64) -> Rngs {
-        let stream = |n: u64| ChaCha8Rng::seed_from_u64(splitmix(seed ^ splitmix(n)));
-        Rngs {
-            population: stream(1),
-            arrivals: stream(2),
-            behaviour: stream(3),
-            service: stream(4),
-            faults: stream(5),
-            faces: stream(6),
-        }
+        Rngs { population: stream(seed, 1), arrivals: (0..8).map(|k| stream(seed, 100 + k)).collect(), seed }
     }
+
+    /// The camera-fault stream of the lane named `(gate, direction, index_in_group)`: the same
+    /// lane fails at the same times whatever the number of lanes beside it.
+    pub fn lane_faults(&self, lane: &Lane) -> ChaCha8Rng {
+        let direction = match lane.direction {
+            Direction::Inbound => 0,
+            Direction::Outbound => 1,
+        };
+        stream(self.seed, 1 << 32 | (lane.gate as u64) << 17 | direction << 16 | lane.index_in_group as u64)
+    }
+}
+
+fn stream(seed: u64, n: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(splitmix(seed ^ splitmix(n)))
 }
 
 pub fn splitmix(mut x: u64) -> u64 {
@@ -135,6 +144,8 @@ pub struct GuardPath {
     pub x: f32,
     pub width: f32,
     pub car_gate: bool,
+    /// Desks staffed at this gate's booth.
+    pub desks: usize,
 }
 
 impl GuardPath {
@@ -223,6 +234,7 @@ impl Layout {
                 x: x + 1.5 + path_width / 2.0,
                 width: path_width,
                 car_gate: spec.car_gate,
+                desks: spec.booth_desks.max(1) as usize,
             });
         }
         layout
@@ -302,6 +314,8 @@ pub struct Agent {
     pub tailgating: bool,
     /// The credential used for the passage, for the report.
     pub used: Used,
+    /// This person's own random numbers ([`Rngs`]: common random numbers).
+    pub draws: ChaCha8Rng,
 }
 
 /// What finally got the agent through.

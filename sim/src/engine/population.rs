@@ -36,9 +36,14 @@ pub struct Resident {
     /// When the lease (and with it the cards) ends, for renters.
     pub lease_ends_ms: Option<u64>,
     pub template: Option<usize>,
-    /// Out on a trip right now (so the same person is not in two queues).
-    pub on_trip: bool,
+    /// Not drawn for another trip before this time ([`TRIP_COOLDOWN_MS`]).
+    pub free_at_ms: u64,
 }
+
+/// A person drawn for a trip is not drawn again for this long (their errand), however long the
+/// queues: who arrives when never depends on how fast the gate serves (common random numbers),
+/// and nobody is in two queues unless a queue takes half an hour.
+pub const TRIP_COOLDOWN_MS: u64 = 30 * 60_000;
 
 #[derive(Debug, Clone)]
 pub struct Courier {
@@ -46,7 +51,8 @@ pub struct Courier {
     pub id_card: CredentialId,
     pub enrolled: bool,
     pub template: Option<usize>,
-    pub on_trip: bool,
+    /// Not drawn for another trip before this time ([`TRIP_COOLDOWN_MS`]).
+    pub free_at_ms: u64,
 }
 
 /// Everyone the simulation can send to a gate, and the faces the office enrolled.
@@ -175,7 +181,7 @@ impl Population {
                 id_card,
                 lease_ends_ms,
                 template: None,
-                on_trip: false,
+                free_at_ms: 0,
             });
         }
         let mut templates = Vec::new();
@@ -240,7 +246,7 @@ impl Population {
         };
         let mut courier = |core: &mut CoreLink, valid_ms: u64| {
             let (person, id_card) = outsider(core, PersonKind::Courier, CredentialKind::IdCard, Some(valid_ms));
-            Courier { person, id_card, enrolled: false, template: None, on_trip: false }
+            Courier { person, id_card, enrolled: false, template: None, free_at_ms: 0 }
         };
         let mut couriers: Vec<Courier> = (0..fixed).map(|_| courier(core, 30 * DAY_MS)).collect();
         let food_couriers: Vec<Courier> = (0..food).map(|_| courier(core, DAY_MS)).collect();

@@ -6,7 +6,6 @@ use std::collections::VecDeque;
 use bevy::prelude::*;
 use gatelab_core::Event;
 use rand::RngExt;
-use rand_chacha::ChaCha8Rng;
 
 use crate::engine::model::{Activity, AgentKind, Path, SimSet, Used};
 
@@ -88,13 +87,13 @@ fn car_gate_rule(step: &mut Step, agents: &mut Agents, g: usize, threshold: Opti
         let mut diverted = Vec::new();
         for l in (0..step.layout.lanes.len()).filter(|&l| step.layout.lanes[l].gate == g) {
             let queue = std::mem::take(&mut step.gatehouse.lanes[l].queue);
-            let (stay, go) = split_back_half(queue, n / 2, &mut step.rngs.behaviour);
+            let (stay, go) = split_back_half(queue, n / 2, agents);
             step.gatehouse.lanes[l].queue = stay;
             diverted.extend(go);
         }
         for group in (0..step.layout.groups.len()).filter(|&i| step.layout.groups[i].gate == g) {
             let queue = std::mem::take(&mut step.gatehouse.shared[group]);
-            let (stay, go) = split_back_half(queue, n / 2, &mut step.rngs.behaviour);
+            let (stay, go) = split_back_half(queue, n / 2, agents);
             step.gatehouse.shared[group] = stay;
             diverted.extend(go);
         }
@@ -122,15 +121,13 @@ fn car_gate_rule(step: &mut Step, agents: &mut Agents, g: usize, threshold: Opti
     }
 }
 
-fn split_back_half(
-    queue: VecDeque<Entity>,
-    keep_front: usize,
-    rng: &mut ChaCha8Rng,
-) -> (VecDeque<Entity>, Vec<Entity>) {
+/// Everyone behind the first `keep_front` of `queue` walks over to the car gate on a coin flip
+/// of their own.
+fn split_back_half(queue: VecDeque<Entity>, keep_front: usize, agents: &mut Agents) -> (VecDeque<Entity>, Vec<Entity>) {
     let mut stay = VecDeque::with_capacity(queue.len());
     let mut go = Vec::new();
     for (k, e) in queue.into_iter().enumerate() {
-        if k >= keep_front && rng.random_bool(0.5) {
+        if k >= keep_front && agents.get_mut(e).is_ok_and(|(_, mut a, _, _)| a.draws.random_bool(0.5)) {
             go.push(e);
         } else {
             stay.push_back(e);
@@ -140,20 +137,26 @@ fn split_back_half(
 }
 
 /// The guard booth: registration of visitors, couriers without a card and anyone stuck; then
-/// the guard opens the side door (or the car gate) for them.
+/// the guard opens the side door (or the car gate) for them. One queue feeds the desks.
 fn run_desk(step: &mut Step, agents: &mut Agents, g: usize) {
+    for k in 0..step.gatehouse.desks[g].serving.len() {
+        run_one_desk(step, agents, g, k);
+    }
+}
+
+fn run_one_desk(step: &mut Step, agents: &mut Agents, g: usize, k: usize) {
     for _ in 0..32 {
-        match step.gatehouse.desks[g].serving {
+        match step.gatehouse.desks[g].serving[k] {
             None => {
                 let Some(e) = step.gatehouse.desks[g].queue.pop_front() else { return };
-                step.gatehouse.desks[g].serving = Some((e, None));
+                step.gatehouse.desks[g].serving[k] = Some((e, None));
             }
             Some((e, None)) => {
                 let Ok((_, agent, _, body)) = agents.get(e) else {
-                    step.gatehouse.desks[g].serving = None;
+                    step.gatehouse.desks[g].serving[k] = None;
                     continue;
                 };
-                if !near(body, desk_spot(step.layout, g, agent.direction), 1.2) {
+                if !near(body, desk_spot(step.layout, g, k, agent.direction), 1.2) {
                     return;
                 }
                 let mean = if agent.kind == AgentKind::Visitor {
@@ -161,18 +164,17 @@ fn run_desk(step: &mut Step, agents: &mut Agents, g: usize) {
                 } else {
                     step.scenario.service.desk_help_s
                 };
-                let ends = step.service_end(mean);
-                if let Ok((_, mut agent, _, _)) = agents.get_mut(e) {
-                    agent.service_start_ms.get_or_insert(step.now_ms);
-                }
-                step.gatehouse.desks[g].serving = Some((e, Some(ends)));
+                let Ok((_, mut agent, _, _)) = agents.get_mut(e) else { continue };
+                let ends = step.service_end(mean, &mut agent.draws);
+                agent.service_start_ms.get_or_insert(step.now_ms);
+                step.gatehouse.desks[g].serving[k] = Some((e, Some(ends)));
             }
             Some((e, Some(ends))) => {
                 if ends > step.tick {
                     step.wake_at(ends);
                     return;
                 }
-                step.gatehouse.desks[g].serving = None;
+                step.gatehouse.desks[g].serving[k] = None;
                 let Ok((_, mut agent, mut activity, _)) = agents.get_mut(e) else { continue };
                 let terminal = step.layout.guard_paths[g].terminal(agent.direction);
                 step.core.send(step.now(), terminal, Event::GuardOverride { credential: step.population.guards[g] });

@@ -7,8 +7,8 @@ use rand::RngExt;
 
 use crate::engine::metrics::{Metrics, QUEUE_SAMPLE_S, QueueRow, clock_text, direction_str};
 use crate::engine::model::{
-    Activity, Agent, AgentKind, Body, Clock, DECISION_DISTANCE_M, Goal, Layout, Path, QUEUE_SPACING_M, Rngs,
-    ScenarioRes, SimSet, TERMINAL_OFFSET_M, Used,
+    Activity, Agent, AgentKind, Body, Clock, DECISION_DISTANCE_M, Goal, Layout, Path, QUEUE_SPACING_M, ScenarioRes,
+    SimSet, TERMINAL_OFFSET_M, Used,
 };
 use gatelab_scenario::QueueDiscipline;
 
@@ -35,7 +35,6 @@ fn choose_way_in(
     clock: Res<Clock>,
     layout: Res<Layout>,
     mut gatehouse: ResMut<Gatehouse>,
-    mut rngs: ResMut<Rngs>,
     mut agents: Query<(Entity, &mut Agent, &mut Activity, Option<&Body>)>,
 ) {
     let now = clock.now_ms();
@@ -76,7 +75,7 @@ fn choose_way_in(
                 };
                 let car_gate = gatehouse.car_gate_open[agent.gate]
                     && threshold.is_some_and(|n| len > n as usize / 2)
-                    && rngs.behaviour.random_bool(0.5);
+                    && agent.draws.random_bool(0.5);
                 if car_gate {
                     agent.used = Used::CarGate;
                     Activity::ToGuardPath { gate: agent.gate }
@@ -108,7 +107,7 @@ fn choose_way_in(
                     let x = g.lanes.iter().map(|&l| layout.lanes[l].x).sum::<f32>() / g.lanes.len() as f32;
                     Vec2::new(x, Layout::approach_sign(agent.direction) * TERMINAL_OFFSET_M)
                 }
-                Activity::AtDesk { gate } => desk_spot(&layout, gate, agent.direction),
+                Activity::AtDesk { gate } => desk_spot(&layout, gate, 0, agent.direction),
                 Activity::ToGuardPath { gate } => guard_path_entry(&layout, gate, agent.direction),
                 _ => b.pos,
             };
@@ -143,11 +142,19 @@ fn update_goals(layout: Res<Layout>, gatehouse: Res<Gatehouse>, mut goals: Query
         }
     }
     for (gate, desk) in gatehouse.desks.iter().enumerate() {
-        let queue = desk.serving.map(|(e, _)| e).into_iter().chain(desk.queue.iter().copied());
-        for (k, e) in queue.enumerate() {
+        for (k, serving) in desk.serving.iter().enumerate() {
+            if let Some((e, _)) = *serving
+                && let Ok((agent, _, _)) = goals.get(e)
+            {
+                set(e, desk_spot(&layout, gate, k, agent.direction));
+            }
+        }
+        // The queue lines up behind the first desk.
+        for (k, &e) in desk.queue.iter().enumerate() {
             let Ok((agent, _, _)) = goals.get(e) else { continue };
             let sign = Layout::approach_sign(agent.direction);
-            let spot = desk_spot(&layout, gate, agent.direction) + Vec2::new(0.0, sign * QUEUE_SPACING_M * k as f32);
+            let spot =
+                desk_spot(&layout, gate, 0, agent.direction) + Vec2::new(0.0, sign * QUEUE_SPACING_M * (k + 1) as f32);
             set(e, spot);
         }
     }

@@ -50,7 +50,7 @@ fn present(step: &mut Step, agents: &mut Agents, e: Entity, l: usize, method: Me
     match method {
         Method::Face => {
             let Some(template) = agent.template else { return Outcome::Retry };
-            let embedding = step.population.faces.probe(step.population.template(template), &mut step.rngs.faces);
+            let embedding = step.population.faces.probe(step.population.template(template), &mut agent.draws);
             step.outcomes.push(GateOutcome::FaceAttempt);
             let reply = step.core.send(now, lane.terminal, Event::FaceProbe { embedding });
             if let Some((person, _)) = reply.grant {
@@ -126,9 +126,13 @@ fn followers(step: &mut Step, agents: &mut Agents, l: usize) {
     let next = if shared { step.gatehouse.shared[group].front() } else { step.gatehouse.lanes[l].queue.front() };
     let propensity = step.scenario.behaviour.tailgating_propensity;
     let mut follow: Vec<Entity> = Vec::new();
+    // Each would-be follower flips their own coin (common random numbers).
+    let flip = |agents: &mut Agents, e: Entity, chance: f64| {
+        agents.get_mut(e).is_ok_and(|(_, mut a, _, _)| a.draws.random_bool(chance))
+    };
     if let Some(&c) = next
         && agents.get(c).is_ok_and(|(_, _, _, body)| near(body, spot, FOLLOW_DISTANCE_M))
-        && step.rngs.behaviour.random_bool(propensity)
+        && flip(agents, c, propensity)
     {
         if shared {
             step.gatehouse.shared[group].pop_front();
@@ -138,7 +142,7 @@ fn followers(step: &mut Step, agents: &mut Agents, l: usize) {
         follow.push(c);
     }
     if let Some(&w) = step.gatehouse.waiting[group].first()
-        && step.rngs.behaviour.random_bool(DESPERATE_FOLLOW_CHANCE)
+        && flip(agents, w, DESPERATE_FOLLOW_CHANCE)
     {
         step.gatehouse.waiting[group].remove(0);
         follow.push(w);
@@ -219,10 +223,9 @@ fn run_lane(step: &mut Step, agents: &mut Agents, l: usize) {
                     Method::Credential(CredentialKind::IdCard, _) => s.id_card_s,
                     Method::Credential(..) => s.card_s,
                 };
-                let ends_tick = step.service_end(mean);
-                if let Ok((_, mut agent, _, _)) = agents.get_mut(e) {
-                    agent.service_start_ms.get_or_insert(step.now_ms);
-                }
+                let Ok((_, mut agent, _, _)) = agents.get_mut(e) else { continue };
+                let ends_tick = step.service_end(mean, &mut agent.draws);
+                agent.service_start_ms.get_or_insert(step.now_ms);
                 step.gatehouse.lanes[l].phase = Phase::Serving { agent: e, ends_tick, method };
             }
             Phase::Serving { agent: e, ends_tick, method } => {
@@ -274,16 +277,9 @@ fn run_lanes(
     let wake = step.wake;
     world.clock.wake_at(wake);
     // Off the stage: through and far enough, or at once when nobody walks.
-    let population = &mut world.population;
     for (e, agent, activity, body) in agents.iter() {
         let Activity::Leaving { .. } = *activity else { continue };
         if body.is_none_or(|b| b.pos.y * Layout::approach_sign(agent.direction) < -EXIT_DISTANCE_M) {
-            if let Some(r) = agent.resident {
-                population.residents[r].on_trip = false;
-            }
-            if let Some(c) = agent.courier {
-                population.couriers[c].on_trip = false;
-            }
             commands.entity(e).despawn();
         }
     }

@@ -14,7 +14,7 @@ use rand_distr::{Distribution, Exp1, StandardNormal};
 use crate::engine::core_link::CoreLink;
 use crate::engine::metrics::direction_str;
 use crate::engine::model::{
-    Activity, Agent, Body, Clock, Layout, Path, Rngs, SENSOR_SEPARATION_MS, ScenarioRes, TERMINAL_OFFSET_M, Used,
+    Activity, Agent, Body, Clock, Layout, Path, SENSOR_SEPARATION_MS, ScenarioRes, TERMINAL_OFFSET_M, Used,
 };
 use crate::engine::outcomes::{GateOutcome, GateOutcomes, Spot};
 use crate::engine::population::Population;
@@ -55,10 +55,12 @@ pub struct LaneState {
     pub last_sensed_ms: Option<u64>,
 }
 
+/// A gate's guard booth: one queue feeding its desks.
 #[derive(Debug, Clone, Default)]
 pub struct Desk {
     pub queue: VecDeque<Entity>,
-    pub serving: Option<(Entity, Option<u64>)>,
+    /// Per desk: who is being served (walking up: `None`; being served: the tick it ends).
+    pub serving: Vec<Option<(Entity, Option<u64>)>>,
 }
 
 /// Queues, lane phases, the guard booths and the car gates.
@@ -84,7 +86,11 @@ impl Gatehouse {
                 .map(|_| LaneState { queue: VecDeque::new(), phase: Phase::Free, last_sensed_ms: None })
                 .collect(),
             shared: vec![VecDeque::new(); layout.groups.len()],
-            desks: vec![Desk::default(); gates],
+            desks: layout
+                .guard_paths
+                .iter()
+                .map(|p| Desk { queue: VecDeque::new(), serving: vec![None; p.desks] })
+                .collect(),
             waiting: vec![Vec::new(); layout.groups.len()],
             car_gate_open: vec![false; gates],
             car_gate_refresh_ms: vec![0; gates],
@@ -134,9 +140,10 @@ pub(super) fn terminal_spot(layout: &Layout, l: usize) -> Vec2 {
     Vec2::new(lane.x, Layout::approach_sign(lane.direction) * TERMINAL_OFFSET_M)
 }
 
-pub(super) fn desk_spot(layout: &Layout, gate: usize, direction: Direction) -> Vec2 {
+/// Where a person stands to be served at desk `desk` of a gate's booth (desk 0 heads the queue).
+pub(super) fn desk_spot(layout: &Layout, gate: usize, desk: usize, direction: Direction) -> Vec2 {
     let path = &layout.guard_paths[gate];
-    Vec2::new(path.x + path.width / 2.0 + 1.2, Layout::approach_sign(direction) * 2.0)
+    Vec2::new(path.x + path.width / 2.0 + 1.2 * (desk as f32 + 1.0), Layout::approach_sign(direction) * 2.0)
 }
 
 pub(super) fn guard_path_entry(layout: &Layout, gate: usize, direction: Direction) -> Vec2 {
@@ -180,7 +187,6 @@ pub(super) struct Step<'a> {
     pub(super) layout: &'a Layout,
     pub(super) core: &'a mut CoreLink,
     pub(super) outcomes: &'a mut GateOutcomes,
-    pub(super) rngs: &'a mut Rngs,
     pub(super) population: &'a Population,
     pub(super) gatehouse: &'a mut Gatehouse,
     pub(super) wake: u64,
@@ -197,8 +203,9 @@ impl Step<'_> {
     pub(super) fn tick_at(&self, ms: u64) -> u64 {
         self.tick + ms.saturating_sub(self.now_ms).div_ceil(self.dt_ms)
     }
-    pub(super) fn service_end(&mut self, mean_s: f64) -> u64 {
-        let seconds = draw_service(self.scenario, mean_s, &mut self.rngs.service);
+    /// The tick a service of mean `mean_s` ends, drawn from the served person's own `draws`.
+    pub(super) fn service_end(&self, mean_s: f64, draws: &mut ChaCha8Rng) -> u64 {
+        let seconds = draw_service(self.scenario, mean_s, draws);
         self.tick + service_ticks(seconds, self.dt_ms)
     }
 }
@@ -271,8 +278,7 @@ pub(super) struct GateWorld<'w> {
     pub(super) layout: Res<'w, Layout>,
     pub(super) core: ResMut<'w, CoreLink>,
     pub(super) outcomes: ResMut<'w, GateOutcomes>,
-    pub(super) rngs: ResMut<'w, Rngs>,
-    pub(super) population: ResMut<'w, Population>,
+    pub(super) population: Res<'w, Population>,
     pub(super) gatehouse: ResMut<'w, Gatehouse>,
 }
 
@@ -287,7 +293,6 @@ impl GateWorld<'_> {
             layout: &self.layout,
             core: &mut self.core,
             outcomes: &mut self.outcomes,
-            rngs: &mut self.rngs,
             population: &self.population,
             gatehouse: &mut self.gatehouse,
             wake: u64::MAX,

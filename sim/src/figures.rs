@@ -1,0 +1,251 @@
+//! Every figure a run reports, named once. [`Figures<f64>`] is one replication (`units.jsonl`,
+//! `summary.json`'s `per_replication`); [`Figures<Stat>`] is the mean and 95 % interval of each
+//! over replications (`summary.json`). Both are the same type, so a figure added here reaches
+//! the replication, the summary and both files at once; only the printed table picks and labels.
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::{Stat, stat_non_negative};
+
+/// One figure: a field of this type is a leaf of its figures struct.
+pub type Leaf<T> = T;
+
+/// Declares a figures struct generic over its leaf type, with `map` and `for_each` over its
+/// leaves in declaration order. A field is a [`Leaf`] (one figure) or a nested figures struct.
+macro_rules! figures_struct {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$field_meta:meta])* $field:ident: $kind:ident,)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+        pub struct $name<T = f64> {
+            $($(#[$field_meta])* pub $field: $kind<T>,)*
+        }
+
+        impl<T> $name<T> {
+            /// The same figures with `f` applied to each leaf, in declaration order.
+            pub fn map<U>(self, f: &mut impl FnMut(T) -> U) -> $name<U> {
+                $name { $($field: figures_struct!(@map $kind self.$field, f),)* }
+            }
+
+            /// Visits each leaf in declaration order.
+            pub fn for_each(&self, f: &mut impl FnMut(&T)) {
+                $(figures_struct!(@each $kind self.$field, f);)*
+            }
+        }
+    };
+    (@map Leaf $value:expr, $f:ident) => { $f($value) };
+    (@map $nested:ident $value:expr, $f:ident) => { $value.map($f) };
+    (@each Leaf $value:expr, $f:ident) => { $f(&$value) };
+    (@each $nested:ident $value:expr, $f:ident) => { $value.for_each($f) };
+}
+
+figures_struct! {
+    /// What a run measured; `NaN` where a group had nobody (`null` in JSON).
+    pub struct Figures {
+        arrivals: Leaf,
+        passages: Leaf,
+        /// Passages per minute in the busiest 15 minutes.
+        throughput_per_min: Leaf,
+        wait_s: Waits,
+        queue_max: Leaf,
+        tailgating: Tailgating,
+        uncontrolled_passages: Leaf,
+        opt_out: Residents,
+        enrolled: Residents,
+        visitors: Visitors,
+        couriers: Visitors,
+        /// Passages through a lane's terminal: what the lane count controls.
+        at_lanes: AtLanes,
+        /// Passages served at a guard booth: what its desks control.
+        at_booth: AtBooth,
+        face_attempts: Leaf,
+        false_accepts: Leaf,
+        false_rejects: Leaf,
+        denied_attempts: Leaf,
+        car_gate_openings: Leaf,
+        camera_failures: Leaf,
+        unserved_at_end: Leaf,
+        consent_withdrawals: Leaf,
+        /// Resident trips not made because every drawn person was already out (demand too
+        /// high for the population): should be 0.
+        arrivals_suppressed: Leaf,
+        consent_violations: Leaf,
+    }
+}
+
+figures_struct! {
+    /// Waits of everyone, seconds.
+    pub struct Waits {
+        mean: Leaf,
+        p50: Leaf,
+        p95: Leaf,
+        p99: Leaf,
+        max: Leaf,
+    }
+}
+
+figures_struct! {
+    pub struct Tailgating {
+        attempts: Leaf,
+        detected: Leaf,
+        undetected: Leaf,
+    }
+}
+
+figures_struct! {
+    /// A group of residents: how many there are, how often they passed, their p95 wait.
+    pub struct Residents {
+        persons: Leaf,
+        passages: Leaf,
+        wait_s_p95: Leaf,
+    }
+}
+
+figures_struct! {
+    /// People from outside (visitors, couriers): passages and p95 wait.
+    pub struct Visitors {
+        passages: Leaf,
+        wait_s_p95: Leaf,
+    }
+}
+
+figures_struct! {
+    /// Passages through lanes and the p95 wait of each group that uses them.
+    pub struct AtLanes {
+        passages: Leaf,
+        wait_s_p95: Leaf,
+        face_users_wait_s_p95: Leaf,
+        opt_outs_wait_s_p95: Leaf,
+        couriers_wait_s_p95: Leaf,
+    }
+}
+
+figures_struct! {
+    /// Passages served at the booth (visitors, couriers without a card, people stuck).
+    pub struct AtBooth {
+        passages: Leaf,
+        wait_s_p95: Leaf,
+    }
+}
+
+/// One gate's own figures in one replication: what a per-gate plan decides on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct GateFigures {
+    /// Through the lanes leaving the compound.
+    pub outbound: AtLanes,
+    /// Through the lanes coming in.
+    pub inbound: AtLanes,
+    pub at_booth: AtBooth,
+    /// p95 wait at the booth per quarter hour from the window's start, by when people reached
+    /// the gate (NaN: nobody that quarter).
+    pub booth_wait_s_p95_by_quarter: Vec<f64>,
+}
+
+impl<'de> Deserialize<'de> for GateFigures {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<GateFigures, D::Error> {
+        #[derive(Deserialize)]
+        struct Json {
+            outbound: AtLanes<Option<f64>>,
+            inbound: AtLanes<Option<f64>>,
+            at_booth: AtBooth<Option<f64>>,
+            booth_wait_s_p95_by_quarter: Vec<Option<f64>>,
+        }
+        let j = Json::deserialize(d)?;
+        let nan = &mut |v: Option<f64>| v.unwrap_or(f64::NAN);
+        Ok(GateFigures {
+            outbound: j.outbound.map(nan),
+            inbound: j.inbound.map(nan),
+            at_booth: j.at_booth.map(nan),
+            booth_wait_s_p95_by_quarter: j.booth_wait_s_p95_by_quarter.into_iter().map(nan).collect(),
+        })
+    }
+}
+
+impl Figures<f64> {
+    /// Each figure's mean and 95 % interval over `replications` ([`stat_non_negative`]: every
+    /// figure of a run is a count, a rate or a wait).
+    pub fn over<'a>(replications: impl IntoIterator<Item = &'a Figures<f64>>) -> Figures<Stat> {
+        let mut columns: Vec<Vec<f64>> = Vec::new();
+        for figures in replications {
+            let mut k = 0;
+            figures.for_each(&mut |&value| {
+                if columns.len() <= k {
+                    columns.push(Vec::new());
+                }
+                columns[k].push(value);
+                k += 1;
+            });
+        }
+        let mut k = 0;
+        Figures::<()>::default().map(&mut |()| {
+            let stat = stat_non_negative(columns.get(k).into_iter().flatten().copied());
+            k += 1;
+            stat
+        })
+    }
+}
+
+/// Serde helpers for a [`Figures<f64>`] field: JSON writes NaN as `null`; this reads it back as
+/// NaN (`#[serde(with = "gatelab_sim::figures::nan_as_null")]`).
+pub mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Figures;
+
+    pub fn serialize<S: Serializer>(figures: &Figures<f64>, s: S) -> Result<S::Ok, S::Error> {
+        figures.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Figures<f64>, D::Error> {
+        Ok(Figures::<Option<f64>>::deserialize(d)?.map(&mut |v| v.unwrap_or(f64::NAN)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbered() -> Figures<f64> {
+        let mut k = 0.0;
+        Figures::<()>::default().map(&mut |()| {
+            k += 1.0;
+            k
+        })
+    }
+
+    #[test]
+    fn map_and_for_each_visit_every_leaf_once_in_order() {
+        let figures = numbered();
+        let mut seen = Vec::new();
+        figures.for_each(&mut |&v| seen.push(v));
+        let n = seen.len();
+        assert_eq!(seen, (1..=n).map(|k| k as f64).collect::<Vec<_>>());
+        assert_eq!(figures.wait_s.p95, 6.0, "wait_s is the 4th field, p95 its 3rd leaf");
+        assert_eq!(figures.consent_violations, n as f64);
+    }
+
+    #[test]
+    fn the_summary_of_replications_is_each_figure_s_statistic() {
+        let a = numbered();
+        let b = a.map(&mut |v| v + 2.0);
+        let s = Figures::over([&a, &b]);
+        assert_eq!(s.visitors.wait_s_p95.mean, a.visitors.wait_s_p95 + 1.0);
+        assert_eq!(s.arrivals.n, 2);
+        let empty = Figures { visitors: Visitors { wait_s_p95: f64::NAN, ..a.visitors }, ..a };
+        assert_eq!(Figures::over([&empty]).visitors.wait_s_p95.n, 0, "NaN: nobody in the group");
+    }
+
+    #[test]
+    fn nan_survives_a_json_round_trip_as_null() {
+        #[derive(Serialize, Deserialize)]
+        struct Line {
+            #[serde(with = "nan_as_null")]
+            figures: Figures<f64>,
+        }
+        let figures = Figures { queue_max: f64::NAN, ..numbered() };
+        let text = serde_json::to_string(&Line { figures }).unwrap();
+        assert!(text.contains("\"queue_max\":null"), "{text}");
+        let back: Line = serde_json::from_str(&text).unwrap();
+        assert!(back.figures.queue_max.is_nan());
+        assert_eq!(back.figures.wait_s, figures.wait_s);
+    }
+}
