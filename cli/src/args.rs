@@ -276,6 +276,36 @@ pub struct PlanArgs {
     pub out: PathBuf,
     #[arg(long)]
     pub quiet: bool,
+    /// Run the sweep on Slurm instead of here: write DIR/spec.json (every lane count of the
+    /// range, --replications each: a fixed sweep, as a cluster runs it), submit it as a job
+    /// array of --shards tasks and a merge job that starts when all succeeded
+    /// (--dependency=afterok); print the job ids and where the plan will appear. DIR must be on
+    /// a filesystem the nodes share.
+    #[arg(long, help_heading = "On a cluster")]
+    pub slurm: bool,
+    /// Shards of the sweep (array tasks, or Kubernetes completions).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10000), help_heading = "On a cluster")]
+    pub shards: u32,
+    /// Slurm partition (sbatch --partition).
+    #[arg(long, value_name = "P", requires = "slurm", help_heading = "On a cluster")]
+    pub partition: Option<String>,
+    /// Slurm time limit per task (sbatch --time), e.g. 01:00:00.
+    #[arg(long, value_name = "T", requires = "slurm", help_heading = "On a cluster")]
+    pub time: Option<String>,
+    /// With --slurm: wait for the merge, with a progress bar fed by squeue.
+    #[arg(long, requires = "slurm", help_heading = "On a cluster")]
+    pub wait: bool,
+    /// Write a Kubernetes Indexed Job manifest for the sweep (--shards completions, each pod
+    /// running one shard from DIR/spec.json on the volume) instead of planning here.
+    #[arg(long, value_name = "FILE", conflicts_with = "slurm", help_heading = "On a cluster")]
+    pub k8s_manifest: Option<PathBuf>,
+    /// Container image with the gatelab binary, for --k8s-manifest.
+    #[arg(long, value_name = "IMAGE", default_value = "gatelab:latest", help_heading = "On a cluster")]
+    pub image: String,
+    /// PersistentVolumeClaim holding the scenario and the shards (mounted at /work), for
+    /// --k8s-manifest.
+    #[arg(long, value_name = "CLAIM", default_value = "gatelab-work", help_heading = "On a cluster")]
+    pub volume: String,
 }
 
 #[derive(Args, Debug)]

@@ -217,6 +217,14 @@ fn shard_comes_from_the_flag_slurm_or_kubernetes() {
         _ => None,
     };
     assert_eq!(plan::shard_from(None, &slurm).unwrap(), (4, 8));
+    // A resubmitted index is an array of one: GATELAB_SHARDS keeps it shard 1 of 4.
+    let resubmitted = |k: &str| match k {
+        "SLURM_ARRAY_TASK_ID" | "SLURM_ARRAY_TASK_MIN" => Some("1".to_string()),
+        "SLURM_ARRAY_TASK_COUNT" => Some("1".to_string()),
+        "GATELAB_SHARDS" => Some("4".to_string()),
+        _ => None,
+    };
+    assert_eq!(plan::shard_from(None, &resubmitted).unwrap(), (1, 4));
     let k8s = |k: &str| match k {
         "JOB_COMPLETION_INDEX" => Some("1".to_string()),
         "GATELAB_SHARDS" => Some("3".to_string()),
@@ -226,4 +234,60 @@ fn shard_comes_from_the_flag_slurm_or_kubernetes() {
     let k8s_without_count = |k: &str| (k == "JOB_COMPLETION_INDEX").then(|| "1".to_string());
     assert!(plan::shard_from(None, &k8s_without_count).unwrap_err().to_string().contains("GATELAB_SHARDS"));
     assert_eq!(plan::shard_from(None, &none).unwrap(), (0, 1));
+}
+
+#[test]
+fn the_kubernetes_manifest_is_an_indexed_job_that_runs_every_shard_from_the_volume() {
+    let dir = scratch("k8s");
+    let out = dir.join("work");
+    let manifest = dir.join("sweep.yaml");
+    let o = gatelab(
+        &[
+            "plan",
+            &scenario("courier-surge"),
+            "--lanes",
+            "1..3",
+            "--replications",
+            "2",
+            "--shards",
+            "6",
+            "--image",
+            "registry.example/gatelab:1.2",
+            "--volume",
+            "plans",
+            "--k8s-manifest",
+            manifest.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "1",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    // The batch/v1 Job fields it uses, as the API defines them.
+    assert_eq!(yaml["apiVersion"].as_str(), Some("batch/v1"));
+    assert_eq!(yaml["kind"].as_str(), Some("Job"));
+    assert!(yaml["metadata"]["name"].as_str().is_some_and(|n| !n.is_empty() && n.len() <= 63));
+    let spec = &yaml["spec"];
+    assert_eq!(spec["completionMode"].as_str(), Some("Indexed"));
+    assert_eq!(spec["completions"].as_u64(), Some(6));
+    assert_eq!(spec["parallelism"].as_u64(), Some(6));
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["restartPolicy"].as_str(), Some("Never"), "Indexed Jobs need Never or OnFailure");
+    let container = &pod["containers"][0];
+    assert_eq!(container["image"].as_str(), Some("registry.example/gatelab:1.2"));
+    let env = container["env"].as_sequence().unwrap();
+    assert!(env.iter().any(|e| e["name"].as_str() == Some("GATELAB_SHARDS") && e["value"].as_str() == Some("6")));
+    let command: Vec<&str> = container["command"].as_sequence().unwrap().iter().filter_map(|c| c.as_str()).collect();
+    assert!(command.iter().any(|c| c.contains("gatelab sweep /work/spec.json") && c.contains("$JOB_COMPLETION_INDEX")));
+    let mount = &container["volumeMounts"][0];
+    assert_eq!(mount["mountPath"].as_str(), Some("/work"));
+    let volume = &pod["volumes"][0];
+    assert_eq!(volume["name"].as_str(), mount["name"].as_str());
+    assert_eq!(volume["persistentVolumeClaim"]["claimName"].as_str(), Some("plans"));
+    // The folder to copy onto the volume: the spec and, beside it, its scenario.
+    let spec = plan::SweepSpec::load(&out.join("spec.json")).unwrap();
+    assert_eq!(spec.replications, 2);
+    assert!(out.join("courier-surge.toml").is_file());
+    std::fs::remove_dir_all(&dir).ok();
 }

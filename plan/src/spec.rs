@@ -362,8 +362,9 @@ impl SweepSpec {
     }
 }
 
-/// Which shard this process is: `--shard I/N` (0 ≤ I < N), else Slurm's array variables, else
-/// a Kubernetes Indexed Job's `JOB_COMPLETION_INDEX` with `GATELAB_SHARDS`, else the whole sweep.
+/// Which shard this process is: `--shard I/N` (0 ≤ I < N), else Slurm's array variables
+/// (`SLURM_ARRAY_TASK_ID` of `GATELAB_SHARDS`, or of the array's own count), else a Kubernetes
+/// Indexed Job's `JOB_COMPLETION_INDEX` with `GATELAB_SHARDS`, else the whole sweep.
 pub fn shard_from(arg: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<(u32, u32)> {
     let parse = |i: &str, n: &str, source: &str| -> Result<(u32, u32)> {
         let i: u32 = i.trim().parse().with_context(|| format!("{source}: shard index {i:?} is not a number"))?;
@@ -375,11 +376,18 @@ pub fn shard_from(arg: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Re
         let (i, n) = arg.split_once('/').context("--shard I/N, e.g. --shard 0/3 (the first of three)")?;
         return parse(i, n, "--shard");
     }
-    if let (Some(i), Some(n)) = (env("SLURM_ARRAY_TASK_ID"), env("SLURM_ARRAY_TASK_COUNT")) {
+    if let Some(i) = env("SLURM_ARRAY_TASK_ID") {
+        let i: u32 = i.trim().parse().context("SLURM_ARRAY_TASK_ID is not a number")?;
+        // GATELAB_SHARDS names the sweep's shard count, so that a resubmitted index (an array of
+        // one, `--array=1`) is still shard 1 of N; without it, the array itself is the sweep.
+        if let Some(n) = env("GATELAB_SHARDS") {
+            return parse(&i.to_string(), &n, "SLURM_ARRAY_TASK_ID/GATELAB_SHARDS");
+        }
+        let n = env("SLURM_ARRAY_TASK_COUNT")
+            .context("SLURM_ARRAY_TASK_ID is set but neither GATELAB_SHARDS nor SLURM_ARRAY_TASK_COUNT is")?;
         // Slurm arrays may start at any index; --array=0-(N-1) is what the README's script uses.
         let min = env("SLURM_ARRAY_TASK_MIN").unwrap_or_else(|| "0".into());
         let offset: u32 = min.trim().parse().unwrap_or(0);
-        let i: u32 = i.trim().parse().context("SLURM_ARRAY_TASK_ID is not a number")?;
         return parse(&(i.saturating_sub(offset)).to_string(), &n, "SLURM_ARRAY_TASK_ID/COUNT");
     }
     if let Some(i) = env("JOB_COMPLETION_INDEX") {

@@ -118,6 +118,19 @@ fn the_estate_recommendation_is_monotone_and_independent_of_the_booth() {
             assert_eq!(c.lanes, Verdict::Meets, "{} lanes: {table}", lanes);
         }
     }
+    // The estate prices its lanes and desks: every configuration has a cost, and the cheapest
+    // that meets both targets is the recommendation with the booth's desks.
+    assert!(result.configurations.iter().all(|c| c.cost.is_some_and(|x| x > 0.0)), "{table}");
+    let booth = result.booth.as_ref().unwrap_or_else(|| panic!("{table}"));
+    let chosen = match booth.desks_needed {
+        Some(d) => booth.lanes.with_desks(Some(d)),
+        None => booth.lanes.clone(),
+    };
+    if booth.today == Verdict::Meets || booth.desks_needed.is_some() {
+        let cheapest = result.cheapest.as_ref().unwrap_or_else(|| panic!("no cheapest: {table}"));
+        assert_eq!(cheapest.config, chosen, "{table}");
+        assert_eq!(Some(cheapest.cost), chosen.cost(&scenario));
+    }
     // Visitors twice as many and twice as slow to register: the booth drowns, the lanes do not move.
     let mut busy = scenario.clone();
     busy.population.visitors_per_hour *= 2.0;

@@ -107,6 +107,8 @@ fn setup() -> Result<(), String> {
     for (binary, package, why) in [
         (CHROMIUM, "chromium", "the plan report test renders report.html in it"),
         (QEMU, "qemu-system-arm", "the rig's tests run the firmware in it"),
+        ("/usr/sbin/slurmctld", "slurm-wlm", "the sweep test runs a real single-node Slurm cluster"),
+        ("/usr/sbin/munged", "munge", "Slurm authenticates with it"),
     ] {
         if std::path::Path::new(binary).exists() {
             continue;

@@ -38,6 +38,12 @@ pub fn plan(args: PlanArgs) -> Result<ExitCode> {
     spec.replications = args.replications.unwrap_or(scenario.run.replications.max(3));
     spec.max_replications = Some(args.max_replications.max(spec.replications));
     spec.validate(&scenario)?;
+    if args.slurm {
+        return super::cluster::slurm(&args, &spec, &scenario);
+    }
+    if let Some(file) = &args.k8s_manifest {
+        return super::cluster::k8s_manifest(&args, &spec, file);
+    }
     let started = std::time::Instant::now();
     let (spec, result) = plan::plan(spec, &scenario, !args.no_sensitivity, &Bar::new(args.quiet))?;
     let mut files = plan::write_outputs(&args.out, &result)?;
