@@ -152,7 +152,23 @@ pub enum FacesCommand {
         /// Write the distribution parameters a scenario's synthetic matcher loads.
         #[arg(long, value_name = "FILE")]
         emit_calibration: Option<PathBuf>,
+        /// What a photo with several faces means: use the largest face (the person a labelled
+        /// folder's photo is of), skip the photo, or stop with an error.
+        #[arg(long, value_enum, default_value_t = MultiFaceArg::Largest)]
+        multi_face: MultiFaceArg,
+        /// Stop at the first file that cannot be used (not a picture, truncated, no face)
+        /// instead of skipping it and listing it in eval.json's `skipped`.
+        #[arg(long)]
+        strict: bool,
     },
+}
+
+/// `--multi-face`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MultiFaceArg {
+    Largest,
+    Skip,
+    Error,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

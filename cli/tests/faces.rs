@@ -198,3 +198,80 @@ fn assert_png_plot(path: &Path) {
     assert!(caption > 100, "{}: only {caption} dark pixels where the caption goes, so no text", path.display());
     assert!(coloured > 300, "{}: only {coloured} coloured pixels, so no curve or bars", path.display());
 }
+
+/// A folder as people really have them: a WebP named `.jpg`, a PNG named `.jpeg`, a truncated
+/// JPEG, a text file, a group photo and a photo without a face. `eval` completes, lists each skip
+/// with its reason, and its figures equal the clean folder's; `--strict` stops at the first.
+#[test]
+fn eval_reads_a_real_world_folder_and_lists_what_it_skipped() {
+    let dir = std::env::temp_dir().join(format!("gatelab-faces-messy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (clean, messy) = (dir.join("clean"), dir.join("messy"));
+    for (who, files) in [("obama", vec!["obama.jpg", "obama2.jpg", "obama3.jpg"]), ("biden", vec!["biden.jpg"])] {
+        for set in [&clean, &messy] {
+            std::fs::create_dir_all(set.join(who)).unwrap();
+        }
+        for f in files {
+            std::fs::copy(photos().join(f), clean.join(who).join(f)).unwrap();
+        }
+    }
+    let decoded = |f: &str| image::open(photos().join(f)).unwrap();
+    // The same pixels, in other formats under misleading names.
+    std::fs::copy(photos().join("obama.jpg"), messy.join("obama/obama.jpg")).unwrap();
+    decoded("obama2.jpg").to_rgb8().save_with_format(messy.join("obama/obama2.jpg"), image::ImageFormat::WebP).unwrap();
+    decoded("obama3.jpg").to_rgb8().save_with_format(messy.join("obama/obama3.jpeg"), image::ImageFormat::Png).unwrap();
+    std::fs::copy(photos().join("biden.jpg"), messy.join("biden/biden.jpg")).unwrap();
+    // What cannot be used.
+    let jpeg = std::fs::read(photos().join("obama.jpg")).unwrap();
+    std::fs::write(messy.join("obama/truncated.jpg"), &jpeg[..200]).unwrap();
+    std::fs::write(messy.join("obama/notes.txt"), "photos from the 2009 inauguration\n").unwrap();
+    let (a, b) = (decoded("obama.jpg").to_rgb8(), decoded("biden.jpg").to_rgb8());
+    let h = a.height().max(b.height());
+    let mut group = image::RgbImage::from_pixel(a.width() + b.width(), h, image::Rgb([255, 255, 255]));
+    image::imageops::overlay(&mut group, &a, 0, 0);
+    image::imageops::overlay(&mut group, &b, i64::from(a.width()), 0);
+    group.save_with_format(messy.join("biden/group.jpg"), image::ImageFormat::Png).unwrap();
+    image::RgbImage::from_pixel(300, 300, image::Rgb([128, 128, 128])).save(messy.join("biden/wall.png")).unwrap();
+
+    let eval = |set: &Path, out: &str, extra: &[&str]| {
+        let mut args = vec!["faces", "eval", set.to_str().unwrap(), "--out", out];
+        args.extend(extra);
+        let o = gatelab(&dir, &args);
+        let json = serde_json::from_slice::<serde_json::Value>(
+            &std::fs::read(dir.join(out).join("eval.json")).unwrap_or_default(),
+        );
+        (o, json.unwrap_or_default())
+    };
+    let (o, want) = eval(&clean, "clean-eval", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (o, got) = eval(&messy, "messy-eval", &["--multi-face", "skip"]);
+    assert!(o.status.success(), "{}", text(&o));
+    for key in ["identities", "images", "genuine_pairs", "impostor_pairs", "genuine_mean", "impostor_mean", "threshold"]
+    {
+        assert_eq!(got[key], want[key], "{key}: {got}");
+    }
+    let skipped: Vec<(String, String)> = got["skipped"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{got}"))
+        .iter()
+        .map(|s| (s["file"].as_str().unwrap().to_string(), s["reason"].as_str().unwrap().to_string()))
+        .collect();
+    let reason = |file: &str| skipped.iter().find(|(f, _)| f.ends_with(file)).map(|(_, r)| r.as_str()).unwrap_or("");
+    assert_eq!(skipped.len(), 4, "{skipped:?}");
+    assert!(reason("truncated.jpg").starts_with("not a readable picture"), "{skipped:?}");
+    assert!(reason("notes.txt").contains("not a picture"), "{skipped:?}");
+    assert!(reason("group.jpg").starts_with("2 faces"), "{skipped:?}");
+    assert_eq!(reason("wall.png"), "no face found");
+    let printed = text(&o);
+    assert!(printed.contains("skipped 4 file(s)") && printed.contains("group.jpg"), "{printed}");
+    // The default takes a group photo's largest face: one photo more, three skipped.
+    let (o, largest) = eval(&messy, "largest-eval", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(largest["images"].as_u64(), want["images"].as_u64().map(|n| n + 1), "{largest}");
+    assert_eq!(largest["skipped"].as_array().map(Vec::len), Some(3), "{largest}");
+    // --strict: the first problem is an error naming the file.
+    let o = gatelab(&dir, &["faces", "eval", messy.to_str().unwrap(), "--strict"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--strict") && text(&o).contains("messy/biden/"), "{}", text(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -18,7 +18,7 @@ pub enum FaceError {
     ModelShape { path: PathBuf, role: &'static str, reason: String },
     #[error("inference with {path} failed: {reason}")]
     Inference { path: PathBuf, reason: String },
-    #[error("image {path} could not be read: {reason}. Use a PNG or JPEG file")]
+    #[error("image {path} could not be read: {reason}. Use a PNG, JPEG or WebP file (recognised by content)")]
     Image { path: PathBuf, reason: String },
     #[error("no face found in {path}; use a frontal photo where the face is at least 40 pixels wide")]
     NoFace { path: PathBuf },

@@ -15,8 +15,8 @@ use gatelab_core::{
 };
 use serde::Serialize;
 
-use crate::Pipeline;
 use crate::store::{self, FileFlash};
+use crate::{FaceError, MultiFace, Pipeline};
 
 const COMPOUND: CompoundId = CompoundId(1);
 
@@ -283,6 +283,34 @@ pub struct Evaluation {
     pub threshold: f64,
     pub fmr_at_threshold: f64,
     pub fnmr_at_threshold: f64,
+    /// Files of the folder not used, each with why (absent when every file was used).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+}
+
+/// A file `eval` did not use, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub file: String,
+    pub reason: String,
+}
+
+/// How `eval` treats the photos of a folder.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EvalOptions {
+    pub multi_face: MultiFace,
+    /// Stop at the first file that cannot be used, instead of skipping it.
+    pub strict: bool,
+}
+
+/// Why a photo could not be used, in a few words (the file is named beside it).
+fn short_reason(e: &FaceError) -> String {
+    match e {
+        FaceError::Image { reason, .. } => format!("not a readable picture: {reason}"),
+        FaceError::NoFace { .. } => "no face found".into(),
+        FaceError::SeveralFaces { count, .. } => format!("{count} faces (--multi-face skip)"),
+        other => other.to_string(),
+    }
 }
 
 /// Threshold at which the share of impostor scores at or above it is at most `fmr`.
@@ -295,7 +323,11 @@ fn threshold_for(impostor_desc: &[f32], fmr: f64) -> Option<f32> {
     impostor_desc.get(allowed).map(|s| s + 1e-6)
 }
 
-pub fn eval(pipeline: &mut Pipeline, dir: &Path) -> Result<(Evaluation, Vec<f32>, Vec<f32>)> {
+/// Score every pair of photos in `dir/<identity>/*`. Every file is tried, whatever its name
+/// (pictures are recognised by content); one that cannot be used — not a picture, truncated, no
+/// face, several faces with [`MultiFace::Skip`] — is listed in `skipped` with its reason, unless
+/// `strict` (or [`MultiFace::Error`] for a group photo) makes it an error.
+pub fn eval(pipeline: &mut Pipeline, dir: &Path, options: EvalOptions) -> Result<(Evaluation, Vec<f32>, Vec<f32>)> {
     let mut people: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("could not read {}", dir.display()))?
         .filter_map(Result::ok)
@@ -305,18 +337,35 @@ pub fn eval(pipeline: &mut Pipeline, dir: &Path) -> Result<(Evaluation, Vec<f32>
     people.sort();
     let mut embedded: Vec<Vec<Vec<f32>>> = Vec::new();
     let mut images = 0;
+    let mut skipped = Vec::new();
     for person in &people {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(person)?
+        let mut files: Vec<PathBuf> = std::fs::read_dir(person)
+            .with_context(|| format!("could not read {}", person.display()))?
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| {
-                p.extension()
-                    .is_some_and(|x| ["png", "jpg", "jpeg"].contains(&x.to_string_lossy().to_lowercase().as_str()))
-            })
+            .filter(|p| p.is_file())
             .collect();
         files.sort();
-        images += files.len();
-        embedded.push(embed_all(pipeline, &files)?);
+        let mut mine = Vec::new();
+        for file in &files {
+            match pipeline.embed_file_choosing(file, options.multi_face) {
+                Ok(e) => mine.push(e),
+                Err(e) if options.strict => {
+                    return Err(anyhow::Error::from(e).context("--strict: stopped at the first unusable photo"));
+                }
+                Err(e @ FaceError::SeveralFaces { .. }) if options.multi_face == MultiFace::Error => {
+                    return Err(anyhow::Error::from(e).context("--multi-face error"));
+                }
+                Err(e @ (FaceError::Image { .. } | FaceError::NoFace { .. } | FaceError::SeveralFaces { .. })) => {
+                    let file = file.strip_prefix(dir).unwrap_or(file).display().to_string();
+                    skipped.push(Skipped { file, reason: short_reason(&e) });
+                }
+                // The runtime or a model failing is no property of one photo: stop.
+                Err(e) => return Err(e.into()),
+            }
+        }
+        images += mine.len();
+        embedded.push(mine);
     }
     let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
     for (i, a) in embedded.iter().enumerate() {
@@ -361,6 +410,7 @@ pub fn eval(pipeline: &mut Pipeline, dir: &Path) -> Result<(Evaluation, Vec<f32>
         threshold: f64::from(threshold),
         fmr_at_threshold: fmr_at(threshold),
         fnmr_at_threshold: fnmr_at(threshold),
+        skipped,
     };
     Ok((evaluation, genuine, impostor))
 }

@@ -67,10 +67,16 @@ pub struct Rgb {
 }
 
 impl Rgb {
-    /// Decode a PNG/JPEG; grey images are replicated to RGB.
+    /// Decode a PNG, JPEG or WebP, recognised by its content whatever its extension (a `.jpg`
+    /// that is really WebP is common in downloaded folders); grey images are replicated to RGB.
     pub fn open(path: &Path) -> Result<Rgb, FaceError> {
-        let img =
-            image::open(path).map_err(|e| FaceError::Image { path: path.to_path_buf(), reason: e.to_string() })?;
+        let fail = |reason: String| FaceError::Image { path: path.to_path_buf(), reason };
+        let reader =
+            image::ImageReader::open(path).and_then(|r| r.with_guessed_format()).map_err(|e| fail(e.to_string()))?;
+        if reader.format().is_none() {
+            return Err(fail("not a picture (its first bytes are no PNG, JPEG or WebP signature)".into()));
+        }
+        let img = reader.decode().map_err(|e| fail(e.to_string()))?;
         let rgb = img.to_rgb8();
         Ok(Rgb { width: rgb.width() as usize, height: rgb.height() as usize, pixels: rgb.into_raw() })
     }
@@ -124,6 +130,19 @@ fn iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
     let inter = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0) * (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
     let area = |r: &[f64; 4]| (r[2] - r[0]) * (r[3] - r[1]);
     inter / (area(a) + area(b) - inter)
+}
+
+/// What a photo with several faces means when reading a folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MultiFace {
+    /// Take the largest face (the person the photo is of, in a labelled folder).
+    #[default]
+    Largest,
+    /// Skip the photo, saying so.
+    Skip,
+    /// Stop with an error.
+    Error,
 }
 
 /// The three ONNX sessions.
@@ -286,21 +305,31 @@ impl Pipeline {
         Ok(raw.iter().map(|v| v / norm).collect())
     }
 
-    /// The one face in the photo at `path`, embedded. No face or several: an error.
+    /// The one face in the photo at `path`, embedded. No face or several: an error (enrolment
+    /// and verification must never take the wrong person).
     pub fn embed_file(&mut self, path: &Path) -> Result<Vec<f32>, FaceError> {
+        self.embed_file_choosing(path, MultiFace::Error)
+    }
+
+    /// The face in the photo at `path`, embedded; a photo with several faces is an error unless
+    /// `multi` is [`MultiFace::Largest`], which takes the largest face (for evaluation folders).
+    pub fn embed_file_choosing(&mut self, path: &Path, multi: MultiFace) -> Result<Vec<f32>, FaceError> {
         let img = Rgb::open(path)?;
         // Tight crops need a border to be found: a quarter of the larger side, black (as the
         // warp's outside).
         let pad = (img.width.max(img.height) / 4).min(256);
         let img = img.padded(pad);
         let faces = self.detect(&img)?;
-        match faces.len() {
-            0 => Err(FaceError::NoFace { path: path.to_path_buf() }),
-            1 => {
-                let input = self.aligned_input(&img, &faces[0]);
-                self.embed_input(input)
+        let area = |f: &&Face| (f.box_xyxy[2] - f.box_xyxy[0]) * (f.box_xyxy[3] - f.box_xyxy[1]);
+        let face = match faces.len() {
+            0 => return Err(FaceError::NoFace { path: path.to_path_buf() }),
+            1 => &faces[0],
+            _ if multi == MultiFace::Largest => {
+                faces.iter().max_by(|a, b| area(a).total_cmp(&area(b))).unwrap_or(&faces[0])
             }
-            count => Err(FaceError::SeveralFaces { path: path.to_path_buf(), count }),
-        }
+            count => return Err(FaceError::SeveralFaces { path: path.to_path_buf(), count }),
+        };
+        let input = self.aligned_input(&img, face);
+        self.embed_input(input)
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use gatelab_faces::ops as faces;
 
-use crate::args::{ExportWhat, FacesArgs, FacesCommand};
+use crate::args::{ExportWhat, FacesArgs, FacesCommand, MultiFaceArg};
 
 pub fn faces(args: FacesArgs) -> Result<ExitCode> {
     let FacesArgs { command, store, threshold, embedder } = args;
@@ -50,12 +50,24 @@ pub fn faces(args: FacesArgs) -> Result<ExitCode> {
         }
         FacesCommand::Identify { image } => verdict(faces::identify(&mut pipeline, store, &image, threshold)?),
         FacesCommand::Withdraw { .. } | FacesCommand::Export { .. } => ExitCode::SUCCESS,
-        FacesCommand::Eval { dir, out, emit_calibration } => {
-            let (e, genuine, impostor) = faces::eval(&mut pipeline, &dir)?;
+        FacesCommand::Eval { dir, out, emit_calibration, multi_face, strict } => {
+            let multi_face = match multi_face {
+                MultiFaceArg::Largest => gatelab_faces::MultiFace::Largest,
+                MultiFaceArg::Skip => gatelab_faces::MultiFace::Skip,
+                MultiFaceArg::Error => gatelab_faces::MultiFace::Error,
+            };
+            let options = faces::EvalOptions { multi_face, strict };
+            let (e, genuine, impostor) = faces::eval(&mut pipeline, &dir, options)?;
             println!(
                 "{} identities, {} photos: {} genuine pairs (mean {:.3}), {} impostor pairs (mean {:.3})",
                 e.identities, e.images, e.genuine_pairs, e.genuine_mean, e.impostor_pairs, e.impostor_mean
             );
+            if !e.skipped.is_empty() {
+                println!("  skipped {} file(s) (--strict stops at the first instead):", e.skipped.len());
+                for s in &e.skipped {
+                    println!("    {}: {}", s.file, s.reason);
+                }
+            }
             for (fmr, fnmr) in &e.fnmr_at_fmr {
                 match fnmr {
                     Some(v) => println!("  FNMR at FMR {fmr}: {:.3}", v),
