@@ -54,7 +54,6 @@ pub struct Metrics {
     pub rows: Vec<PassageRow>,
     pub queue_rows: Vec<QueueRow>,
     pub completed: Vec<Completed>,
-    pub next_sample_ms: u64,
     pub queue_max: u32,
     pub denied_attempts: u64,
     pub false_accepts: u64,
@@ -195,6 +194,12 @@ fn record_outcomes(mut outcomes: ResMut<GateOutcomes>, mut metrics: ResMut<Metri
             GateOutcome::FalseReject => metrics.false_rejects += 1,
             GateOutcome::TailgateAttempt => metrics.tailgating_attempts += 1,
             GateOutcome::CarGateOpened => metrics.car_gate_openings += 1,
+            GateOutcome::Queues { longest, lengths } => {
+                metrics.queue_max = metrics.queue_max.max(longest);
+                if metrics.keep_rows {
+                    metrics.queue_rows.extend(lengths.into_iter().flatten());
+                }
+            }
         }
     }
 }

@@ -1,14 +1,14 @@
 //! What happens at the gates, as the gatehouse reports it: passages, refusals and the counts a
 //! planner asks for. The gatehouse's plugins push [`GateOutcome`]s during a step; the metrics
 //! record drains them in `SimSet::Metrics` (and the recorder reads what it recorded), so the
-//! gate logic never writes the record and the record never looks into the gates. (The lanes'
-//! queue sampler still writes its samples into the record itself.)
+//! gate logic never writes the record and the record never looks into the gates, queue lengths
+//! included.
 
 use bevy::prelude::*;
 use gatelab_core::audit::DecisionReason;
 
 use super::model::Agent;
-use crate::rows::Decision;
+use crate::rows::{Decision, QueueRow};
 
 /// Where at a gate someone passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +37,9 @@ pub enum GateOutcome {
     TailgateAttempt,
     /// A guard opened the car gate for a queue.
     CarGateOpened,
+    /// The queues this step: the longest lane queue, and every queue's length when a sample is
+    /// due (every `QUEUE_SAMPLE_S` seconds).
+    Queues { longest: u32, lengths: Option<Vec<QueueRow>> },
 }
 
 /// This step's outcomes, in the order they happened.

@@ -5,11 +5,12 @@ use bevy::math::Vec2;
 use bevy::prelude::*;
 use rand::RngExt;
 
-use crate::engine::metrics::{Metrics, QUEUE_SAMPLE_S, QueueRow, clock_text, direction_str};
+use crate::engine::metrics::{QUEUE_SAMPLE_S, QueueRow, clock_text, direction_str};
 use crate::engine::model::{
     Activity, Agent, AgentKind, Body, Clock, DECISION_DISTANCE_M, Goal, Layout, Path, QUEUE_SPACING_M, ScenarioRes,
     SimSet, TERMINAL_OFFSET_M, Used,
 };
+use crate::engine::outcomes::{GateOutcome, GateOutcomes};
 use gatelab_scenario::QueueDiscipline;
 
 use super::state::*;
@@ -23,8 +24,9 @@ impl Plugin for LanesPlugin {
             FixedUpdate,
             (
                 choose_way_in.in_set(SimSet::Decide),
-                update_goals.in_set(SimSet::Goals),
-                sample_queues.in_set(SimSet::Metrics),
+                // After the goals (which move no one between queues), before the record drains
+                // this step's outcomes.
+                (update_goals, sample_queues).chain().in_set(SimSet::Goals),
             ),
         );
     }
@@ -181,29 +183,32 @@ fn update_goals(layout: Res<Layout>, gatehouse: Res<Gatehouse>, mut goals: Query
 
 /// Every step: the longest lane queue; every QUEUE_SAMPLE_S: each queue's length, into the
 /// metrics (which only record; the queues are the lanes' own).
+/// Report the longest lane queue every step and every queue's length every
+/// [`QUEUE_SAMPLE_S`] seconds, as an outcome the record takes.
 fn sample_queues(
     mut clock: ResMut<Clock>,
-    mut metrics: ResMut<Metrics>,
+    mut outcomes: ResMut<GateOutcomes>,
+    mut next_sample_ms: Local<u64>,
     gatehouse: Res<Gatehouse>,
     layout: Res<Layout>,
 ) {
     let now = clock.now_ms();
-    metrics.queue_max = metrics.queue_max.max(gatehouse.longest_lane_queue());
-    if now >= metrics.next_sample_ms {
-        metrics.next_sample_ms = now - now % (QUEUE_SAMPLE_S * 1000) + QUEUE_SAMPLE_S * 1000;
-        if metrics.keep_rows {
-            for (gate, lane, direction, queue) in gatehouse.queue_lengths(&layout) {
-                metrics.queue_rows.push(QueueRow {
-                    time: clock_text(now),
-                    t_s: now as f64 / 1000.0,
-                    gate: layout.gate_names[gate].clone(),
-                    lane,
-                    direction: direction_str(direction),
-                    queue,
-                });
-            }
-        }
-    }
-    let next = clock.tick_at(metrics.next_sample_ms);
+    let lengths = (now >= *next_sample_ms).then(|| {
+        *next_sample_ms = now - now % (QUEUE_SAMPLE_S * 1000) + QUEUE_SAMPLE_S * 1000;
+        gatehouse
+            .queue_lengths(&layout)
+            .into_iter()
+            .map(|(gate, lane, direction, queue)| QueueRow {
+                time: clock_text(now),
+                t_s: now as f64 / 1000.0,
+                gate: layout.gate_names[gate].clone(),
+                lane,
+                direction: direction_str(direction),
+                queue,
+            })
+            .collect()
+    });
+    outcomes.push(GateOutcome::Queues { longest: gatehouse.longest_lane_queue(), lengths });
+    let next = clock.tick_at(*next_sample_ms);
     clock.wake_at(next);
 }
