@@ -345,7 +345,10 @@ fn words(
     };
     let booth_target = spec.booth_target();
     let (booth_line, booth_sentence) = match &decision.booth {
-        None => ("booth: not sized".to_string(), String::new()),
+        None => (
+            "booth: not sized".to_string(),
+            " The booth was not sized: a fixed sweep runs no other desk counts (`gatelab plan` sizes it).".to_string(),
+        ),
         Some(b) if b.today == Verdict::Meets => {
             let worst = b.today_wait_s_p95.iter().filter(|s| s.n > 0).map(|s| s.mean).fold(0.0, f64::max);
             (
