@@ -42,6 +42,11 @@ figures_struct! {
     /// What a run measured; `NaN` where a group had nobody (`null` in JSON).
     pub struct Figures {
         arrivals: Leaf,
+        /// Arrivals in the busiest 15 minutes (what p95 waits are made of).
+        arrivals_busiest_15_min: Leaf,
+        /// Peak-hour factor: arrivals in the busiest hour over four times its busiest 15 minutes
+        /// (1: even; 0.25: the whole hour in one quarter).
+        peak_hour_factor: Leaf,
         passages: Leaf,
         /// Passages per minute in the busiest 15 minutes.
         throughput_per_min: Leaf,
@@ -219,7 +224,7 @@ mod tests {
         figures.for_each(&mut |&v| seen.push(v));
         let n = seen.len();
         assert_eq!(seen, (1..=n).map(|k| k as f64).collect::<Vec<_>>());
-        assert_eq!(figures.wait_s.p95, 6.0, "wait_s is the 4th field, p95 its 3rd leaf");
+        assert_eq!(figures.wait_s.p95, 8.0, "wait_s is the 6th field, p95 its 3rd leaf");
         assert_eq!(figures.consent_violations, n as f64);
     }
 

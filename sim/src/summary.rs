@@ -66,9 +66,11 @@ impl Summary {
     }
 
     /// The figures the printed table shows, with their labels, in order.
-    pub fn table_rows(&self) -> [(&'static str, Stat); 21] {
+    pub fn table_rows(&self) -> [(&'static str, Stat); 23] {
         [
             ("arrivals", self.figures.arrivals),
+            ("arrivals, busiest 15 min", self.figures.arrivals_busiest_15_min),
+            ("peak-hour factor", self.figures.peak_hour_factor),
             ("passages", self.figures.passages),
             ("throughput, busiest 15 min (/min)", self.figures.throughput_per_min),
             ("wait p50 (s)", self.figures.wait_s.p50),

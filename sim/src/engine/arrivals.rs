@@ -50,6 +50,8 @@ pub struct Arrivals {
     pub suppressed: u64,
     /// Everyone who arrived, when [`super::Keep::arrivals`] asked for it.
     pub log: Option<Vec<Arrived>>,
+    /// When each arrival happened (ms since midnight), in order: the peaks in the summary.
+    pub times: Vec<u64>,
 }
 
 /// One person's arrival as drawn: what common random numbers hold equal across configurations.
@@ -140,7 +142,15 @@ fn setup_arrivals(
         })
         .collect();
     let log = keep.0.arrivals.then(Vec::new);
-    commands.insert_resource(Arrivals { next_ms, end_ms, gate_cumulative, spawned: 0, suppressed: 0, log });
+    commands.insert_resource(Arrivals {
+        next_ms,
+        end_ms,
+        gate_cumulative,
+        spawned: 0,
+        suppressed: 0,
+        log,
+        times: Vec::new(),
+    });
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -177,6 +187,7 @@ fn spawn_arrivals(
             continue;
         };
         arrivals.spawned += 1;
+        arrivals.times.push(at);
         let mut agent = Agent { serial: arrivals.spawned, ..agent };
         if let Some(log) = &mut arrivals.log {
             let mut peek = agent.draws.clone();

@@ -339,6 +339,22 @@ impl Simulation {
     }
 }
 
+const QUARTER_MS: u64 = 15 * 60_000;
+
+/// The most of sorted `times` inside any window of `window_ms`, and where that window starts.
+fn busiest_window(times: &[u64], window_ms: u64) -> (usize, u64) {
+    let (mut best, mut start, mut lo) = (0, times.first().copied().unwrap_or(0), 0);
+    for hi in 0..times.len() {
+        while times[hi] - times[lo] >= window_ms {
+            lo += 1;
+        }
+        if hi - lo + 1 > best {
+            (best, start) = (hi - lo + 1, times[lo]);
+        }
+    }
+    (best, start)
+}
+
 /// Passages through lanes and through the booth (of gate `gate` in `direction`, or all) and
 /// their p95 waits.
 fn paths(completed: &[Completed], gate: Option<(usize, Option<Direction>)>) -> (AtLanes, AtBooth) {
@@ -365,9 +381,9 @@ fn collect(world: &mut World, updates: u64) -> Replication {
     let start_ms = world.resource::<Clock>().start_ms;
     let unserved = world.query::<&Activity>().iter(world).count() as f64;
     let agent_steps = world.resource::<walking::Crossings>().agent_steps;
-    let (spawned, suppressed, arrived) = {
+    let (spawned, suppressed, arrived, arrival_times) = {
         let mut a = world.resource_mut::<arrivals::Arrivals>();
-        (a.spawned as f64, a.suppressed as f64, a.log.take())
+        (a.spawned as f64, a.suppressed as f64, a.log.take(), std::mem::take(&mut a.times))
     };
     let camera_failures = world.resource::<faults::FaultState>().camera_failures as f64;
     let (opted_out, enrolled, withdrawn) = {
@@ -389,15 +405,13 @@ fn collect(world: &mut World, updates: u64) -> Replication {
     let count = |group: Group| metrics.completed.iter().filter(|c| c.group == group).count() as f64;
     let mut times: Vec<u64> = metrics.completed.iter().map(|c| c.at_ms).collect();
     times.sort_unstable();
-    let window = 15 * 60_000;
-    let mut busiest = 0usize;
-    let mut lo = 0;
-    for hi in 0..times.len() {
-        while times[hi] - times[lo] >= window {
-            lo += 1;
-        }
-        busiest = busiest.max(hi - lo + 1);
-    }
+    let (busiest, _) = busiest_window(&times, QUARTER_MS);
+    // The peak hour of arrivals and, inside it, its busiest quarter (the peak-hour factor of
+    // traffic engineering: 1 when the hour is even, 0.25 when it all comes in one quarter).
+    let (peak_hour, hour_start) = busiest_window(&arrival_times, 4 * QUARTER_MS);
+    let in_hour: Vec<u64> =
+        arrival_times.iter().copied().filter(|&t| t >= hour_start && t < hour_start + 4 * QUARTER_MS).collect();
+    let (peak_quarter, _) = busiest_window(&in_hour, QUARTER_MS);
     let resident = |group: Group, persons: f64| Residents {
         persons,
         passages: count(group),
@@ -426,6 +440,8 @@ fn collect(world: &mut World, updates: u64) -> Replication {
         .collect();
     let figures = Figures {
         arrivals: spawned,
+        arrivals_busiest_15_min: busiest_window(&arrival_times, QUARTER_MS).0 as f64,
+        peak_hour_factor: if peak_quarter > 0 { peak_hour as f64 / (4.0 * peak_quarter as f64) } else { f64::NAN },
         passages: metrics.completed.len() as f64,
         throughput_per_min: busiest as f64 / 15.0,
         wait_s: Waits {
@@ -471,5 +487,23 @@ fn collect(world: &mut World, updates: u64) -> Replication {
         updates,
         agent_steps,
         arrivals: arrived,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_busiest_window_counts_the_most_arrivals_any_window_holds() {
+        let minute = 60_000;
+        // 10 arrivals spread over an hour, then 30 in one quarter.
+        let mut times: Vec<u64> = (0..10).map(|i| i * 6 * minute).collect();
+        times.extend((0..30).map(|i| 60 * minute + i * 30_000));
+        assert_eq!(busiest_window(&times, QUARTER_MS), (30, 60 * minute));
+        let (hour, start) = busiest_window(&times, 4 * QUARTER_MS);
+        assert_eq!(hour, 37, "the burst and the seven arrivals of the hour before it that fit");
+        assert_eq!(start, 18 * minute);
+        assert_eq!(busiest_window(&[], QUARTER_MS).0, 0);
     }
 }
