@@ -70,11 +70,19 @@ pub fn loads(scenario: &Scenario) -> Vec<GroupLoad> {
     for g in &scenario.gates {
         let camera = g.terminal == gatelab_scenario::TerminalKind::FaceAndCard;
         let resident_service = if camera { face_share * s.face_s + (1.0 - face_share) * s.card_s } else { s.card_s };
-        for (direction, lanes, rate) in [("out", g.lanes_out, peak(|r| r.1)), ("in", g.lanes_in, peak(|r| r.2))] {
+        type Pick = fn(&gatelab_scenario::DemandRow) -> f64;
+        for (direction, lanes, rate, pick) in [
+            ("out", g.lanes_out, peak(|r| r.1), (|r| r.outbound) as Pick),
+            ("in", g.lanes_in, peak(|r| r.2), |r| r.inbound),
+        ] {
             if lanes == 0 {
                 continue;
             }
-            let residents_per_hour = residents * rate * g.share;
+            let residents_per_hour = if scenario.demand.rows.is_empty() {
+                residents * rate * g.share
+            } else {
+                peak_of_rows(scenario, &g.name, g.share, pick)
+            };
             let (mut lambda, mut work) = (residents_per_hour, residents_per_hour * resident_service);
             if direction == "in" {
                 let food = p.food_couriers_per_hour * g.share;
@@ -93,6 +101,27 @@ pub fn loads(scenario: &Scenario) -> Vec<GroupLoad> {
         }
     }
     out
+}
+
+/// The busiest moment of `demand.rows` in the window at gate `gate`: its own rows plus its share
+/// of the compound's, trips per hour.
+fn peak_of_rows(scenario: &Scenario, gate: &str, share: f64, pick: fn(&gatelab_scenario::DemandRow) -> f64) -> f64 {
+    let rows = &scenario.demand.rows;
+    let (w0, w1) = (scenario.start_min(), scenario.start_min() + scenario.run.duration_min);
+    let at = |t: u32| -> f64 {
+        rows.iter()
+            .filter(|r| {
+                let (a, b) = r.span_min();
+                a <= t && t < b
+            })
+            .map(|r| match &r.gate {
+                None => pick(r) * share,
+                Some(g) if g == gate => pick(r),
+                Some(_) => 0.0,
+            })
+            .sum()
+    };
+    rows.iter().map(|r| r.span_min()).filter(|&(a, b)| a < w1 && b > w0).map(|(a, _)| at(a.max(w0))).fold(0.0, f64::max)
 }
 
 /// The analytic p95 wait of a deployment: the worst lane group, M/M/c and M/D/c (≈ half).

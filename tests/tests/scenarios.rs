@@ -186,3 +186,89 @@ fn the_policy_is_resolved_when_the_scenario_is_read() {
     assert!(e.line.is_some() && e.to_string().contains("no-such-policy"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `[demand] rows` at a 5-minute resolution: arrivals follow each row (a Poisson count per row
+/// within 4 σ of its expectation over 20 mornings), a gate's own rows send their residents to
+/// that gate only, and malformed rows name the row and the fix.
+#[test]
+fn demand_rows_drive_arrivals_at_any_resolution_and_per_gate() {
+    use gatelab_sim::engine::{Keep, simulate_keeping};
+    const PROFILE: &str = "profile = [[6, 0.10, 0.02], [7, 0.30, 0.04], [8, 0.30, 0.06], [9, 0.08, 0.05]]";
+    // Out: 120/h, 600/h, 120/h, 600/h, … in 5-minute rows; in: 240/h at the west gate only.
+    let rows: Vec<String> = (0..6)
+        .map(|k| {
+            let rate = if k % 2 == 0 { 120.0 } else { 600.0 };
+            format!("{{ start = \"07:{:02}\", minutes = 5, outbound = {rate}, inbound = 0.0 }}", 5 * k)
+        })
+        .chain(["{ start = \"07:00\", minutes = 30, outbound = 0.0, inbound = 240.0, gate = \"west\" }".to_string()])
+        .collect();
+    let text = std::fs::read_to_string(workspace("scenarios/tianjin-wenhuacun.toml")).unwrap();
+    assert!(text.contains(PROFILE), "the Tianjin [demand] changed; update this test");
+    let text = text.replace(PROFILE, &format!("rows = [{}]", rows.join(", ")));
+    let mut scenario = Scenario::parse_named(&text, "rows.toml").unwrap_or_else(|e| panic!("{e}"));
+    scenario.run.start = "07:00".into();
+    scenario.run.duration_min = 30;
+    scenario.validate().unwrap_or_else(|e| panic!("{}: {}", e.field, e.message));
+    let west = scenario.gates.iter().position(|g| g.name == "west").unwrap();
+    let mornings = 20;
+    let (mut out_per_row, mut inbound_at, mut inbound) = ([0u32; 6], [0u32; 2], 0u32);
+    for seed in 0..mornings {
+        let keep = Keep { arrivals: true, ..Keep::NOTHING };
+        let rep = simulate_keeping(&scenario, seed, keep, &|_| {}).unwrap_or_else(|e| panic!("{e:#}"));
+        for a in rep.arrivals.unwrap_or_default() {
+            let resident = matches!(
+                a.kind,
+                gatelab_sim::engine::model::AgentKind::Owner | gatelab_sim::engine::model::AgentKind::Renter
+            );
+            if !resident {
+                continue;
+            }
+            let minute = (a.at_ms / 60_000) as u32 - 7 * 60;
+            match a.direction {
+                gatelab_core::Direction::Outbound => out_per_row[(minute / 5).min(5) as usize] += 1,
+                gatelab_core::Direction::Inbound => {
+                    inbound += 1;
+                    inbound_at[usize::from(a.gate == west)] += 1;
+                }
+            }
+        }
+    }
+    for (k, &got) in out_per_row.iter().enumerate() {
+        let per_hour = if k % 2 == 0 { 120.0 } else { 600.0 };
+        let want = per_hour / 12.0 * f64::from(mornings as u32);
+        assert!((f64::from(got) - want).abs() < 4.0 * want.sqrt(), "row {k}: {got} arrivals, expected {want}");
+    }
+    let want_in = 240.0 / 2.0 * f64::from(mornings as u32);
+    assert!((f64::from(inbound) - want_in).abs() < 4.0 * want_in.sqrt(), "{inbound} inbound, expected {want_in}");
+    assert_eq!(inbound_at[0], 0, "inbound rows name the west gate: nobody comes in at the east gate");
+
+    // Bad rows: the row and the fix.
+    let bad = |rows: &str, field: &str, hint: &str| {
+        let err = Scenario::parse_named(&text.replace(&format!("rows = [{}]", rows_text(&text)), rows), "rows.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(field) && err.contains(hint), "{err}");
+    };
+    bad("rows = [{ start = \"7:00\", minutes = 5, outbound = 1.0, inbound = 0.0 }]", "demand.rows[0]", "HH:MM");
+    bad(
+        "rows = [{ start = \"07:00\", minutes = 5, outbound = 1.0, inbound = 0.0, gate = \"north\" }]",
+        "demand.rows[0]",
+        "east, west",
+    );
+    bad(
+        "rows = [{ start = \"07:00\", minutes = 10, outbound = 1.0, inbound = 0.0 }, { start = \"07:05\", minutes = 5, outbound = 1.0, inbound = 0.0 }]",
+        "demand.rows[1]",
+        "overlaps demand.rows[0]",
+    );
+    bad(
+        &format!("{PROFILE}\nrows = [{{ start = \"07:00\", minutes = 5, outbound = 1.0, inbound = 0.0 }}]"),
+        "demand.rows",
+        "keep one",
+    );
+}
+
+/// The text between `rows = [` and the matching `]` at the end of its line.
+fn rows_text(text: &str) -> String {
+    let line = text.lines().find(|l| l.starts_with("rows = [")).unwrap();
+    line.trim_start_matches("rows = [").trim_end_matches(']').to_string()
+}

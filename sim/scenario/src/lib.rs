@@ -142,11 +142,38 @@ pub enum QueueDiscipline {
     Shared,
 }
 
-/// Trips per resident per hour by hour of day: `[hour, outbound, inbound]`.
+/// Residents' trips: either `profile`, trips per resident per hour by hour of day
+/// (`[hour, outbound, inbound]`), or `rows` at any resolution down to one minute, in trips per
+/// hour for the whole compound or for one gate (what a gate log gives).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Demand {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profile: Vec<(u8, f64, f64)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<DemandRow>,
+}
+
+/// From `start` ("HH:MM") for `minutes`, residents leave at `outbound` and come home at
+/// `inbound` trips per hour — at `gate` if named, else over the whole compound (split by the
+/// gates' shares).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemandRow {
+    pub start: String,
+    pub minutes: u32,
+    pub outbound: f64,
+    pub inbound: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<String>,
+}
+
+impl DemandRow {
+    /// [start, end) in minutes since midnight (valid rows only).
+    pub fn span_min(&self) -> (u32, u32) {
+        let start = parse_clock(&self.start).unwrap_or(0);
+        (start, start + self.minutes)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -680,8 +707,57 @@ impl Scenario {
             non_negative("costs.lane_card_only", c.lane_card_only)?;
             non_negative("costs.booth_desk", c.booth_desk)?;
         }
-        if self.demand.profile.is_empty() {
-            return Err(invalid("demand.profile", "empty; give [hour, outbound, inbound] rows"));
+        match (self.demand.profile.is_empty(), self.demand.rows.is_empty()) {
+            (true, true) => {
+                return Err(invalid(
+                    "demand.profile",
+                    "empty; give [hour, outbound, inbound] rows (trips per resident per hour), or demand.rows",
+                ));
+            }
+            (false, false) => {
+                return Err(invalid(
+                    "demand.rows",
+                    "both demand.profile and demand.rows are given; keep one (rows, at any resolution, replace the hourly profile)",
+                ));
+            }
+            _ => {}
+        }
+        for (i, row) in self.demand.rows.iter().enumerate() {
+            let f = format!("demand.rows[{i}]");
+            let Some(start) = parse_clock(&row.start) else {
+                return Err(invalid(
+                    f,
+                    format!("start {:?}: write the time of day as HH:MM, e.g. \"07:30\"", row.start),
+                ));
+            };
+            if row.minutes == 0 || start + row.minutes > 48 * 60 {
+                return Err(invalid(
+                    f,
+                    format!("minutes = {}: at least 1, and the row must end by the next day's end", row.minutes),
+                ));
+            }
+            if !(row.outbound.is_finite() && row.outbound >= 0.0 && row.inbound.is_finite() && row.inbound >= 0.0) {
+                return Err(invalid(f, "outbound and inbound are trips per hour: zero or more"));
+            }
+            if let Some(g) = &row.gate
+                && !self.gates.iter().any(|x| &x.name == g)
+            {
+                let names: Vec<&str> = self.gates.iter().map(|x| x.name.as_str()).collect();
+                return Err(invalid(f, format!("gate {g:?} is not a gate of this scenario ({})", names.join(", "))));
+            }
+            let (a, b) = row.span_min();
+            if let Some(j) = self.demand.rows[..i].iter().position(|o| {
+                let (c, d) = o.span_min();
+                o.gate == row.gate && a < d && c < b
+            }) {
+                return Err(invalid(
+                    f,
+                    format!(
+                        "{} for {} min overlaps demand.rows[{j}] for the same gate; rows of one gate must not overlap",
+                        row.start, row.minutes
+                    ),
+                ));
+            }
         }
         for (i, &(hour, out, inb)) in self.demand.profile.iter().enumerate() {
             if hour > 23 {

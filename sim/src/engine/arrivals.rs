@@ -38,9 +38,63 @@ const STREAMS: [Stream; 6] = [
     Stream::Withdrawals,
 ];
 
+/// One Poisson arrival stream: who, at which gate (`None`: by the gates' shares), and its rate —
+/// the hourly per-resident profile (`segments: None`) or piecewise-constant rows
+/// (`[from_ms, to_ms)`, arrivals per ms).
+#[derive(Clone, Debug)]
+struct StreamSpec {
+    kind: Stream,
+    gate: Option<usize>,
+    segments: Option<Vec<(u64, u64, f64)>>,
+}
+
+/// The arrival streams of `scenario`: the six base streams (their random streams keep their
+/// indices whatever the demand), then, with `demand.rows`, residents out and in at each gate that
+/// has rows of its own.
+fn streams(scenario: &ScenarioRes) -> Vec<StreamSpec> {
+    let s = &scenario.0;
+    let rows = &s.demand.rows;
+    let segments = |gate: Option<&str>, pick: fn(&gatelab_scenario::DemandRow) -> f64| {
+        let mut v: Vec<(u64, u64, f64)> = rows
+            .iter()
+            .filter(|r| r.gate.as_deref() == gate)
+            .map(|r| {
+                let (a, b) = r.span_min();
+                (u64::from(a) * 60_000, u64::from(b) * 60_000, pick(r) / HOUR_MS as f64)
+            })
+            .collect();
+        v.sort_by_key(|x| x.0);
+        v
+    };
+    let mut out: Vec<StreamSpec> = STREAMS
+        .iter()
+        .map(|&kind| {
+            let segments = match kind {
+                _ if rows.is_empty() => None,
+                Stream::ResidentsOut => Some(segments(None, |r| r.outbound)),
+                Stream::ResidentsIn => Some(segments(None, |r| r.inbound)),
+                _ => None,
+            };
+            StreamSpec { kind, gate: None, segments }
+        })
+        .collect();
+    for (g, gate) in s.gates.iter().enumerate() {
+        if rows.iter().any(|r| r.gate.as_deref() == Some(gate.name.as_str())) {
+            for (kind, pick) in [
+                (Stream::ResidentsOut, (|r| r.outbound) as fn(&gatelab_scenario::DemandRow) -> f64),
+                (Stream::ResidentsIn, |r| r.inbound),
+            ] {
+                out.push(StreamSpec { kind, gate: Some(g), segments: Some(segments(Some(&gate.name), pick)) });
+            }
+        }
+    }
+    out
+}
+
 #[derive(Resource, Debug)]
 pub struct Arrivals {
-    next_ms: [Option<u64>; 6],
+    streams: Vec<StreamSpec>,
+    next_ms: Vec<Option<u64>>,
     /// Arrivals stop here (the end of the simulated window).
     end_ms: u64,
     /// Cumulative gate shares, for picking a gate.
@@ -95,6 +149,25 @@ fn rate_per_hour(scenario: &ScenarioRes, stream: Stream, hour: u64) -> f64 {
     }
 }
 
+/// Next event of `spec`'s Poisson process after `from_ms`: exact, by inverting the integrated
+/// piecewise-constant rate (an exponential budget of "expected arrivals" spent along the rows).
+fn next_of(scenario: &ScenarioRes, spec: &StreamSpec, from_ms: u64, end_ms: u64, rng: &mut ChaCha8Rng) -> Option<u64> {
+    let Some(segments) = &spec.segments else { return next_arrival(scenario, spec.kind, from_ms, end_ms, rng) };
+    let mut budget: f64 = Exp1.sample(rng);
+    for &(a, b, rate) in segments {
+        let (a, b) = (a.max(from_ms), b.min(end_ms));
+        if b <= a || rate <= 0.0 {
+            continue;
+        }
+        let span = (b - a) as f64;
+        if rate * span >= budget {
+            return Some(a + (budget / rate).ceil() as u64);
+        }
+        budget -= rate * span;
+    }
+    None
+}
+
 /// Next event of a Poisson process with piecewise-constant hourly rates, after `from_ms`.
 fn next_arrival(
     scenario: &ScenarioRes,
@@ -127,10 +200,13 @@ fn setup_arrivals(
     keep: Res<super::KeepRes>,
 ) {
     let end_ms = clock.start_ms + clock.end_tick * clock.dt_ms;
-    let mut next_ms = [None; 6];
-    for (i, (slot, stream)) in next_ms.iter_mut().zip(STREAMS).enumerate() {
-        *slot = next_arrival(&scenario, stream, clock.start_ms, end_ms, &mut rngs.arrivals[i]);
-    }
+    let streams = streams(&scenario);
+    rngs.ensure_arrival_streams(streams.len());
+    let next_ms = streams
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| next_of(&scenario, spec, clock.start_ms, end_ms, &mut rngs.arrivals[i]))
+        .collect();
     let mut acc = 0.0;
     let gate_cumulative = scenario
         .0
@@ -143,6 +219,7 @@ fn setup_arrivals(
         .collect();
     let log = keep.0.arrivals.then(Vec::new);
     commands.insert_resource(Arrivals {
+        streams,
         next_ms,
         end_ms,
         gate_cumulative,
@@ -166,14 +243,16 @@ fn spawn_arrivals(
 ) {
     let now = clock.now_ms();
     let walking = scenario.0.behaviour.walking;
+    let arrivals = &mut *arrivals;
     // Everything due, in order of arrival time (ties by stream): the same order whatever ticks
     // the rest of the simulation asked for.
     while let Some((at, i)) =
         arrivals.next_ms.iter().enumerate().filter_map(|(i, t)| t.filter(|&t| t <= now).map(|t| (t, i))).min()
     {
-        let stream = STREAMS[i];
+        let spec = &arrivals.streams[i];
+        let (stream, fixed_gate) = (spec.kind, spec.gate);
         let rng = &mut rngs.arrivals[i];
-        arrivals.next_ms[i] = next_arrival(&scenario, stream, at, arrivals.end_ms, rng);
+        arrivals.next_ms[i] = next_of(&scenario, spec, at, arrivals.end_ms, rng);
         // One draw per arrival from its stream seeds the person's own numbers.
         let mut draws = ChaCha8Rng::seed_from_u64(rng.random());
         if stream == Stream::Withdrawals {
@@ -181,7 +260,8 @@ fn spawn_arrivals(
             continue;
         }
         let roll: f64 = draws.random();
-        let gate = arrivals.gate_cumulative.iter().position(|&c| roll < c).unwrap_or(layout.gate_x.len() - 1);
+        let by_share = arrivals.gate_cumulative.iter().position(|&c| roll < c).unwrap_or(layout.gate_x.len() - 1);
+        let gate = fixed_gate.unwrap_or(by_share);
         let Some(agent) = make_agent(&scenario, stream, gate, at, &mut population, draws) else {
             arrivals.suppressed += 1;
             continue;

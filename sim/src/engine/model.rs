@@ -66,6 +66,14 @@ impl Rngs {
         Rngs { population: stream(seed, 1), arrivals: (0..8).map(|k| stream(seed, 100 + k)).collect(), seed }
     }
 
+    /// At least `n` arrival streams (demand rows per gate add some).
+    pub fn ensure_arrival_streams(&mut self, n: usize) {
+        while self.arrivals.len() < n {
+            let k = self.arrivals.len() as u64;
+            self.arrivals.push(stream(self.seed, 100 + k));
+        }
+    }
+
     /// The camera-fault stream of the lane named `(gate, direction, index_in_group)`: the same
     /// lane fails at the same times whatever the number of lanes beside it.
     pub fn lane_faults(&self, lane: &Lane) -> ChaCha8Rng {
