@@ -113,6 +113,71 @@ fn p95_vs_lanes(plan: &Plan) -> Result<String> {
     Ok(svg)
 }
 
+/// p95 wait per quarter hour at each gate's lanes (solid) and booth (thin), mean over the
+/// replications of the recommended deployment, with the target.
+fn p95_by_quarter(plan: &Plan) -> Result<Option<String>> {
+    let Some(bq) = &plan.by_quarter else { return Ok(None) };
+    let n = bq.start.len();
+    if n == 0 {
+        return Ok(None);
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let ymax = bq
+            .gates
+            .iter()
+            .flat_map(|g| g.lanes_wait_s_p95.iter().chain(&g.booth_wait_s_p95))
+            .filter(|s| s.n > 0)
+            .map(|s| s.mean)
+            .fold(plan.target_wait_p95_s.max(plan.booth_target_wait_p95_s), f64::max)
+            * 1.1;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("p95 wait per 15 minutes, {}", bq.label), ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..ymax)
+            .map_err(err)?;
+        let starts = bq.start.clone();
+        chart
+            .configure_mesh()
+            .x_desc("quarter hour from")
+            .y_desc("p95 wait (s)")
+            .x_labels(n.min(12))
+            .x_label_formatter(&|x| starts.get(x.round().max(0.0) as usize).cloned().unwrap_or_default())
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                [(-0.5, plan.target_wait_p95_s), (n as f64 - 0.5, plan.target_wait_p95_s)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(err)?
+            .label("target")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK));
+        for (i, g) in bq.gates.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            for (series, width, what) in [(&g.lanes_wait_s_p95, 2, "lanes"), (&g.booth_wait_s_p95, 1, "booth")] {
+                let points: Vec<(f64, f64)> =
+                    series.iter().enumerate().filter(|(_, s)| s.n > 0).map(|(q, s)| (q as f64, s.mean)).collect();
+                if points.is_empty() {
+                    continue;
+                }
+                chart
+                    .draw_series(LineSeries::new(points, color.stroke_width(width)))
+                    .map_err(err)?
+                    .label(format!("{} {what}", g.gate))
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(width)));
+            }
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(Some(svg))
+}
+
 /// Queue length over time, one line per lane (recommended configuration, first replication).
 fn queue_over_time(plan: &Plan, shown: &Config, label: &str) -> Result<String> {
     let mut svg = String::new();
@@ -309,6 +374,9 @@ pub fn html(plan: &Plan) -> Result<String> {
         ("wait CDF per credential", wait_cdf(plan, &shown, &label)?),
         ("throughput per lane", throughput_per_lane(plan, &shown, &label)?),
     ];
+    if let Some(q) = p95_by_quarter(plan)? {
+        figures.insert(1, ("p95 wait per 15 minutes", q));
+    }
     if let Some(t) = tornado(plan)? {
         figures.push(("sensitivity", t));
     }

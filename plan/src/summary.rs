@@ -105,8 +105,64 @@ pub struct Plan {
     pub sentence: String,
     pub configurations: Vec<ConfigSummary>,
     pub sensitivity: Vec<Sensitivity>,
+    /// The p95 wait per quarter hour at each gate, for the recommended deployment.
+    pub by_quarter: Option<ByQuarter>,
     #[serde(skip)]
     pub details: BTreeMap<Config, Detail>,
+}
+
+/// p95 waits per quarter hour of one configuration, over its replications.
+#[derive(Clone, Debug, Serialize)]
+pub struct ByQuarter {
+    pub config: Config,
+    pub label: String,
+    /// Each quarter's start, "HH:MM".
+    pub start: Vec<String>,
+    pub gates: Vec<GateByQuarter>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GateByQuarter {
+    pub gate: String,
+    pub lanes_wait_s_p95: Vec<Stat>,
+    pub booth_wait_s_p95: Vec<Stat>,
+}
+
+fn by_quarter(scenario: &Scenario, config: &Config, units: &[&UnitResult]) -> ByQuarter {
+    let quarters = units
+        .iter()
+        .flat_map(|u| {
+            u.gates.iter().map(|g| g.lanes_wait_s_p95_by_quarter.len().max(g.booth_wait_s_p95_by_quarter.len()))
+        })
+        .max()
+        .unwrap_or(0);
+    let series = |g: usize, pick: fn(&gatelab_sim::figures::GateFigures) -> &Vec<f64>| -> Vec<Stat> {
+        (0..quarters)
+            .map(|q| {
+                stat_non_negative(units.iter().filter_map(|u| u.gates.get(g).and_then(|x| pick(x).get(q).copied())))
+            })
+            .collect()
+    };
+    ByQuarter {
+        config: config.clone(),
+        label: config.label(scenario),
+        start: (0..quarters)
+            .map(|q| {
+                let ms = (u64::from(scenario.start_min()) + 15 * q as u64) * 60_000;
+                gatelab_sim::engine::metrics::clock_text(ms)[..5].to_string()
+            })
+            .collect(),
+        gates: scenario
+            .gates
+            .iter()
+            .enumerate()
+            .map(|(g, spec)| GateByQuarter {
+                gate: spec.name.clone(),
+                lanes_wait_s_p95: series(g, |x| &x.lanes_wait_s_p95_by_quarter),
+                booth_wait_s_p95: series(g, |x| &x.booth_wait_s_p95_by_quarter),
+            })
+            .collect(),
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -226,6 +282,7 @@ pub fn summarise(spec: &SweepSpec, scenario: &Scenario, units: &[UnitResult]) ->
         .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.config.cmp(&b.0.config)))
         .map(|(c, cost)| Cheapest { config: c.config.clone(), label: c.label.clone(), cost });
     let sensitivity = sensitivity(&configurations);
+    let by_quarter = decision.recommended.as_ref().and_then(|c| Some(by_quarter(scenario, c, results.get(c)?)));
     let (decision_line, sentence) = words(spec, &decision, recommended.as_ref(), &configurations);
     Plan {
         scenario: scenario.name.clone(),
@@ -245,6 +302,7 @@ pub fn summarise(spec: &SweepSpec, scenario: &Scenario, units: &[UnitResult]) ->
         sentence,
         configurations,
         sensitivity,
+        by_quarter,
         details,
     }
 }

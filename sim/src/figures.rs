@@ -140,6 +140,9 @@ pub struct GateFigures {
     /// Through the lanes coming in.
     pub inbound: AtLanes,
     pub at_booth: AtBooth,
+    /// p95 wait at the lanes (both directions) per quarter hour from the window's start, by when
+    /// people reached the gate (NaN: nobody that quarter).
+    pub lanes_wait_s_p95_by_quarter: Vec<f64>,
     /// p95 wait at the booth per quarter hour from the window's start, by when people reached
     /// the gate (NaN: nobody that quarter).
     pub booth_wait_s_p95_by_quarter: Vec<f64>,
@@ -152,6 +155,7 @@ impl<'de> Deserialize<'de> for GateFigures {
             outbound: AtLanes<Option<f64>>,
             inbound: AtLanes<Option<f64>>,
             at_booth: AtBooth<Option<f64>>,
+            lanes_wait_s_p95_by_quarter: Vec<Option<f64>>,
             booth_wait_s_p95_by_quarter: Vec<Option<f64>>,
         }
         let j = Json::deserialize(d)?;
@@ -160,7 +164,8 @@ impl<'de> Deserialize<'de> for GateFigures {
             outbound: j.outbound.map(nan),
             inbound: j.inbound.map(nan),
             at_booth: j.at_booth.map(nan),
-            booth_wait_s_p95_by_quarter: j.booth_wait_s_p95_by_quarter.into_iter().map(nan).collect(),
+            lanes_wait_s_p95_by_quarter: j.lanes_wait_s_p95_by_quarter.into_iter().map(&mut *nan).collect(),
+            booth_wait_s_p95_by_quarter: j.booth_wait_s_p95_by_quarter.into_iter().map(&mut *nan).collect(),
         })
     }
 }

@@ -420,22 +420,26 @@ fn collect(world: &mut World, updates: u64) -> Replication {
     let outsider =
         |group: Group| Visitors { passages: count(group), wait_s_p95: percentile(&waits(Some(group)), 95.0) };
     let (at_lanes, at_booth) = paths(&metrics.completed, None);
-    let quarter_ms = 15 * 60_000;
+    // p95 wait per quarter hour of one gate's passages by one way, by when people reached it.
+    let by_quarter = |g: usize, via: Via| -> Vec<f64> {
+        let mut quarters: Vec<Vec<f64>> = Vec::new();
+        for c in metrics.completed.iter().filter(|c| c.gate == g && c.via == via) {
+            let q = (c.joined_ms.saturating_sub(start_ms) / QUARTER_MS) as usize;
+            if quarters.len() <= q {
+                quarters.resize(q + 1, Vec::new());
+            }
+            quarters[q].push(c.wait_s);
+        }
+        quarters.into_iter().map(|w| percentile(&sorted(w), 95.0)).collect()
+    };
     let gates = (0..gate_count)
         .map(|g| {
             let (outbound, _) = paths(&metrics.completed, Some((g, Some(Direction::Outbound))));
             let (inbound, _) = paths(&metrics.completed, Some((g, Some(Direction::Inbound))));
             let (_, at_booth) = paths(&metrics.completed, Some((g, None)));
-            let mut quarters: Vec<Vec<f64>> = Vec::new();
-            for c in metrics.completed.iter().filter(|c| c.gate == g && c.via == Via::Booth) {
-                let q = (c.joined_ms.saturating_sub(start_ms) / quarter_ms) as usize;
-                if quarters.len() <= q {
-                    quarters.resize(q + 1, Vec::new());
-                }
-                quarters[q].push(c.wait_s);
-            }
-            let booth_wait_s_p95_by_quarter = quarters.into_iter().map(|w| percentile(&sorted(w), 95.0)).collect();
-            GateFigures { outbound, inbound, at_booth, booth_wait_s_p95_by_quarter }
+            let lanes_wait_s_p95_by_quarter = by_quarter(g, Via::Lane);
+            let booth_wait_s_p95_by_quarter = by_quarter(g, Via::Booth);
+            GateFigures { outbound, inbound, at_booth, lanes_wait_s_p95_by_quarter, booth_wait_s_p95_by_quarter }
         })
         .collect();
     let figures = Figures {
