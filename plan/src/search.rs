@@ -429,3 +429,81 @@ fn explain(walk: &Walk, scenario: &Scenario, met: &Config, failed: &Config) -> O
 fn upper(s: &Stat) -> f64 {
     s.ci95.map_or(s.mean, |[_, hi]| hi)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatelab_sim::figures::{Figures, GateFigures};
+
+    fn scenario() -> Scenario {
+        Scenario::parse(include_str!("../../scenarios/dongcheng.toml")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Units of `lanes` lanes whose outbound p95 at the one gate is `p95` in each replication.
+    fn units(s: &Scenario, lanes: u32, p95: &[f64]) -> Vec<UnitResult> {
+        let nan = Figures::<()>::default().map(&mut |()| f64::NAN);
+        p95.iter()
+            .enumerate()
+            .map(|(r, &v)| {
+                let mut gate = GateFigures::default();
+                gate.outbound.wait_s_p95 = v;
+                gate.inbound.wait_s_p95 = f64::NAN;
+                gate.at_booth.wait_s_p95 = f64::NAN;
+                UnitResult {
+                    config: Config::uniform(s, lanes),
+                    replication: r as u32,
+                    figures: nan,
+                    gates: vec![gate],
+                    detail: None,
+                }
+            })
+            .collect()
+    }
+
+    fn decide_on(runs: &[(u32, &[f64])]) -> Decision {
+        let s = scenario();
+        let all: Vec<UnitResult> = runs.iter().flat_map(|(l, v)| units(&s, *l, v)).collect();
+        let spec = SweepSpec::new(30.0, 1, runs.len() as u32, 4);
+        decide(&spec, &s, &results(&all))
+    }
+
+    #[test]
+    fn the_recommendation_is_the_start_of_the_tail_that_meets() {
+        let d = decide_on(&[(1, &[50.0, 52.0, 48.0, 51.0]), (2, &[10.0, 12.0, 11.0, 9.0]), (3, &[3.0, 2.0, 4.0, 3.0])]);
+        assert!(d.wanted.is_empty());
+        assert_eq!(d.recommended.and_then(|c| c.uniform_lanes()), Some(2));
+        assert!(d.non_monotone.is_empty());
+    }
+
+    #[test]
+    fn more_lanes_doing_worse_is_reported_as_noise_or_as_a_real_effect() {
+        // 3 lanes do worse than 2 in every replication, by 9–28 s: a real effect.
+        let d =
+            decide_on(&[(1, &[50.0, 52.0, 48.0, 51.0]), (2, &[10.0, 12.0, 11.0, 9.0]), (3, &[25.0, 40.0, 20.0, 35.0])]);
+        assert_eq!(d.recommended, None, "no count from which every larger one meets");
+        assert_eq!(d.non_monotone.len(), 1);
+        let n = &d.non_monotone[0];
+        assert_eq!((n.met.uniform_lanes(), n.failed.uniform_lanes()), (Some(2), Some(3)));
+        assert_eq!(n.cause, "real", "{}", n.explanation);
+        assert!(n.paired_difference_s.ci95.is_some_and(|[lo, _]| lo > 0.0));
+        // One wild replication: the paired interval holds zero — noise.
+        let d =
+            decide_on(&[(1, &[50.0, 52.0, 48.0, 51.0]), (2, &[10.0, 12.0, 11.0, 9.0]), (3, &[9.0, 14.0, 30.0, 60.0])]);
+        let n = &d.non_monotone[0];
+        assert_eq!(n.cause, "noise", "{}", n.explanation);
+        assert!(n.explanation.contains("--max-replications"));
+    }
+
+    #[test]
+    fn an_unclear_verdict_asks_for_more_replications_up_to_the_cap() {
+        let s = scenario();
+        let all = units(&s, 1, &[10.0, 40.0, 20.0, 35.0]);
+        let spec = SweepSpec { max_replications: Some(12), ..SweepSpec::new(30.0, 1, 1, 4) };
+        let d = decide(&spec, &s, &results(&all));
+        assert_eq!(d.wanted, vec![(Config::uniform(&s, 1), 8)], "4 more");
+        let capped = SweepSpec { max_replications: Some(4), ..spec };
+        let d = decide(&capped, &s, &results(&all));
+        assert!(d.wanted.is_empty(), "at the cap");
+        assert_eq!(d.recommended, None, "unclear at the cap is not a pass");
+    }
+}
