@@ -49,4 +49,15 @@ fn main() {
         println!("  {name:<10} {wall:>8.1} {configs:>15} {runs:>12}  {decision}");
     }
     println!("  per gate / uniform: {:.2}", rows[1].1 / rows[0].1);
+    println!("peak memory (VmHWM): {}", peak_memory());
+}
+
+/// The process's peak resident memory, as Linux reports it.
+fn peak_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown (no /proc/self/status)".into())
 }

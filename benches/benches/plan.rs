@@ -42,4 +42,15 @@ fn main() {
         wall * rayon::current_num_threads() as f64 / units.len() as f64,
         if wall < 30.0 { "met" } else { "NOT met" }
     );
+    println!("peak memory (VmHWM): {}", peak_memory());
+}
+
+/// The process's peak resident memory, as Linux reports it.
+fn peak_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown (no /proc/self/status)".into())
 }
