@@ -59,19 +59,30 @@ pub enum Command {
     /// Z/X zoom in on the gate and out, P save a screenshot. Needs a build with
     /// `--features viewer` (e.g. `cargo run --release --features viewer -- view`).
     View(ViewArgs),
-    /// Size the gates: the smallest lanes per gate and direction whose p95 wait meets the target
-    /// for face users, opt-outs, visitors and couriers, beside Erlang C / M/D/c, with a
-    /// sensitivity table and an HTML report.
+    /// Size the gates: the smallest lanes per gate and direction whose p95 wait meets the target,
+    /// with 95 % confidence, for everyone the lanes serve, and the desks the guard booth needs;
+    /// beside Erlang C / M/D/c, with costs, a sensitivity table and an HTML report.
     ///
-    /// Writes DIR/plan.json (`recommended` and one entry per configuration), DIR/plan.csv,
-    /// DIR/report.html (self-contained, SVG plots) and DIR/spec.json, which `gatelab sweep`
-    /// can shard over a cluster to get the very same files.
+    /// The decision: a deployment meets the target when the upper end of the 95 % interval of
+    /// each lane-served p95 wait (each gate and direction; face users, opt-outs and couriers with
+    /// a card) is within it; unclear verdicts get more replications (--max-replications); the
+    /// recommendation is the smallest deployment from which one lane more never fails; visitors
+    /// and anyone helped at the booth are sized in desks against --booth-target-wait-p95.
+    ///
+    /// Writes DIR/plan.json (`decision`, `recommended`, `booth`, and one entry per
+    /// configuration), DIR/plan.csv, DIR/report.html (self-contained, SVG plots) and
+    /// DIR/spec.json, which lists every run so that `gatelab sweep` can shard it over a cluster
+    /// and get the very same files.
+    #[command(after_long_help = "Examples:\n  \
+        gatelab plan scenarios/public-rental-estate.toml --target-wait-p95 30 --lanes 1..5\n  \
+        gatelab plan scenarios/tianjin-wenhuacun.toml --per-gate --desks 1..3\n  \
+        gatelab plan --slurm --shards 16 --wait --out /shared/plan")]
     Plan(PlanArgs),
     /// Run one shard of a sweep (a spec TOML, e.g. the spec.json `plan` wrote, or your own) into
     /// a folder; `gatelab merge` combines the folders into the plan.
     ///
-    /// The shard is --shard I/N (0 <= I < N), else Slurm's SLURM_ARRAY_TASK_ID and
-    /// SLURM_ARRAY_TASK_COUNT, else a Kubernetes Indexed Job's JOB_COMPLETION_INDEX with
+    /// The shard is --shard I/N (0 <= I < N), else Slurm's SLURM_ARRAY_TASK_ID of
+    /// GATELAB_SHARDS (or of SLURM_ARRAY_TASK_COUNT), else a Kubernetes Indexed Job's JOB_COMPLETION_INDEX with
     /// GATELAB_SHARDS; without any, the whole sweep.
     Sweep(SweepArgs),
     /// Combine shard folders of one sweep into plan.json, plan.csv and report.html.
