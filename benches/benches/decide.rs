@@ -6,21 +6,12 @@
 //!
 //! `cargo bench -p gatelab-benches --bench decide`
 
-use std::path::Path;
 use std::time::Instant;
 
 use gatelab_plan::{self as plan, SweepSpec};
-use gatelab_scenario::Scenario;
 
 fn main() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/public-rental-estate.toml");
-    let scenario = match Scenario::load(&path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(2);
-        }
-    };
+    let scenario = gatelab_benches::shipped_scenario("public-rental-estate");
     let mut rows = Vec::new();
     for per_gate in [false, true] {
         let spec = SweepSpec { per_gate, max_replications: Some(20), ..SweepSpec::new(30.0, 1, 5, 5) };
@@ -49,15 +40,5 @@ fn main() {
         println!("  {name:<10} {wall:>8.1} {configs:>15} {runs:>12}  {decision}");
     }
     println!("  per gate / uniform: {:.2}", rows[1].1 / rows[0].1);
-    println!("peak memory (VmHWM): {}", peak_memory());
-}
-
-/// The process's peak resident memory, as Linux reports it.
-fn peak_memory() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown (no /proc/self/status)".into())
+    println!("peak memory (VmHWM): {}", gatelab_benches::peak_memory());
 }

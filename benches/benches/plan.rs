@@ -3,21 +3,12 @@
 //!
 //! `cargo bench -p gatelab-benches --bench plan`
 
-use std::path::Path;
 use std::time::Instant;
 
 use gatelab_plan::{self as plan, SweepSpec};
-use gatelab_scenario::Scenario;
 
 fn main() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/tianjin-wenhuacun.toml");
-    let scenario = match Scenario::load(&path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(2);
-        }
-    };
+    let scenario = gatelab_benches::shipped_scenario("tianjin-wenhuacun");
     let spec = SweepSpec { duration_min: Some(180), ..SweepSpec::new(30.0, 1, 8, 20) };
     let mut scenario = scenario;
     scenario.run.duration_min = 180;
@@ -42,15 +33,5 @@ fn main() {
         wall * rayon::current_num_threads() as f64 / units.len() as f64,
         if wall < 30.0 { "met" } else { "NOT met" }
     );
-    println!("peak memory (VmHWM): {}", peak_memory());
-}
-
-/// The process's peak resident memory, as Linux reports it.
-fn peak_memory() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown (no /proc/self/status)".into())
+    println!("peak memory (VmHWM): {}", gatelab_benches::peak_memory());
 }

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use gatelab_scenario::Scenario;
 use gatelab_sim::engine::simulate;
 
 const RUNS: usize = 5;
@@ -23,14 +22,7 @@ fn workspace() -> PathBuf {
 fn main() {
     // Criterion-style arguments (`--bench`, filters) are accepted and ignored.
     let root = workspace();
-    let path = root.join("scenarios/public-rental-estate.toml");
-    let mut scenario = match Scenario::load(&path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(2);
-        }
-    };
+    let mut scenario = gatelab_benches::shipped_scenario("public-rental-estate");
     scenario.run.start = "07:00".into();
     scenario.run.duration_min = 180;
     let mut times = Vec::new();

@@ -81,3 +81,22 @@ pub fn median_secs(samples: usize, batch: usize, mut f: impl FnMut()) -> f64 {
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
 }
+
+/// The process's peak resident memory, as Linux reports it (`VmHWM`).
+pub fn peak_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown (no /proc/self/status)".into())
+}
+
+/// A shipped scenario (`scenarios/NAME.toml`), or exit 2 saying why.
+pub fn shipped_scenario(name: &str) -> gatelab_scenario::Scenario {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(format!("{name}.toml"));
+    gatelab_scenario::Scenario::load(&path).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(2)
+    })
+}
