@@ -340,10 +340,6 @@ fn booth(walk: &mut Walk, scenario: &Scenario, lanes: Config) -> Option<BoothDec
     if today_verdict == Verdict::Meets {
         return Some(decision);
     }
-    let quarter_start = |q: usize| {
-        gatelab_sim::engine::metrics::clock_text((u64::from(scenario.start_min()) + 15 * q as u64) * 60_000)[..5]
-            .to_string()
-    };
     for (g, spec) in scenario.gates.iter().enumerate() {
         if Verdict::of(&today_wait_s_p95[g], target) == Verdict::Meets {
             continue;
@@ -358,8 +354,8 @@ fn booth(walk: &mut Walk, scenario: &Scenario, lanes: Config) -> Option<BoothDec
         if let (Some(&a), Some(&b)) = (over.first(), over.last()) {
             decision.busy.push(BusyBooth {
                 gate: spec.name.clone(),
-                from: quarter_start(a),
-                to: quarter_start(b + 1),
+                from: quarter_start(scenario, a),
+                to: quarter_start(scenario, b + 1),
                 wait_s_p95: today_wait_s_p95[g],
             });
         }
@@ -378,6 +374,12 @@ fn booth(walk: &mut Walk, scenario: &Scenario, lanes: Config) -> Option<BoothDec
         }
     }
     Some(decision)
+}
+
+/// When quarter hour `q` of the window starts, "HH:MM".
+pub fn quarter_start(scenario: &Scenario, q: usize) -> String {
+    let ms = (u64::from(scenario.start_min()) + 15 * q as u64) * 60_000;
+    gatelab_sim::engine::metrics::clock_text(ms)[..5].to_string()
 }
 
 /// Why `failed` (more lanes) did worse than `met`: the lane group (or group over all gates)

@@ -146,12 +146,7 @@ fn by_quarter(scenario: &Scenario, config: &Config, units: &[&UnitResult]) -> By
     ByQuarter {
         config: config.clone(),
         label: config.label(scenario),
-        start: (0..quarters)
-            .map(|q| {
-                let ms = (u64::from(scenario.start_min()) + 15 * q as u64) * 60_000;
-                gatelab_sim::engine::metrics::clock_text(ms)[..5].to_string()
-            })
-            .collect(),
+        start: (0..quarters).map(|q| search::quarter_start(scenario, q)).collect(),
         gates: scenario
             .gates
             .iter()

@@ -50,6 +50,43 @@ fn every_person_arrives_and_draws_the_same_whatever_the_lane_count() {
     assert!(f1.wait_s.p95 > f3.wait_s.p95, "1 lane {} s vs 3 lanes {} s", f1.wait_s.p95, f3.wait_s.p95);
 }
 
+/// Each person's service time at the terminal is their own draw: with walking and faults off
+/// (so a passage is exactly its service), everyone who passed by the same credential with 1 and
+/// with 3 lanes took exactly as long. A draw that depended on the queue — a coin flip taken only
+/// when someone stood behind — would shift the person's stream and change it.
+#[test]
+fn every_person_is_served_as_long_whatever_the_lane_count() {
+    let mut scenario = shipped("tianjin-wenhuacun");
+    scenario.run.duration_min = 60;
+    scenario.behaviour.walking = false;
+    scenario.faults.camera_mtbf_h = 0.0;
+    scenario.faults.outages.clear();
+    let keep = Keep { rows: true, ..Keep::NOTHING };
+    let served = |lanes: u32| -> std::collections::BTreeMap<u64, (String, f64)> {
+        let s = Config::uniform(&scenario, lanes).apply(&scenario);
+        let rep = simulate_keeping(&s, 11, keep, &|_| {}).unwrap_or_else(|e| panic!("{e:#}"));
+        rep.passages
+            .iter()
+            .filter(|p| {
+                !p.decision.is_denied() && ["face", "ic_card", "id_card", "pin"].contains(&p.credential.as_ref())
+            })
+            .map(|p| (p.agent, (p.credential.to_string(), p.service_s)))
+            .collect()
+    };
+    let (one, three) = (served(1), served(3));
+    let same: Vec<(&u64, f64, f64)> = one
+        .iter()
+        .filter_map(|(serial, (credential, s1))| {
+            let (c3, s3) = three.get(serial)?;
+            (c3 == credential).then_some((serial, *s1, *s3))
+        })
+        .collect();
+    assert!(same.len() > 200, "{} people passed by the same credential", same.len());
+    for (serial, s1, s3) in &same {
+        assert_eq!(s1, s3, "person {serial} was served for {s1} s with 1 lane, {s3} s with 3");
+    }
+}
+
 /// A clear case stops at the start; a configuration whose interval straddles the target gets
 /// more replications, up to the cap.
 #[test]

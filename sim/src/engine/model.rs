@@ -63,10 +63,12 @@ pub struct Rngs {
 
 impl Rngs {
     pub fn new(seed: u64) -> Rngs {
-        Rngs { population: stream(seed, 1), arrivals: (0..8).map(|k| stream(seed, 100 + k)).collect(), seed }
+        // Arrival streams are made as the arrivals plugin names them (`ensure_arrival_streams`).
+        Rngs { population: stream(seed, 1), arrivals: Vec::new(), seed }
     }
 
-    /// At least `n` arrival streams (demand rows per gate add some).
+    /// At least `n` arrival streams, stream k seeded by (seed, 100 + k): the six base streams,
+    /// then any a gate's demand rows add.
     pub fn ensure_arrival_streams(&mut self, n: usize) {
         while self.arrivals.len() < n {
             let k = self.arrivals.len() as u64;
