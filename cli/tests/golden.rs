@@ -139,6 +139,25 @@ fn simulation_outputs(dir: &Path) -> BTreeMap<String, String> {
     }
     gatelab(dir, &["merge", "out/shard-0", "out/shard-1", "out/shard-2", "--out", "out/merged"]);
     hash_tree("merged", &dir.join("out/merged"), &mut hashes);
+    // Two gates, a registration day per replication and lane count: held so that making the
+    // planner faster (issue 22) cannot move a byte of its answer.
+    let tianjin = [
+        "plan",
+        "scenarios/tianjin-wenhuacun.toml",
+        "--target-wait-p95",
+        "30",
+        "--lanes",
+        "1..3",
+        "--replications",
+        "2",
+        "--duration-min",
+        "30",
+        "--quiet",
+        "--out",
+        "out/plan-tianjin",
+    ];
+    gatelab(dir, &tianjin);
+    hash_tree("plan-tianjin", &dir.join("out/plan-tianjin"), &mut hashes);
     hashes
 }
 
