@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use gatelab_sim::engine::simulate;
+use gatelab_sim::engine::{Keep, Simulation};
 
 const RUNS: usize = 5;
 
@@ -26,19 +26,26 @@ fn main() {
     scenario.run.start = "07:00".into();
     scenario.run.duration_min = 180;
     let mut times = Vec::new();
+    let mut setups = Vec::new();
     let mut last = None;
     for _ in 0..RUNS {
         let started = Instant::now();
-        let rep = match simulate(&scenario, scenario.run.seed, false, &|_| {}) {
-            Ok(r) => r,
+        // Building the app is registration day: every person, card, consent and enrolment
+        // through every terminal, each audited and checked.
+        let mut sim = match Simulation::new(&scenario, scenario.run.seed, Keep::NOTHING) {
+            Ok(s) => s,
             Err(e) => {
                 eprintln!("error: {e:#}");
                 std::process::exit(2);
             }
         };
+        setups.push(started.elapsed().as_secs_f64());
+        sim.run_to_end(&|_| {});
+        let rep = sim.finish();
         times.push(started.elapsed().as_secs_f64());
         last = Some(rep);
     }
+    setups.sort_by(f64::total_cmp);
     let Some(rep) = last else { return };
     times.sort_by(f64::total_cmp);
     let ours = times[RUNS / 2];
@@ -49,11 +56,12 @@ fn main() {
         rep.figures.passages, rep.updates, rep.agent_steps
     );
     println!(
-        "  wall {ours:.3} s (median of {RUNS}: {}), {:.0} agent-steps/s; aim < 2 s: {}",
+        "  wall {ours:.3} s (median of {RUNS}: {}), {:.0} agent-steps/s; aim < 0.5 s: {}",
         times.iter().map(|t| format!("{t:.3}")).collect::<Vec<_>>().join(", "),
         rep.agent_steps as f64 / ours,
-        if ours < 2.0 { "met" } else { "NOT met" }
+        if ours < 0.5 { "met" } else { "NOT met" }
     );
+    println!("  of which registration day (building the app) {:.3} s (median)", setups[RUNS / 2]);
     if std::env::var_os("GATELAB_SKIP_JUPEDSIM").is_some() {
         return;
     }

@@ -20,6 +20,9 @@ pub struct Compound {
     terminals: Vec<Terminal>,
     /// Every event delivered to any terminal, when recording (see [`Compound::record`]).
     trace: Option<Vec<TraceEntry>>,
+    /// The earliest timer of any terminal, kept up to date by every call that feeds one: a
+    /// driver asks each step, terminals change only when fed.
+    next_timeout: Option<Timestamp>,
 }
 
 impl Compound {
@@ -34,7 +37,9 @@ impl Compound {
             config.compound = id;
             terminals.push(Terminal::new(config, policy.clone())?);
         }
-        Ok(Compound { id, policy, terminals, trace: None })
+        let mut compound = Compound { id, policy, terminals, trace: None, next_timeout: None };
+        compound.refresh_timeout();
+        Ok(compound)
     }
 
     pub fn id(&self) -> CompoundId {
@@ -66,8 +71,13 @@ impl Compound {
     pub fn admin(&mut self, now: Timestamp, cmd: &AdminCommand, out: &mut Vec<(TerminalId, Action)>) {
         let enrolment = matches!(cmd, AdminCommand::Enroll { .. });
         for (i, t) in self.terminals.iter_mut().enumerate().filter(|(_, t)| !enrolment || t.config().camera) {
-            deliver(&mut self.trace, i, t, now, Event::Admin(cmd.clone()), out);
+            if let Some(trace) = &mut self.trace {
+                trace.push(TraceEntry { terminal: i as u16, at: now, event: Event::Admin(cmd.clone()) });
+            }
+            let id = t.id();
+            out.extend(t.handle_admin(now, cmd).map(|a| (id, a)));
         }
+        self.refresh_timeout();
     }
 
     /// Deliver a gate event to one terminal. Returns false if no such terminal exists.
@@ -82,12 +92,17 @@ impl Compound {
             return false;
         };
         deliver(&mut self.trace, i, t, now, event, out);
+        self.refresh_timeout();
         true
     }
 
     /// The earliest time any terminal needs a tick.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.terminals.iter().filter_map(Terminal::poll_timeout).min()
+        self.next_timeout
+    }
+
+    fn refresh_timeout(&mut self) {
+        self.next_timeout = self.terminals.iter().filter_map(Terminal::poll_timeout).min();
     }
 
     /// Fire every timer due up to `now` in time order (ties: terminal order), then tick every
@@ -112,6 +127,7 @@ impl Compound {
         for (i, t) in self.terminals.iter_mut().enumerate() {
             deliver(&mut self.trace, i, t, now, Event::Tick, out);
         }
+        self.refresh_timeout();
     }
 }
 

@@ -424,14 +424,10 @@ impl Terminal {
 
     /// Feed one event at time `now`; returns what to do. Never panics, whatever the input.
     pub fn handle(&mut self, now: Timestamp, event: Event) -> Actions<'_> {
-        self.actions.clear();
-        if now < self.now {
-            // Keep our own monotonic time: a clock stepping back must not undo deadlines.
-            self.audit(AuditEvent::ClockWentBackwards { reported: now });
-        } else {
-            self.now = now;
+        if let Event::Admin(cmd) = &event {
+            return self.handle_admin(now, cmd);
         }
-        self.run_timers();
+        self.begin(now);
         match event {
             Event::CredentialPresented { kind, credential, frame_captured } => {
                 self.on_credential(kind, credential, frame_captured)
@@ -442,9 +438,31 @@ impl Terminal {
             Event::ComponentFault(c) => self.on_fault(c),
             Event::ComponentRecovered(c) => self.on_recovery(c),
             Event::GuardOverride { credential } => self.on_guard_override(credential),
-            Event::Tick => {}
-            Event::Admin(cmd) => self.on_admin(cmd),
+            Event::Tick | Event::Admin(_) => {}
         }
+        self.finish()
+    }
+
+    /// [`Terminal::handle`] for an admin command the caller keeps: a compound broadcasting one
+    /// enrolment to every terminal need not copy its embedding for each.
+    pub fn handle_admin(&mut self, now: Timestamp, cmd: &AdminCommand) -> Actions<'_> {
+        self.begin(now);
+        self.on_admin(cmd);
+        self.finish()
+    }
+
+    fn begin(&mut self, now: Timestamp) {
+        self.actions.clear();
+        if now < self.now {
+            // Keep our own monotonic time: a clock stepping back must not undo deadlines.
+            self.audit(AuditEvent::ClockWentBackwards { reported: now });
+        } else {
+            self.now = now;
+        }
+        self.run_timers();
+    }
+
+    fn finish(&mut self) -> Actions<'_> {
         // Admin commands can move deadlines into the past (a card revoked): act on them now.
         self.sweep_templates();
         self.actions.drain(..)
@@ -799,7 +817,7 @@ impl Terminal {
         self.actions.push(Action::AdminRejected(why));
     }
 
-    fn on_admin(&mut self, cmd: AdminCommand) {
+    fn on_admin(&mut self, cmd: &AdminCommand) {
         let adds_identity = matches!(
             cmd,
             AdminCommand::RegisterPerson(_) | AdminCommand::IssueCredential(_) | AdminCommand::RecordConsent(_)
@@ -807,7 +825,7 @@ impl Terminal {
         if adds_identity && self.identity_full {
             return self.reject(AdminRejection::StorageFull);
         }
-        match cmd {
+        match *cmd {
             AdminCommand::RegisterPerson(person) => {
                 self.persons.insert(person.id, person);
                 self.audit(AuditEvent::PersonRegistered {
@@ -888,7 +906,7 @@ impl Terminal {
             }
             // Data minimisation: no camera, no templates.
             AdminCommand::Enroll { .. } if !self.config.camera => {}
-            AdminCommand::Enroll { person, embedding } => self.on_enroll(person, &embedding),
+            AdminCommand::Enroll { person, ref embedding } => self.on_enroll(person, embedding),
             AdminCommand::ExportRequest(what) => {
                 self.audit(AuditEvent::ExportAttempt { what, refused: true });
                 self.reject(AdminRejection::ExportRefused);
