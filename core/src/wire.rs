@@ -132,6 +132,10 @@ pub enum Board {
     QemuMps2An500,
     /// ST NUCLEO-H743ZI(2) (Cortex-M7 at 64 MHz after reset on HSI).
     NucleoH743zi,
+    /// QEMU's `mps3-an547` (Cortex-M55 with Helium, no cycle counter).
+    QemuMps3An547,
+    /// ST NUCLEO-N657X0-Q (STM32N657: Cortex-M55 with Helium, 64 MHz after reset on HSI).
+    NucleoN657x0,
 }
 
 /// What a target's `ticks` count.
@@ -485,7 +489,7 @@ disclosable_checked! {
         Action::AdminRejected(why) => need(why),
         Action::Audit(record) => need(record),
     };
-    Board => |b| match b { Board::QemuMps2An500 | Board::NucleoH743zi => {} };
+    Board => |b| match b { Board::QemuMps2An500 | Board::NucleoH743zi | Board::QemuMps3An547 | Board::NucleoN657x0 => {} };
     TickSource => |t| match t { TickSource::DwtCycles | TickSource::SysTickIcount => {} };
     TargetInfo => |TargetInfo { version, board, ticks, heap_bytes, max_frame }| {
         need(version); need(board); need(ticks); need(heap_bytes); need(max_frame)

@@ -2,15 +2,15 @@
 use std::path::PathBuf;
 
 fn main() {
-    let boards: Vec<&str> = ["qemu-mps2-an500", "nucleo-h743zi"]
+    let boards: Vec<&str> = ["qemu-mps2-an500", "nucleo-h743zi", "qemu-mps3-an547", "nucleo-n657x0"]
         .into_iter()
         .filter(|b| std::env::var_os(format!("CARGO_FEATURE_{}", b.to_uppercase().replace('-', "_"))).is_some())
         .collect();
     let board = match boards.as_slice() {
         [one] => *one,
         _ => panic!(
-            "select exactly one board feature (qemu-mps2-an500 or nucleo-h743zi), e.g. \
-             --no-default-features --features nucleo-h743zi; got {boards:?}"
+            "select exactly one board feature (qemu-mps2-an500, nucleo-h743zi, qemu-mps3-an547 or \
+             nucleo-n657x0), e.g. --no-default-features --features nucleo-h743zi; got {boards:?}"
         ),
     };
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

@@ -47,8 +47,17 @@ pub struct BenchResults {
 /// Core clock of the board, where ticks are cycles.
 fn clock_hz(board: gatelab_core::wire::Board) -> f64 {
     match board {
-        gatelab_core::wire::Board::NucleoH743zi => 64e6,
-        gatelab_core::wire::Board::QemuMps2An500 => 25e6,
+        gatelab_core::wire::Board::NucleoH743zi | gatelab_core::wire::Board::NucleoN657x0 => 64e6,
+        gatelab_core::wire::Board::QemuMps2An500 | gatelab_core::wire::Board::QemuMps3An547 => 25e6,
+    }
+}
+
+/// A terminal class's usual top clock, for turning QEMU's instruction counts into seconds:
+/// the STM32H743 (Cortex-M7) runs up to 480 MHz, the STM32N657 (Cortex-M55) up to 800 MHz.
+pub fn typical_mhz(board: gatelab_core::wire::Board) -> f64 {
+    match board {
+        gatelab_core::wire::Board::QemuMps2An500 | gatelab_core::wire::Board::NucleoH743zi => 480.0,
+        gatelab_core::wire::Board::QemuMps3An547 | gatelab_core::wire::Board::NucleoN657x0 => 800.0,
     }
 }
 
@@ -169,6 +178,51 @@ pub fn render(results: &BenchResults) -> String {
         s,
         "counts are {} (per MAC: per int8 multiply-accumulate; aim ≤ 1.0)",
         results.rows.first().map(|r| r.unit.as_str()).unwrap_or("")
+    );
+    s
+}
+
+/// Several targets' tables side by side: count and count per multiply-accumulate of each, and
+/// how many times fewer the last target needs than the first.
+pub fn render_side_by_side(results: &[(String, BenchResults)]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let Some((_, first)) = results.first() else { return s };
+    let _ = write!(s, "{:<14} {:>5} {:>7}", "measure", "dim", "N");
+    for (name, r) in results {
+        let unit = r.rows.first().map(|row| row.unit.as_str()).unwrap_or("count");
+        let _ = write!(s, " | {:>14} {:>8}", format!("{name} {unit}"), "per MAC");
+    }
+    let _ = writeln!(s, " | {:>7}", "ratio");
+    for row in &first.rows {
+        let _ = write!(s, "{:<14} {:>5} {:>7}", row.kind, row.dim, row.gallery);
+        let mut counts = Vec::new();
+        for (_, r) in results {
+            let same = r.rows.iter().find(|o| o.kind == row.kind && o.dim == row.dim && o.gallery == row.gallery);
+            match same.and_then(|o| Some((o.count?, o.per_mac?))) {
+                Some((count, per_mac)) => {
+                    let _ = write!(s, " | {count:>14.0} {per_mac:>8.3}");
+                    counts.push(Some(count));
+                }
+                None => {
+                    let _ = write!(s, " | {:>23}", "does not fit");
+                    counts.push(None);
+                }
+            }
+        }
+        match (counts.first().copied().flatten(), counts.last().copied().flatten()) {
+            (Some(a), Some(b)) if results.len() > 1 && b > 0.0 => {
+                let _ = writeln!(s, " | {:>6.2}×", a / b);
+            }
+            _ => {
+                let _ = writeln!(s, " | {:>7}", "—");
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "ratio: the first target's count over the last's. Instruction counts under QEMU are not time: \
+         no caches, no wait states, no pipeline (see README, \"Choosing terminal hardware\")."
     );
     s
 }

@@ -6,14 +6,22 @@ use std::path::PathBuf;
 /// The images `cargo xtask firmware` builds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Image {
-    /// QEMU mps2-an500, link over the UART.
+    /// QEMU mps2-an500 (Cortex-M7), link over the UART.
     QemuUart,
-    /// QEMU mps2-an500, link over RTT (what a board runs).
+    /// QEMU mps2-an500 (Cortex-M7), link over RTT (what a board runs).
     QemuRtt,
-    /// NUCLEO-H743ZI, link over RTT.
+    /// NUCLEO-H743ZI (Cortex-M7), link over RTT.
     NucleoH743zi,
-    /// QEMU mps2-an500, the core's on-target tests (semihosting).
+    /// QEMU mps2-an500 (Cortex-M7), the core's on-target tests (semihosting).
     QemuSelftest,
+    /// QEMU mps3-an547 (Cortex-M55), link over the UART.
+    QemuM55Uart,
+    /// QEMU mps3-an547 (Cortex-M55), link over RTT.
+    QemuM55Rtt,
+    /// NUCLEO-N657X0-Q (STM32N657, Cortex-M55), link over RTT.
+    NucleoN657x0,
+    /// QEMU mps3-an547 (Cortex-M55), the core's on-target tests (semihosting).
+    QemuM55Selftest,
 }
 
 impl Image {
@@ -23,6 +31,10 @@ impl Image {
             Image::QemuRtt => "qemu-mps2-an500-rtt.elf",
             Image::NucleoH743zi => "nucleo-h743zi-rtt.elf",
             Image::QemuSelftest => "qemu-mps2-an500-selftest.elf",
+            Image::QemuM55Uart => "qemu-mps3-an547-uart.elf",
+            Image::QemuM55Rtt => "qemu-mps3-an547-rtt.elf",
+            Image::NucleoN657x0 => "nucleo-n657x0-rtt.elf",
+            Image::QemuM55Selftest => "qemu-mps3-an547-selftest.elf",
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::qemu::{Qemu, QemuOptions};
+use crate::qemu::{Machine, Qemu, QemuOptions};
 use crate::rtt::MemoryAccess;
 
 /// Largest memory chunk per packet (QEMU accepts more; this keeps packets small).
@@ -31,10 +31,11 @@ impl std::fmt::Debug for GdbStub {
 
 impl GdbStub {
     /// Start QEMU with the RTT image and its gdbstub, connect, and let the firmware run.
-    pub fn start_qemu(firmware: &std::path::Path, icount: bool) -> Result<GdbStub> {
+    pub fn start_qemu(machine: Machine, firmware: &std::path::Path, icount: bool) -> Result<GdbStub> {
         let port = free_port()?;
-        let qemu =
-            Qemu::start(&QemuOptions { firmware: firmware.to_path_buf(), icount, gdb_port: Some(port), uart: false })?;
+        let options =
+            QemuOptions { machine, firmware: firmware.to_path_buf(), icount, gdb_port: Some(port), uart: false };
+        let qemu = Qemu::start(&options)?;
         let deadline = Instant::now() + Duration::from_secs(20);
         let stream = loop {
             match TcpStream::connect(("127.0.0.1", port)) {
@@ -171,7 +172,8 @@ impl MemoryAccess for GdbStub {
     }
 
     fn describe(&self) -> String {
-        "QEMU mps2-an500 via gdbstub".into()
+        let machine = self.qemu.as_ref().map_or("?", |q| q.machine.name());
+        format!("QEMU {machine} via gdbstub")
     }
 
     fn diagnostics(&mut self) -> String {

@@ -1,5 +1,5 @@
-//! QEMU `mps2-an500` (Cortex-M7) running the firmware: the process, its monitor, and the UART
-//! link over a Unix socket chardev.
+//! QEMU running the firmware — `mps2-an500` (Cortex-M7) or `mps3-an547` (Cortex-M55): the
+//! process, its monitor, and the UART link over a Unix socket chardev.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -15,9 +15,36 @@ use crate::transport::Transport;
 /// (25 MHz) counts 1.6 ticks per instruction — deterministic, and calibrated by the firmware.
 pub const ICOUNT_SHIFT: u32 = 6;
 
+/// The QEMU machines the firmware has a board for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Machine {
+    /// `mps2-an500`: Cortex-M7 (Armv7E-M with the DSP extension).
+    Mps2An500,
+    /// `mps3-an547`: Cortex-M55 (Armv8.1-M with Helium).
+    Mps3An547,
+}
+
+impl Machine {
+    /// QEMU's `-M` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Machine::Mps2An500 => "mps2-an500",
+            Machine::Mps3An547 => "mps3-an547",
+        }
+    }
+
+    /// The machine an image was built for, by the board named in its file name (the images
+    /// `cargo xtask firmware` writes are named `<board>-<link>.elf`); the M7 otherwise.
+    pub fn of_image(elf: &Path) -> Machine {
+        let name = elf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.contains("an547") { Machine::Mps3An547 } else { Machine::Mps2An500 }
+    }
+}
+
 /// How QEMU is started.
 #[derive(Clone, Debug)]
 pub struct QemuOptions {
+    pub machine: Machine,
     pub firmware: PathBuf,
     /// Count instructions (`-icount`): needed for instruction-count benchmarks, slower.
     pub icount: bool,
@@ -30,6 +57,7 @@ pub struct QemuOptions {
 /// A running QEMU; killed when dropped.
 #[derive(Debug)]
 pub struct Qemu {
+    pub machine: Machine,
     child: Child,
     dir: tempfile::TempDir,
     stderr_path: PathBuf,
@@ -55,7 +83,7 @@ impl Qemu {
         let monitor = dir.path().join("monitor.sock");
         let stderr_path = dir.path().join("qemu.log");
         let mut cmd = Command::new(qemu_binary());
-        cmd.args(["-M", "mps2-an500", "-display", "none", "-nodefaults"])
+        cmd.args(["-M", options.machine.name(), "-display", "none", "-nodefaults"])
             .arg("-kernel")
             .arg(&options.firmware)
             .arg("-monitor")
@@ -80,7 +108,7 @@ impl Qemu {
                 qemu_binary()
             )
         })?;
-        let mut qemu = Qemu { child, dir, stderr_path, monitor: None };
+        let mut qemu = Qemu { machine: options.machine, child, dir, stderr_path, monitor: None };
         qemu.monitor = Some(qemu.wait_for_socket(&monitor)?);
         Ok(qemu)
     }
@@ -136,14 +164,15 @@ impl Drop for Qemu {
 pub struct QemuUart {
     pub qemu: Qemu,
     stream: UnixStream,
+    machine: Machine,
 }
 
 impl QemuUart {
-    pub fn start(firmware: &Path, icount: bool) -> Result<QemuUart> {
-        let mut qemu =
-            Qemu::start(&QemuOptions { firmware: firmware.to_path_buf(), icount, gdb_port: None, uart: true })?;
+    pub fn start(machine: Machine, firmware: &Path, icount: bool) -> Result<QemuUart> {
+        let options = QemuOptions { machine, firmware: firmware.to_path_buf(), icount, gdb_port: None, uart: true };
+        let mut qemu = Qemu::start(&options)?;
         let stream = qemu.connect_uart()?;
-        Ok(QemuUart { qemu, stream })
+        Ok(QemuUart { qemu, stream, machine })
     }
 }
 
@@ -163,7 +192,7 @@ impl Transport for QemuUart {
     }
 
     fn describe(&self) -> String {
-        "QEMU mps2-an500 over UART".into()
+        format!("QEMU {} over UART", self.machine.name())
     }
 
     fn diagnostics(&mut self) -> String {
@@ -179,12 +208,12 @@ pub struct SelftestOutcome {
 }
 
 /// Run the self-test image under QEMU with semihosting (its output and exit status reach us).
-pub fn run_selftest(firmware: &Path, timeout: Duration) -> Result<SelftestOutcome> {
+pub fn run_selftest(machine: Machine, firmware: &Path, timeout: Duration) -> Result<SelftestOutcome> {
     if !firmware.is_file() {
         bail!("self-test image {} not found: build it with `cargo xtask firmware`", firmware.display());
     }
     let mut child = Command::new(qemu_binary())
-        .args(["-M", "mps2-an500", "-display", "none", "-nodefaults"])
+        .args(["-M", machine.name(), "-display", "none", "-nodefaults"])
         .args(["-semihosting-config", "enable=on,target=native"])
         .arg("-kernel")
         .arg(firmware)

@@ -1,6 +1,7 @@
-//! The firmware under QEMU: replays of shipped scenarios over both links, protocol abuse,
-//! resets and hangs. Needs `qemu-system-arm` and the images of `cargo xtask firmware` (both
-//! made by `cargo xtask test`).
+//! The firmware under QEMU, on both terminal classes — Cortex-M7 (`mps2-an500`) and Cortex-M55
+//! (`mps3-an547`): replays of shipped scenarios over both links, protocol abuse, resets and
+//! hangs, persistent storage across a reset, the on-target tests and the bench. Needs
+//! `qemu-system-arm` and the images of `cargo xtask firmware` (both made by `cargo xtask test`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use gatelab_core::wire::{self, HostMsg, LinkError};
 use gatelab_core::{Action, AuditEvent, AuditRecord, Event, Timestamp};
 use gatelab_rig::client::{RigError, Target};
 use gatelab_rig::firmware::{self, Image};
-use gatelab_rig::qemu::QemuUart;
+use gatelab_rig::qemu::{Machine, QemuUart};
 use gatelab_rig::{gdb, replay, rtt};
 use gatelab_scenario::Scenario;
 use gatelab_sim::engine::Keep;
@@ -30,15 +31,71 @@ fn trace(name: &str, minutes: u32) -> (TraceHeader, Vec<TraceEntry>) {
     (t.header, t.entries)
 }
 
-fn uart() -> Target<QemuUart> {
-    let elf = firmware::locate(Image::QemuUart).unwrap();
-    Target::connect(QemuUart::start(&elf, false).unwrap(), Duration::from_secs(20)).unwrap()
+/// The two terminal classes, each with its QEMU machine and images.
+#[derive(Clone, Copy, Debug)]
+enum Cpu {
+    M7,
+    M55,
 }
 
-#[test]
-fn dongcheng_replays_on_the_uart_firmware_with_identical_decisions_and_a_clean_log() {
+impl Cpu {
+    fn machine(self) -> Machine {
+        match self {
+            Cpu::M7 => Machine::Mps2An500,
+            Cpu::M55 => Machine::Mps3An547,
+        }
+    }
+    fn image(self, link: Link) -> Image {
+        match (self, link) {
+            (Cpu::M7, Link::Uart) => Image::QemuUart,
+            (Cpu::M7, Link::Rtt) => Image::QemuRtt,
+            (Cpu::M7, Link::Selftest) => Image::QemuSelftest,
+            (Cpu::M55, Link::Uart) => Image::QemuM55Uart,
+            (Cpu::M55, Link::Rtt) => Image::QemuM55Rtt,
+            (Cpu::M55, Link::Selftest) => Image::QemuM55Selftest,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Link {
+    Uart,
+    Rtt,
+    Selftest,
+}
+
+fn uart_on(cpu: Cpu, icount: bool) -> Target<QemuUart> {
+    let elf = firmware::locate(cpu.image(Link::Uart)).unwrap();
+    Target::connect(QemuUart::start(cpu.machine(), &elf, icount).unwrap(), Duration::from_secs(20)).unwrap()
+}
+
+fn rtt_on(cpu: Cpu) -> Target<rtt::RttLink<gdb::GdbStub>> {
+    let elf = firmware::locate(cpu.image(Link::Rtt)).unwrap();
+    let cb = rtt::control_block_address(&elf).unwrap();
+    let stub = gdb::GdbStub::start_qemu(cpu.machine(), &elf, false).unwrap();
+    let link = rtt::RttLink::attach(stub, cb, Duration::from_secs(20)).unwrap();
+    Target::connect(link, Duration::from_secs(20)).unwrap()
+}
+
+/// Each test body runs on both terminal classes.
+macro_rules! on_both_cpus {
+    ($body:ident: $m7:ident, $m55:ident) => {
+        #[test]
+        fn $m7() {
+            $body(Cpu::M7)
+        }
+        #[test]
+        fn $m55() {
+            $body(Cpu::M55)
+        }
+    };
+}
+
+on_both_cpus!(dongcheng_replays_identically: dongcheng_replays_on_the_m7_uart_firmware_with_identical_decisions_and_a_clean_log, dongcheng_replays_on_the_m55_uart_firmware_with_identical_decisions_and_a_clean_log);
+
+fn dongcheng_replays_identically(cpu: Cpu) {
     let (header, entries) = trace("dongcheng.toml", 60);
-    let mut target = uart();
+    let mut target = uart_on(cpu, false);
     let (report, log) = replay::replay(&mut target, &header, &entries, &ProgressBar::hidden()).unwrap();
     assert_eq!(report.events, entries.len() as u64);
     assert!(report.decisions > 100, "the morning hour has decisions: {report:?}");
@@ -54,15 +111,12 @@ fn dongcheng_replays_on_the_uart_firmware_with_identical_decisions_and_a_clean_l
     assert_eq!(next.len(), header.terminals.len());
 }
 
-#[test]
-fn forced_face_replays_identically_over_rtt_through_the_gdbstub_and_is_flagged() {
+on_both_cpus!(forced_face_over_rtt: forced_face_replays_identically_over_rtt_on_the_m7_and_is_flagged, forced_face_replays_identically_over_rtt_on_the_m55_and_is_flagged);
+
+fn forced_face_over_rtt(cpu: Cpu) {
     let (header, entries) = trace("dongcheng-forced-face.toml", 60);
-    let elf = firmware::locate(Image::QemuRtt).unwrap();
-    let cb = rtt::control_block_address(&elf).unwrap();
-    let stub = gdb::GdbStub::start_qemu(&elf, false).unwrap();
-    let link = rtt::RttLink::attach(stub, cb, Duration::from_secs(20)).unwrap();
-    let mut target = Target::connect(link, Duration::from_secs(20)).unwrap();
-    assert_eq!(target.describe(), "QEMU mps2-an500 via gdbstub over RTT");
+    let mut target = rtt_on(cpu);
+    assert_eq!(target.describe(), format!("QEMU {} via gdbstub over RTT", cpu.machine().name()));
     let (report, _) = replay::replay(&mut target, &header, &entries, &ProgressBar::hidden()).unwrap();
     assert_eq!(report.mismatches, 0, "{}", report.first_mismatch.as_ref().map(|m| m.to_string()).unwrap_or_default());
     // The target's own log convicts the policy: no card for residents (C2), card users' frames
@@ -72,10 +126,11 @@ fn forced_face_replays_identically_over_rtt_through_the_gdbstub_and_is_flagged()
     }
 }
 
-#[test]
-fn the_core_passes_its_on_target_tests() {
-    let elf = firmware::locate(Image::QemuSelftest).unwrap();
-    let outcome = gatelab_rig::qemu::run_selftest(&elf, Duration::from_secs(300)).unwrap();
+on_both_cpus!(core_passes_on_target: the_core_passes_its_tests_on_the_m7, the_core_passes_its_tests_on_the_m55_with_the_helium_kernel);
+
+fn core_passes_on_target(cpu: Cpu) {
+    let elf = firmware::locate(cpu.image(Link::Selftest)).unwrap();
+    let outcome = gatelab_rig::qemu::run_selftest(cpu.machine(), &elf, Duration::from_secs(300)).unwrap();
     assert!(outcome.passed, "{}", outcome.output);
     assert!(outcome.output.contains("int8_kernel_matches_the_portable_definition ... ok"), "{}", outcome.output);
     let door = "a_fault_inside_an_open_window_is_audited_as_open_for_all ... ok";
@@ -118,10 +173,11 @@ fn audit_of(actions: &[Action]) -> Vec<AuditRecord> {
         .collect()
 }
 
-#[test]
-fn damaged_frames_are_refused_and_counted_and_nothing_is_lost() {
+on_both_cpus!(damaged_frames: damaged_frames_are_refused_and_counted_and_nothing_is_lost_on_the_m7, damaged_frames_are_refused_and_counted_and_nothing_is_lost_on_the_m55);
+
+fn damaged_frames(cpu: Cpu) {
     let (header, entries) = trace("dongcheng.toml", 1);
-    let mut target = uart();
+    let mut target = uart_on(cpu, false);
     let config = &header.terminals[0];
     target.configure(config, &header.policy).unwrap();
     let mut actions = Vec::new();
@@ -178,10 +234,11 @@ fn damaged_frames_are_refused_and_counted_and_nothing_is_lost() {
     assert_eq!(status.frames as usize, 1 + mine.len() + 1, "configure + events + status: {status:?}");
 }
 
+on_both_cpus!(other_version: another_protocol_version_is_named_by_the_m7, another_protocol_version_is_named_by_the_m55);
+
 /// A wrong-version frame with a *valid* CRC is named as such.
-#[test]
-fn another_protocol_version_is_named() {
-    let mut target = uart();
+fn other_version(cpu: Cpu) {
+    let mut target = uart_on(cpu, false);
     let mut raw = vec![wire::VERSION + 1];
     raw.push(0); // HostMsg::Hello
     let crc = crc32_iso_hdlc(&raw);
@@ -202,10 +259,11 @@ fn another_protocol_version_is_named() {
     );
 }
 
-#[test]
-fn a_reset_and_a_hang_are_told_apart_with_clear_messages() {
+on_both_cpus!(reset_and_hang: a_reset_and_a_hang_of_the_m7_are_told_apart, a_reset_and_a_hang_of_the_m55_are_told_apart);
+
+fn reset_and_hang(cpu: Cpu) {
     let (header, _) = trace("dongcheng.toml", 1);
-    let mut target = uart();
+    let mut target = uart_on(cpu, false);
     target.configure(&header.terminals[0], &header.policy).unwrap();
     target.link().qemu.monitor("system_reset").unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -213,7 +271,7 @@ fn a_reset_and_a_hang_are_told_apart_with_clear_messages() {
     assert!(matches!(err.downcast_ref::<RigError>(), Some(RigError::Reset { .. })), "{err}");
     assert!(err.to_string().contains("reset"), "{err}");
 
-    let mut target = uart();
+    let mut target = uart_on(cpu, false);
     target.timeout = Duration::from_secs(2);
     target.link().qemu.monitor("stop").unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -263,8 +321,7 @@ fn crc32_iso_hdlc(data: &[u8]) -> u32 {
 #[test]
 fn a_bench_on_the_target_calibrates_the_simulation() {
     use gatelab_rig::bench;
-    let elf = firmware::locate(Image::QemuUart).unwrap();
-    let mut target = Target::connect(QemuUart::start(&elf, true).unwrap(), Duration::from_secs(20)).unwrap();
+    let mut target = uart_on(Cpu::M7, true);
     let results =
         bench::run(&mut target, &[128], &[100, 1_000], 1, Duration::from_secs(120), &ProgressBar::hidden()).unwrap();
     assert_eq!(results.rows.len(), 4);
@@ -301,6 +358,48 @@ fn a_bench_on_the_target_calibrates_the_simulation() {
     gatelab_sim::run::run(&quick, 1, 1, &gatelab_sim::progress::Silent).unwrap();
 }
 
+/// `bench` on both terminal classes in one run: each target's table and bench file, the
+/// side-by-side table, and a calibration per class that a scenario simulates with.
+#[test]
+fn both_terminal_classes_bench_side_by_side_and_each_calibrates_a_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let cal = dir.path().join("terminal.toml");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gatelab-rig"))
+        .args(["bench", "--target", "qemu,qemu-m55", "--dims", "128", "--galleries", "100,1000", "--repeats", "1"])
+        .args(["--quiet", "--out", out.to_str().unwrap(), "--emit-calibration", cal.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{text}");
+    for file in ["bench-qemu.json", "bench-qemu-m55.json", "bench-side-by-side.txt"] {
+        assert!(out.join(file).is_file(), "{file} missing: {text}");
+    }
+    let table = std::fs::read_to_string(out.join("bench-side-by-side.txt")).unwrap();
+    assert!(table.contains("qemu instructions") && table.contains("qemu-m55 instructions"), "{table}");
+    let m55: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("bench-qemu-m55.json")).unwrap()).unwrap();
+    // QEMU's SSE-300 SysTick under -icount: 32 MHz × 2^6 ns per instruction.
+    let ticks = m55["ticks_per_unit"].as_f64().unwrap();
+    assert!((ticks - 2.048).abs() < 0.01, "{ticks}");
+    for row in m55["rows"].as_array().unwrap() {
+        assert_eq!(row["best_match_ok"], true, "{row}");
+    }
+    for (class, source) in [("qemu", "mps2-an500"), ("qemu-m55", "mps3-an547")] {
+        let file = dir.path().join(format!("terminal-{class}.toml"));
+        let written = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}; {text}", file.display()));
+        assert!(written.contains(source), "{written}");
+        let mut scenario = std::fs::read_to_string(scenario("dongcheng.toml")).unwrap();
+        scenario.push_str(&format!("\n[service]\nterminal_calibration = \"terminal-{class}.toml\"\n"));
+        let path = dir.path().join(format!("dongcheng-{class}.toml"));
+        std::fs::write(&path, scenario).unwrap();
+        let mut s = Scenario::load(&path).unwrap();
+        assert!(s.service.face_decision_s > 0.0);
+        s.run.duration_min = 5;
+        gatelab_sim::run::run(&s, 1, 1, &gatelab_sim::progress::Silent).unwrap();
+    }
+}
+
 /// Ten times the rush-hour rate (the morning's gate events repeated ten times within the same
 /// minutes), through RTT: the target still decides exactly as the host core, its log stays
 /// clean and gap-free, and its heap does not grow with the traffic.
@@ -310,11 +409,7 @@ fn a_tenfold_flood_is_decided_identically_with_bounded_memory() {
     let flood = gatelab_core::trace::flood(&entries, 10);
     let gate_events = |es: &[TraceEntry]| es.iter().filter(|e| !matches!(e.event, Event::Admin(_))).count();
     assert_eq!(gate_events(&flood), 10 * gate_events(&entries));
-    let elf = firmware::locate(Image::QemuRtt).unwrap();
-    let cb = rtt::control_block_address(&elf).unwrap();
-    let stub = gdb::GdbStub::start_qemu(&elf, false).unwrap();
-    let link = rtt::RttLink::attach(stub, cb, Duration::from_secs(20)).unwrap();
-    let mut target = Target::connect(link, Duration::from_secs(20)).unwrap();
+    let mut target = rtt_on(Cpu::M7);
     let (report, log) = replay::replay(&mut target, &header, &flood, &ProgressBar::hidden()).unwrap();
     assert_eq!(report.mismatches, 0, "{}", report.first_mismatch.as_ref().map(|m| m.to_string()).unwrap_or_default());
     assert_eq!(report.consent_violations, 0, "{:?}", report.violations_by_rule);
@@ -333,13 +428,14 @@ fn a_tenfold_flood_is_decided_identically_with_bounded_memory() {
     );
 }
 
+on_both_cpus!(persistent_across_reset: a_persistent_terminal_survives_a_reset_of_the_m7_and_decides_as_the_host, a_persistent_terminal_survives_a_reset_of_the_m55_and_decides_as_the_host);
+
 /// The serving firmware keeps its terminal in the board's storage (a RAM region QEMU's reset
 /// leaves alone): half of a morning is fed, the board is reset mid-stream, the terminal is
 /// recovered from storage and the rest is fed. A host `PersistentTerminal` over the same flash
 /// geometry, "rebooted" at the same point, decides identically — before, at and after the
 /// restart (its `Restarted` record, digest included).
-#[test]
-fn a_persistent_terminal_survives_a_reset_and_decides_as_the_host() {
+fn persistent_across_reset(cpu: Cpu) {
     use gatelab_core::flash::MemFlash;
     use gatelab_core::journal::StorageKey;
     use gatelab_core::persist::PersistentTerminal;
@@ -365,7 +461,7 @@ fn a_persistent_terminal_survives_a_reset_and_decides_as_the_host() {
     let blank = |g: gatelab_core::flash::Geometry| vec![0xFFu8; g.bytes() as usize];
     let (mut host, host_restart, _) = open_host(blank(STORAGE_IDENTITY), blank(STORAGE_BIOMETRIC));
 
-    let mut target = uart();
+    let mut target = uart_on(cpu, false);
     let mut actions = Vec::new();
     target.configure_persistent(config, &header.policy, key, &mut actions).unwrap();
     assert_eq!(actions, host_restart, "a fresh terminal's first record");

@@ -4,8 +4,9 @@
 //!   Chromium, which the plan report test renders in; Mesa's Vulkan driver and Xvfb, which the
 //!   viewer's screenshot test renders with; gatelab's Python venv in the cache, see
 //!   `python.rs`). Idempotent, and it repairs what was damaged.
-//! - `firmware`: build the Cortex-M7 firmware images (`rig/firmware`: QEMU over UART, QEMU
-//!   over RTT, NUCLEO-H743ZI over RTT) into `<target dir>/firmware/`, where `gatelab-rig` and
+//! - `firmware`: build the firmware images (`rig/firmware`), Cortex-M7 (QEMU mps2-an500 over UART,
+//!   over RTT, self-test; NUCLEO-H743ZI over RTT) and Cortex-M55 (QEMU mps3-an547 likewise;
+//!   NUCLEO-N657X0-Q over RTT), into `<target dir>/firmware/`, where `gatelab-rig` and
 //!   its tests find them.
 //! - `test`:  setup, then everything CI checks: formatting, clippy (host, firmware, fuzz targets
 //!   and the viewer), the firmware images, the whole test suite (10,000 model-based sequences by
@@ -23,7 +24,10 @@ use std::env;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-const FIRMWARE_TARGET: &str = "thumbv7em-none-eabihf";
+/// The firmware's Rust targets: Cortex-M7 (Armv7E-M) and Cortex-M55 (Armv8.1-M Mainline).
+const M7_TARGET: &str = "thumbv7em-none-eabihf";
+const M55_TARGET: &str = "thumbv8m.main-none-eabihf";
+const FIRMWARE_TARGETS: [&str; 2] = [M7_TARGET, M55_TARGET];
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -41,7 +45,7 @@ fn main() -> ExitCode {
                  commands:\n  \
                  setup     install what the build and tests need: rustup target and components, QEMU,\n            \
                  Chromium, gatelab's Python venv, ONNX Runtime and the face models (idempotent; repairs)\n  \
-                 firmware  build the Cortex-M7 firmware images into <target dir>/firmware/\n  \
+                 firmware  build the Cortex-M7 and Cortex-M55 firmware images into <target dir>/firmware/\n  \
                  test      setup, then fmt check, clippy -D warnings (host, firmware, fuzz targets, viewer), the\n            \
                  firmware images, every test in the workspace (PROPTEST_CASES raises the 10,000 model-based\n            \
                  sequences), the rendered viewer's tests (--features viewer) and the fuzz smoke\n  \
@@ -87,9 +91,12 @@ fn setup() -> Result<(), String> {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map_err(|e| format!("setup: rustup is needed to add the {FIRMWARE_TARGET} target: {e}"))?;
-    if !String::from_utf8_lossy(&installed.stdout).lines().any(|l| l.trim() == FIRMWARE_TARGET) {
-        run("add firmware target", "rustup", &["target", "add", FIRMWARE_TARGET])?;
+        .map_err(|e| format!("setup: rustup is needed to add the firmware targets {FIRMWARE_TARGETS:?}: {e}"))?;
+    let installed = String::from_utf8_lossy(&installed.stdout);
+    for target in FIRMWARE_TARGETS {
+        if !installed.lines().any(|l| l.trim() == target) {
+            run(&format!("add firmware target {target}"), "rustup", &["target", "add", target])?;
+        }
     }
     let components = Command::new("rustup")
         .args(["component", "list", "--installed"])
@@ -187,12 +194,16 @@ fn firmware_dir() -> std::path::PathBuf {
     workspace_root().join("rig/firmware")
 }
 
-/// The firmware images: (file name, cargo feature arguments).
-const FIRMWARE_IMAGES: [(&str, &[&str]); 4] = [
-    ("qemu-mps2-an500-uart.elf", &[]),
-    ("qemu-mps2-an500-selftest.elf", &["--features", "selftest"]),
-    ("qemu-mps2-an500-rtt.elf", &["--features", "rtt"]),
-    ("nucleo-h743zi-rtt.elf", &["--no-default-features", "--features", "nucleo-h743zi"]),
+/// The firmware images: (file name, Rust target, cargo feature arguments).
+const FIRMWARE_IMAGES: [(&str, &str, &[&str]); 8] = [
+    ("qemu-mps2-an500-uart.elf", M7_TARGET, &[]),
+    ("qemu-mps2-an500-selftest.elf", M7_TARGET, &["--features", "selftest"]),
+    ("qemu-mps2-an500-rtt.elf", M7_TARGET, &["--features", "rtt"]),
+    ("nucleo-h743zi-rtt.elf", M7_TARGET, &["--no-default-features", "--features", "nucleo-h743zi"]),
+    ("qemu-mps3-an547-uart.elf", M55_TARGET, &["--no-default-features", "--features", "qemu-mps3-an547"]),
+    ("qemu-mps3-an547-selftest.elf", M55_TARGET, &["--no-default-features", "--features", "qemu-mps3-an547,selftest"]),
+    ("qemu-mps3-an547-rtt.elf", M55_TARGET, &["--no-default-features", "--features", "qemu-mps3-an547,rtt"]),
+    ("nucleo-n657x0-rtt.elf", M55_TARGET, &["--no-default-features", "--features", "nucleo-n657x0"]),
 ];
 
 /// Build every firmware image and copy it to `<target dir>/firmware/`.
@@ -201,18 +212,17 @@ fn firmware() -> Result<(), String> {
     let dir = firmware_dir();
     // The firmware's own target folder (its own lock file and target triple) unless the
     // caller keeps every build under one CARGO_TARGET_DIR.
-    let built = match env::var_os("CARGO_TARGET_DIR") {
+    let target_root = match env::var_os("CARGO_TARGET_DIR") {
         Some(d) => std::path::PathBuf::from(d),
         None => dir.join("target"),
-    }
-    .join(FIRMWARE_TARGET)
-    .join("release/gatelab-firmware");
+    };
     let out = target_dir().join("firmware");
     std::fs::create_dir_all(&out).map_err(|e| format!("could not create {}: {e}", out.display()))?;
-    for (name, features) in FIRMWARE_IMAGES {
-        let mut args = vec!["build", "--release", "--locked"];
+    for (name, target, features) in FIRMWARE_IMAGES {
+        let mut args = vec!["build", "--release", "--locked", "--target", target];
         args.extend_from_slice(features);
         run_in(&dir, &format!("firmware {name}"), &cargo, &args)?;
+        let built = target_root.join(target).join("release/gatelab-firmware");
         let to = out.join(name);
         std::fs::copy(&built, &to)
             .map_err(|e| format!("could not copy {} to {}: {e}", built.display(), to.display()))?;
@@ -228,8 +238,8 @@ fn test() -> Result<(), String> {
     run("clippy", &cargo, &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
     let dir = firmware_dir();
     run_in(&dir, "format (firmware)", &cargo, &["fmt", "--check"])?;
-    for (name, features) in FIRMWARE_IMAGES {
-        let mut args = vec!["clippy", "--release", "--locked"];
+    for (name, target, features) in FIRMWARE_IMAGES {
+        let mut args = vec!["clippy", "--release", "--locked", "--target", target];
         args.extend_from_slice(features);
         args.extend_from_slice(&["--", "-D", "warnings"]);
         run_in(&dir, &format!("clippy (firmware {name})"), &cargo, &args)?;

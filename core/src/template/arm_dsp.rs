@@ -242,37 +242,6 @@ fn stored_dot(widened: &[i16], t: &[i8], body: usize) -> i32 {
 /// Rows per call of the assembly; their dot products wait in a stack buffer.
 const CHUNK: usize = 64;
 
-/// The search threshold and an upper bound of the gallery's scales.
-#[derive(Clone, Copy, Debug)]
-pub struct Bound {
-    pub threshold: f32,
-    pub scale_max: f32,
-}
-
-impl Bound {
-    /// The smallest accumulator (256·dot) whose row could score `threshold` or more:
-    /// a row's score is `fl(fl(dot) · fl(qs · scale))`, monotone in `dot` and in `scale`,
-    /// so a row below this cannot reach the threshold whatever its own scale. `i32::MIN`
-    /// when nothing can be ruled out.
-    fn min_accumulator(self, qs: f32) -> i32 {
-        let c_max = qs * self.scale_max;
-        let th = self.threshold;
-        if !(th > 0.0 && c_max > 0.0 && c_max.is_finite()) {
-            return i32::MIN;
-        }
-        let guess = libm::ceilf(th / c_max);
-        if !(guess < (i32::MAX >> 8) as f32) {
-            return i32::MIN;
-        }
-        // Step down past the rounding of the division, then up to the first passing dot.
-        let mut x = (guess as i32 - 2).max(0);
-        while x < i32::MAX >> 8 && (x as f32) * c_max < th {
-            x += 1;
-        }
-        x.saturating_mul(256)
-    }
-}
-
 /// What the int8 scan needs of a prepared probe (the store's `Probe`, seen from here).
 #[derive(Clone, Copy, Debug)]
 pub struct ProbeView<'a> {
@@ -309,7 +278,7 @@ pub fn i8(
     }
     let tail_probe = &probe.widened[body..];
     // The tail is not in the accumulator: only whole-row bodies can be ruled out early.
-    let floor = if body == dim { bound.min_accumulator(qs) } else { i32::MIN };
+    let floor = if body == dim { bound.min_dot(qs).map_or(i32::MIN, |x| x.saturating_mul(256)) } else { i32::MIN };
     let mut dots = [0i32; CHUNK];
     for ((rows_v, rows_s), rows_p) in v.chunks(CHUNK * dim).zip(s.chunks(CHUNK)).zip(p.chunks(CHUNK)) {
         let rows = (rows_v.len() / dim).min(rows_s.len()).min(rows_p.len());

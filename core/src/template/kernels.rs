@@ -42,11 +42,11 @@ pub fn reduce(mut acc: [f32; LANES]) -> f32 {
 }
 
 /// Bytes per step of the int8 kernel.
-#[cfg_attr(all(target_arch = "arm", feature = "arm-dsp"), allow(dead_code))]
+#[cfg_attr(all(target_arch = "arm", any(feature = "arm-dsp", feature = "arm-mve")), allow(dead_code))]
 pub const I8_STEP: usize = 32;
 
 #[inline(always)]
-#[cfg_attr(all(target_arch = "arm", feature = "arm-dsp"), allow(dead_code))]
+#[cfg_attr(all(target_arch = "arm", any(feature = "arm-dsp", feature = "arm-mve")), allow(dead_code))]
 pub fn dot_i8(probe: &[i16], t: &[i8]) -> i32 {
     // Products of two int8 values fit in i16; adjacent pairs are summed into i32 lanes. That
     // is the shape of x86's pmaddwd and Arm's SMLAD, which LLVM picks when it sees it.
@@ -87,7 +87,7 @@ pub(super) fn scan_f32(
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-#[cfg_attr(all(target_arch = "arm", feature = "arm-dsp"), allow(dead_code))]
+#[cfg_attr(all(target_arch = "arm", any(feature = "arm-dsp", feature = "arm-mve")), allow(dead_code))]
 pub(super) fn scan_i8(
     values: &[i8],
     scales: &[f32],

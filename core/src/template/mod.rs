@@ -13,6 +13,11 @@ mod types;
 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
 #[allow(unsafe_code, clippy::too_many_arguments)]
 mod arm_dsp;
+#[cfg(all(target_arch = "arm", feature = "arm-mve"))]
+#[allow(unsafe_code, clippy::too_many_arguments)]
+mod arm_mve;
+#[cfg(all(feature = "arm-dsp", feature = "arm-mve"))]
+compile_error!("choose one Arm int8 kernel: `arm-dsp` (Cortex-M4/M7) or `arm-mve` (Cortex-M55)");
 #[cfg(test)]
 mod tests;
 #[cfg(all(feature = "std", target_arch = "x86_64"))]

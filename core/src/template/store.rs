@@ -9,9 +9,14 @@ use crate::domain::{PersonId, Timestamp};
 
 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
 use super::arm_dsp;
+#[cfg(all(target_arch = "arm", feature = "arm-mve"))]
+use super::arm_mve;
 #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
 use super::kernels::scan_f32 as dispatch_f32;
-#[cfg(not(any(all(feature = "std", target_arch = "x86_64"), all(target_arch = "arm", feature = "arm-dsp"))))]
+#[cfg(not(any(
+    all(feature = "std", target_arch = "x86_64"),
+    all(target_arch = "arm", any(feature = "arm-dsp", feature = "arm-mve"))
+)))]
 use super::kernels::scan_i8 as dispatch_i8;
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 use super::x86::{f32 as dispatch_f32, i8 as dispatch_i8};
@@ -330,7 +335,7 @@ impl TemplateStore {
             }
             #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
             Precision::Int8 => {
-                let bound = arm_dsp::Bound { threshold, scale_max: self.scale_max };
+                let bound = Bound { threshold, scale_max: self.scale_max };
                 let view = arm_dsp::ProbeView {
                     widened: &probe.widened,
                     pairs: &probe.pairs,
@@ -339,7 +344,13 @@ impl TemplateStore {
                 };
                 arm_dsp::i8(&self.values_i8, &self.scales, self.dim, &self.persons, view, k, bound, top)
             }
-            #[cfg(not(all(target_arch = "arm", feature = "arm-dsp")))]
+            #[cfg(all(target_arch = "arm", feature = "arm-mve"))]
+            Precision::Int8 => {
+                let bound = Bound { threshold, scale_max: self.scale_max };
+                let view = arm_mve::ProbeView { quantized: &probe.quantized, scale: probe.scale };
+                arm_mve::i8(&self.values_i8, &self.scales, self.dim, &self.persons, view, k, bound, top)
+            }
+            #[cfg(not(all(target_arch = "arm", any(feature = "arm-dsp", feature = "arm-mve"))))]
             Precision::Int8 => dispatch_i8(
                 &self.values_i8,
                 &self.scales,

@@ -54,3 +54,26 @@ fn dispatched_and_portable_scans_agree_bit_for_bit() {
         }
     }
 }
+
+/// The Arm kernels' early-exit floor is sound: every dot product below it scores under the
+/// threshold at the gallery's largest scale, and the floor itself is the first that may not.
+#[test]
+fn the_early_exit_floor_never_skips_a_row_that_could_match() {
+    let mut x = 0x9E37_79B9_u64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 40) as f32 / (1u64 << 24) as f32
+    };
+    for _ in 0..2_000 {
+        let threshold = 0.05 + 0.9 * next();
+        let scale_max = 1e-5 + 1e-3 * next();
+        let qs = 1e-5 + 1e-3 * next();
+        let c_max = qs * scale_max;
+        let Some(floor) = (Bound { threshold, scale_max }).min_dot(qs) else { continue };
+        assert!(floor == 0 || ((floor - 1) as f32) * c_max < threshold, "{floor} too high");
+        assert!((floor as f32) * c_max >= threshold || floor >= i32::MAX >> 8, "{floor} too low");
+    }
+    assert_eq!((Bound { threshold: 0.0, scale_max: 1.0 }).min_dot(1.0), None, "nothing ruled out at 0");
+}

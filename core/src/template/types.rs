@@ -119,3 +119,37 @@ pub(super) fn offer(top: &mut Vec<Candidate>, k: usize, c: Candidate) {
     let at = top.iter().position(|t| c.ranks_before(t)).unwrap_or(top.len());
     top.insert(at, c);
 }
+
+/// The search threshold and an upper bound of the gallery's scales: what lets an Arm kernel
+/// skip a row on its integer dot product alone (the early-exit floor).
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
+pub struct Bound {
+    pub threshold: f32,
+    pub scale_max: f32,
+}
+
+#[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
+impl Bound {
+    /// The smallest dot product whose row could score `threshold` or more: a row's score is
+    /// `fl(fl(dot) · fl(qs · scale))`, monotone in `dot` and in `scale`, so a row below this
+    /// cannot reach the threshold whatever its own scale. `None` when nothing can be ruled out.
+    /// Below 2^23 (a kernel may scale it by 256 and stay inside an i32).
+    pub fn min_dot(self, qs: f32) -> Option<i32> {
+        let c_max = qs * self.scale_max;
+        let th = self.threshold;
+        if !(th > 0.0 && c_max > 0.0 && c_max.is_finite()) {
+            return None;
+        }
+        let guess = libm::ceilf(th / c_max);
+        if guess.is_nan() || guess >= (i32::MAX >> 8) as f32 {
+            return None;
+        }
+        // Step down past the rounding of the division, then up to the first passing dot.
+        let mut x = (guess as i32 - 2).max(0);
+        while x < i32::MAX >> 8 && (x as f32) * c_max < th {
+            x += 1;
+        }
+        Some(x)
+    }
+}

@@ -34,54 +34,6 @@ pub fn storage() -> Option<(&'static mut [u8], &'static mut [u8])> {
     }
 }
 
+/// CMSDK UART0, wired to the host's socket chardev.
 #[cfg(not(feature = "rtt"))]
-pub use uart::Uart as DefaultLink;
-
-#[cfg(not(feature = "rtt"))]
-mod uart {
-    use core::ptr::{read_volatile, write_volatile};
-
-    const BASE: usize = 0x4000_4000;
-    const DATA: *mut u32 = BASE as *mut u32;
-    const STATE: *mut u32 = (BASE + 0x04) as *mut u32;
-    const CTRL: *mut u32 = (BASE + 0x08) as *mut u32;
-    const BAUDDIV: *mut u32 = (BASE + 0x10) as *mut u32;
-    const TX_FULL: u32 = 1 << 0;
-    const RX_FULL: u32 = 1 << 1;
-
-    /// CMSDK APB UART, polled.
-    pub struct Uart(());
-
-    impl Uart {
-        pub fn open() -> Uart {
-            // SAFETY: the UART's registers, at the address the board maps them; nothing else
-            // in the firmware touches them.
-            unsafe {
-                write_volatile(BAUDDIV, 16);
-                write_volatile(CTRL, 0b11); // TX and RX enabled
-            }
-            Uart(())
-        }
-
-        /// Bytes available now (never blocks).
-        pub fn read(&mut self, buf: &mut [u8]) -> usize {
-            let mut n = 0;
-            // SAFETY: register reads, see `open`.
-            while n < buf.len() && unsafe { read_volatile(STATE) } & RX_FULL != 0 {
-                buf[n] = unsafe { read_volatile(DATA) } as u8;
-                n += 1;
-            }
-            n
-        }
-
-        pub fn write_all(&mut self, data: &[u8]) {
-            for &b in data {
-                // SAFETY: register access, see `open`.
-                unsafe {
-                    while read_volatile(STATE) & TX_FULL != 0 {}
-                    write_volatile(DATA, u32::from(b));
-                }
-            }
-        }
-    }
-}
+pub type DefaultLink = super::cmsdk_uart::Uart<0x4000_4000>;
