@@ -358,6 +358,40 @@ fn a_bench_on_the_target_calibrates_the_simulation() {
     gatelab_sim::run::run(&quick, 1, 1, &gatelab_sim::progress::Silent).unwrap();
 }
 
+/// The images' int8 kernels are the instructions they mean to be: Helium's VMLADAVA.S8 (which
+/// llvm-objdump prints as its alias `vmlava.s8`) fed by VLDRB on the M55, SMLAD on the M7, and
+/// no Helium instruction in the M7 image. llvm-objdump is rustup's `llvm-tools` (setup adds it).
+#[test]
+fn each_image_scans_with_its_own_instruction_set() {
+    let sysroot = std::process::Command::new("rustc").args(["--print", "sysroot"]).output().unwrap();
+    let host = std::process::Command::new("rustc").arg("-vV").output().unwrap();
+    let host = String::from_utf8_lossy(&host.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .unwrap();
+    let objdump = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim())
+        .join("lib/rustlib")
+        .join(host)
+        .join("bin/llvm-objdump");
+    assert!(
+        objdump.is_file(),
+        "{} missing: `rustup component add llvm-tools` (cargo xtask setup does)",
+        objdump.display()
+    );
+    let count = |image: Image, cpu: &str, mnemonic: &str| {
+        let elf = firmware::locate(image).unwrap();
+        let o = std::process::Command::new(&objdump).args(["-d", &format!("--mcpu={cpu}")]).arg(&elf).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).lines().filter(|l| l.split_whitespace().any(|w| w == mnemonic)).count()
+    };
+    // The kernel's loop body: 8 vectors × 4 rows.
+    assert!(count(Image::QemuM55Uart, "cortex-m55", "vmlava.s8") >= 32);
+    assert!(count(Image::QemuM55Uart, "cortex-m55", "vldrb.u8") >= 40);
+    // 16 SMLAD per 16 template bytes, eight times over.
+    assert!(count(Image::QemuUart, "cortex-m7", "smlad") >= 64);
+    assert_eq!(count(Image::QemuUart, "cortex-m55", "vmlava.s8"), 0);
+}
+
 /// `bench` on both terminal classes in one run: each target's table and bench file, the
 /// side-by-side table, and a calibration per class that a scenario simulates with.
 #[test]

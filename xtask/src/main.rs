@@ -103,7 +103,9 @@ fn setup() -> Result<(), String> {
         .output()
         .map_err(|e| format!("setup: rustup component list: {e}"))?;
     let components = String::from_utf8_lossy(&components.stdout);
-    for component in ["clippy", "rustfmt"] {
+    // llvm-tools: its llvm-objdump lets a rig test check which instructions each firmware
+    // image's int8 kernel compiled to (Helium on the M55, DSP on the M7).
+    for component in ["clippy", "rustfmt", "llvm-tools"] {
         if !components.lines().any(|l| l.starts_with(component)) {
             run(&format!("add {component}"), "rustup", &["component", "add", component])?;
         }
