@@ -250,7 +250,7 @@ impl Analysis {
                         None => (at - headway, at, 1),
                     });
                 } else if let Some((from, to, n)) = state.span.take()
-                    && n >= 2
+                    && n as usize >= opts.min_run
                 {
                     self.spans.push(Span { gate: state.gate, direction: state.direction, from, to, by_waits: true });
                 }
@@ -298,7 +298,7 @@ impl Analysis {
         }
         lane.run.clear();
         if let Some((from, to, n)) = lane.span.take()
-            && n >= 2
+            && n as usize >= self.options.min_run
         {
             self.spans.push(Span { gate: lane.gate, direction: lane.direction, from, to, by_waits: true });
         }

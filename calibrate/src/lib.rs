@@ -20,6 +20,7 @@ pub mod fit;
 pub mod fragment;
 pub mod mapping;
 pub mod read;
+pub mod report;
 pub mod synth;
 
 pub use analyse::{Analysis, Calibration, Options};

@@ -516,3 +516,159 @@ fn mapped_row(record: &csv::StringRecord, cols: &Columns, m: &Ready, names: &mut
         service_s: None,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "time,gate,lane,direction,credential,result,person\n";
+
+    fn read(text: &str, strict: bool) -> (Result<ReadStats, CalibrateError>, Issues, Vec<Event>) {
+        let mut names = Names::default();
+        let mut issues = Issues::default();
+        let mut events = Vec::new();
+        let r = read_log(
+            Path::new("gate.csv"),
+            text.as_bytes(),
+            &Format::Gatelab,
+            Sink { names: &mut names, issues: &mut issues, strict },
+            &mut |_| {},
+            &mut |e| events.push(e),
+        );
+        (r, issues, events)
+    }
+
+    #[test]
+    fn a_good_log_reads_every_row() {
+        let text = format!(
+            "{HEADER}2025-03-04 07:00:01.5,north,out-1,out,face,granted,p1\n2025-03-04T07:00:03,north,out-1,out,ic_card,denied:credential_expired,\n"
+        );
+        let (r, issues, events) = read(&text, true);
+        assert_eq!(r.unwrap().events, 2);
+        assert_eq!(issues.total(), 0);
+        assert_eq!((events[0].t_s, events[0].line, events[1].line), (7.0 * 3600.0 + 1.5, 2, 3));
+        assert!(events[0].person.is_some() && events[1].person.is_none() && !events[1].granted);
+        assert_eq!(events[0].day, 20_151);
+    }
+
+    #[test]
+    fn wrong_columns_name_the_file_and_the_columns_expected() {
+        let (r, _, _) = read("when,where,who\n07:00:00,north,p1\n", false);
+        let e = r.unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, CalibrateError::Columns { .. }));
+        assert!(
+            text.contains("gate.csv")
+                && text.contains("\"time\"")
+                && text.contains("\"result\"")
+                && text.contains("when"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_empty_file_or_a_header_alone_is_an_error_naming_the_file() {
+        for text in ["", HEADER] {
+            let (r, _, _) = read(text, false);
+            let e = r.unwrap_err();
+            assert!(matches!(e, CalibrateError::Empty { .. }) && e.to_string().contains("gate.csv"), "{e}");
+        }
+    }
+
+    /// Each bad row is skipped and listed with its line and kind; --strict stops at the first.
+    #[test]
+    fn bad_rows_are_listed_by_line_and_kind_or_stop_a_strict_read() {
+        let rows = [
+            "2025-03-04 07:00:01,north,out-1,out,face,granted,p1", // 2: fine
+            "2025-03-04 7h01,north,out-1,out,face,granted,p2",     // 3: bad time
+            "2025-03-04 07:00:05,north,out-1,out,face,granted,p3", // 4: fine
+            "2025-03-04 07:00:05,north,out-1,out,face,granted,p3", // 5: duplicate
+            "2025-03-04 07:00:02,north,out-1,out,face,granted,p4", // 6: out of order
+            "2025-03-04 07:00:09,north,out-1,out,palm,granted,p5", // 7: unknown credential
+            "2025-03-04 07:00:10,north,out-1,sideways,face,granted,p6", // 8: unknown direction
+            "2025-03-04 07:00:11,north",                           // 9: short row
+            "2025-03-04 07:00:12,north,out-1,out,face,granted,p7", // 10: fine
+        ];
+        let text = format!("{HEADER}{}\n", rows.join("\n"));
+        let (r, issues, events) = read(&text, false);
+        assert_eq!(r.unwrap().events, 3);
+        assert_eq!(events.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 4, 10]);
+        let listed: Vec<(u64, IssueKind)> = issues.listed.iter().map(|i| (i.line, i.kind)).collect();
+        assert_eq!(
+            listed,
+            [
+                (3, IssueKind::BadTime),
+                (5, IssueKind::Duplicate),
+                (6, IssueKind::OutOfOrder),
+                (7, IssueKind::UnknownValue),
+                (8, IssueKind::UnknownValue),
+                (9, IssueKind::BadRow),
+            ]
+        );
+        assert!(issues.listed[3].why.contains("palm"), "{:?}", issues.listed[3]);
+        assert!(issues.listed[0].to_string().starts_with("gate.csv:3: unparseable time"), "{}", issues.listed[0]);
+        let (r, _, events) = read(&text, true);
+        let e = r.unwrap_err();
+        assert!(matches!(e, CalibrateError::Strict { line: 3, kind: IssueKind::BadTime, .. }), "{e}");
+        assert_eq!(events.len(), 1);
+    }
+
+    /// A large export of garbage is read streamed: no panic, a bounded list of issues.
+    #[test]
+    fn a_large_garbage_stream_is_read_with_bounded_issues() {
+        struct Garbage {
+            left: u64,
+            state: u64,
+        }
+        impl Read for Garbage {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = (buf.len() as u64).min(self.left) as usize;
+                for b in &mut buf[..n] {
+                    self.state = self.state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    // Printable bytes, commas, quotes and newlines: rows of every shape.
+                    *b = b" ,\n\"0123456789:-abcdefghij\xff"[(self.state >> 59) as usize % 27];
+                }
+                self.left -= n as u64;
+                Ok(n)
+            }
+        }
+        let input = HEADER.as_bytes().chain(Garbage { left: 4 << 20, state: 7 });
+        let mut names = Names::default();
+        let mut issues = Issues::default();
+        let r = read_log(
+            Path::new("big.csv"),
+            input,
+            &Format::Gatelab,
+            Sink { names: &mut names, issues: &mut issues, strict: false },
+            &mut |_| {},
+            &mut |_| {},
+        );
+        assert!(r.is_ok());
+        assert!(issues.total() > 1000);
+        assert_eq!(issues.listed.len(), Issues::KEEP);
+    }
+
+    #[test]
+    fn passages_rows_read_with_their_queue_signal_and_residents() {
+        let text = "time,t_s,agent,kind,gate,lane,direction,credential,decision,wait_s,service_s,tailgated\n\
+            07:00:02.0,25202.0,17,owner,main,out-1,out,face,granted,3.5,1.2,false\n\
+            07:00:04.0,25204.0,18,courier,main,guard-door,in,guard,granted,0.0,20.0,false\n\
+            07:00:05.0,25205.0,19,renter,main,out-1,out,tailgate,uncontrolled:tailgating,0.0,0.0,true\n";
+        let mut names = Names::default();
+        let mut issues = Issues::default();
+        let mut events = Vec::new();
+        read_log(
+            Path::new("passages.csv"),
+            text.as_bytes(),
+            &Format::Passages,
+            Sink { names: &mut names, issues: &mut issues, strict: true },
+            &mut |_| {},
+            &mut |e| events.push(e),
+        )
+        .unwrap();
+        assert_eq!(events.len(), 3);
+        assert_eq!((events[0].wait_s, events[0].service_s, events[0].resident), (Some(3.5), Some(1.2), Some(true)));
+        assert_eq!((events[1].lane, events[1].resident), (None, Some(false)));
+        assert_eq!((events[2].credential, events[2].granted), (Credential::Other, true));
+    }
+}
