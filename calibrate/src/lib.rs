@@ -57,7 +57,8 @@ pub enum CalibrateError {
 }
 
 /// Calibrate from `logs` (each read streamed, in the order given): the calibration, with the
-/// skipped rows in `issues`. `progress(bytes_read, bytes_total)` is called now and then.
+/// skipped rows in `issues`. Rows are means over the days the logs cover; logs without dates
+/// (`passages.csv`, times without a date) are one day each. `progress(bytes_read, bytes_total)` is called now and then.
 pub fn calibrate(
     logs: &[PathBuf],
     format: &Format,
@@ -69,7 +70,7 @@ pub fn calibrate(
     let mut analysis = Analysis::new(options);
     let mut issues = read::Issues::default();
     let mut done = 0;
-    for path in logs {
+    for (index, path) in logs.iter().enumerate() {
         let file = std::fs::File::open(path).map_err(|source| CalibrateError::Io { file: path.clone(), source })?;
         let mut names = std::mem::take(&mut analysis.names);
         let stats = read::read_log(
@@ -78,7 +79,13 @@ pub fn calibrate(
             format,
             read::Sink { names: &mut names, issues: &mut issues, strict },
             &mut |bytes| progress(done + bytes, total),
-            &mut |event| analysis.event(&event),
+            &mut |mut event| {
+                // A log without dates is one day; several such logs are several days.
+                if event.day == 0 {
+                    event.day = index as i64;
+                }
+                analysis.event(&event)
+            },
         );
         analysis.names = names;
         done += stats?.bytes;
