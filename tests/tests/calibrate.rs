@@ -203,3 +203,41 @@ fn on_a_saturated_lane_the_served_count_is_wrong_and_the_reconstruction_is_not()
     assert!((fitted - simulated).abs() <= 0.02 * simulated, "reconstructed {fitted} vs simulated {simulated}");
     assert!(cal.rows.iter().any(|r| r.saturated_out.is_some()), "the spike's rows are flagged");
 }
+
+/// The shipped example is a reproducible round trip: `scenarios/sharp-peak.toml` simulates to
+/// the shipped log byte for byte, the log calibrates to the shipped fragment, and the scenario
+/// that includes it is valid and keeps the peak.
+#[test]
+fn the_shipped_example_log_is_reproducible_and_calibrates_to_the_shipped_fragment() {
+    let scenario = gatelab_tests::shipped("sharp-peak");
+    let rep = gatelab_sim::engine::simulate(
+        &scenario,
+        gatelab_sim::run::replication_seed(scenario.run.seed, 0),
+        true,
+        &|_| {},
+    )
+    .unwrap();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for row in &rep.passages {
+        w.serialize(row).unwrap();
+    }
+    let simulated = String::from_utf8(w.into_inner().unwrap()).unwrap();
+    let log = gatelab_tests::workspace("scenarios/calibrated/sharp-peak-passages.csv");
+    let shipped_log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        simulated == shipped_log,
+        "gatelab run scenarios/sharp-peak.toml no longer writes the shipped log; regenerate it (README: Calibrate from your gate log)"
+    );
+
+    let cal =
+        gatelab_calibrate::calibrate(&[log], &Format::Passages, Options::default(), true, &mut |_, _| {}).unwrap();
+    let shipped = std::fs::read_to_string(gatelab_tests::workspace("scenarios/calibrated/sharp-peak.toml")).unwrap();
+    let without_source = |t: &str| t.lines().filter(|l| !l.starts_with("# From ")).collect::<Vec<_>>().join("\n");
+    assert_eq!(without_source(&fragment::write(&cal)), without_source(&shipped), "recalibrate the shipped fragment");
+
+    let calibrated = gatelab_tests::shipped("sharp-peak-calibrated");
+    assert_eq!(calibrated.demand.rows.len(), 12);
+    let peak = calibrated.demand.rows.iter().map(|r| r.outbound).fold(0.0, f64::max);
+    assert!(peak > 2000.0, "the 07:30 spike survives calibration: {peak}/h");
+    assert_eq!(calibrated.service.face_cv.is_some(), true);
+}
