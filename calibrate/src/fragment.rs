@@ -101,7 +101,7 @@ pub fn write(cal: &Calibration) -> String {
                 if cal.queue_signal {
                     "the next person had waited, or retried at the terminal"
                 } else {
-                    "runs of ≥ 5 headways ≤ the saturation headway"
+                    "runs of ≥ 10 headways within 3 × the median, where the lane served at capacity"
                 }
             );
             if !cal.named_lanes {

@@ -97,3 +97,65 @@ pub fn calibrate(
     let files = logs.iter().map(|p| p.display().to_string()).collect();
     Ok(analysis.finish(files, issues))
 }
+
+#[cfg(test)]
+mod tests {
+    /// The benchmark's figure without building the benches crate (Bevy in release):
+    /// `cargo test --release -p gatelab-calibrate -- --ignored --nocapture million`.
+    #[test]
+    #[ignore = "a timing, for release builds"]
+    fn a_million_events() {
+        use crate::synth::{self, Spec};
+        let spec = Spec {
+            gate: "estate".into(),
+            lanes: 50,
+            segments: vec![
+                (5.0 * 3600.0, 7.0 * 3600.0, 40_000.0),
+                (7.0 * 3600.0, 8.0 * 3600.0, 90_000.0),
+                (8.0 * 3600.0, 22.0 * 3600.0, 55_000.0),
+            ],
+            service_mean_s: 2.5,
+            service_cv: 0.35,
+            face_share: 0.8,
+            retry_share: 0.08,
+            seed: 1_000_000,
+        };
+        let path = std::env::temp_dir().join(format!("gatelab-calibrate-1m-{}.csv", std::process::id()));
+        {
+            let attempts = synth::generate(&spec);
+            let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+            synth::write_gatelab(&attempts, "estate", false, file).unwrap();
+        }
+        let rss = || {
+            std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l[6..].trim().to_string()))
+                .unwrap_or_default()
+        };
+        let before = rss();
+        let started = std::time::Instant::now();
+        let cal = crate::calibrate(
+            std::slice::from_ref(&path),
+            &crate::Format::Gatelab,
+            crate::Options::default(),
+            false,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let text = crate::fragment::write(&cal);
+        let wall = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{} events in {wall:.2} s; RSS before {before}, after {}; fragment {} bytes",
+            cal.events,
+            rss(),
+            text.len()
+        );
+        for f in &cal.service {
+            if let Some(fit) = &f.fitted {
+                let b = fit.best();
+                eprintln!("{:?}: n {} {} mean {:.3} cv {:.3}", f.kind, fit.n, b.family.as_str(), b.mean, b.cv);
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+}

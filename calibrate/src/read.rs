@@ -648,6 +648,46 @@ mod tests {
         assert_eq!(issues.listed.len(), Issues::KEEP);
     }
 
+    /// An export in the shipped Hikvision mapping's shape: events mapped, alarms ignored, an
+    /// event type the mapping lacks reported by line, a missing column named.
+    #[test]
+    fn a_vendor_export_reads_through_its_mapping() {
+        let mapping =
+            crate::mapping::Mapping::parse(include_str!("../mappings/hikvision-ivms4200-ac-events.toml")).unwrap();
+        let format = Format::Mapped(Box::new(mapping));
+        let text = "Employee ID,Name,Device Name,Card Reader,Event Types,Time\n\
+            1001,A,East Gate,Exit Card Reader,Face Authentication Failed,2025-03-04 07:31:10\n\
+            1001,A,East Gate,Exit Card Reader,Authenticated via Face,2025-03-04 07:31:12\n\
+            ,,East Gate,Exit Card Reader,Door Open Timeout,2025-03-04 07:31:40\n\
+            1002,B,East Gate,Entrance Card Reader,Authenticated via Card,2025-03-04 07:32:00\n\
+            1003,C,East Gate,Entrance Card Reader,Palm Vein Authenticated,2025-03-04 07:32:05\n";
+        let mut names = Names::default();
+        let mut issues = Issues::default();
+        let mut events = Vec::new();
+        let sink = Sink { names: &mut names, issues: &mut issues, strict: false };
+        read_log(Path::new("export.csv"), text.as_bytes(), &format, sink, &mut |_| {}, &mut |e| events.push(e))
+            .unwrap();
+        assert_eq!(events.len(), 3);
+        assert_eq!(
+            (events[0].credential, events[0].granted, events[0].direction),
+            (Credential::Face, false, Direction::Out)
+        );
+        assert_eq!(events[0].person, events[1].person);
+        assert_eq!((events[2].credential, events[2].direction), (Credential::IcCard, Direction::In));
+        assert_eq!(issues.ignored, 1);
+        assert_eq!((issues.listed[0].line, issues.listed[0].kind), (6, IssueKind::UnknownValue));
+        assert!(issues.listed[0].why.contains("Palm Vein Authenticated"), "{}", issues.listed[0]);
+        let Format::Mapped(m) = &format else { unreachable!() };
+        let without_person = text.replacen("Employee ID", "Staff No.", 1);
+        let mut names = Names::default();
+        let mut issues = Issues::default();
+        let sink = Sink { names: &mut names, issues: &mut issues, strict: false };
+        let e = read_log(Path::new("export.csv"), without_person.as_bytes(), &format, sink, &mut |_| {}, &mut |_| {})
+            .unwrap_err();
+        assert!(e.to_string().contains("Employee ID") && e.to_string().contains("export.csv"), "{e}");
+        assert!(m.columns.person.is_some());
+    }
+
     #[test]
     fn passages_rows_read_with_their_queue_signal_and_residents() {
         let text = "time,t_s,agent,kind,gate,lane,direction,credential,decision,wait_s,service_s,tailgated\n\

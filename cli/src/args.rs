@@ -433,8 +433,10 @@ pub struct CalibrateArgs {
     /// Minutes per demand row (1 to 60).
     #[arg(long, value_name = "MIN", default_value_t = 5)]
     pub resolution_min: u32,
-    /// Without waits in the log, a lane is saturated during a run of at least 5 headways each no
-    /// longer than this (above any face or card transaction, rare at an idle lane).
+    /// Without waits in the log, the first pass's limit on a saturated headway (above any face
+    /// or card transaction): runs of 10 such headways give each credential's median, and then
+    /// a lane is saturated during runs of 10 headways within 3 × that median, in the 10-minute
+    /// windows where it served at least 90 % of its busiest window's count.
     #[arg(long, value_name = "S", default_value_t = 8.0)]
     pub saturation_headway_s: f64,
     /// Stop at the first bad row instead of skipping and listing it.
