@@ -227,7 +227,7 @@ pub fn write(cal: &Calibration, dir: &Path) -> Result<Vec<PathBuf>, CalibrateErr
         let _ = write!(html, "<img src=\"{name}\" alt=\"arrivals at {}\">", escape(gate));
         files.push(path);
     }
-    html.push_str("<h2>Service times</h2><p>Headways between attempts of one lane while it was saturated, fitted by maximum likelihood; the family is chosen by AIC over all kinds.</p>");
+    html.push_str("<h2>Service times</h2><p>Headways between attempts of one lane while it was saturated, fitted by maximum likelihood; the family is chosen by AIC over all kinds. The KS critical value assumes continuous times: a log to 0.1 s has ties, which alone lift D by up to the tick's share of the CDF.</p>");
     html.push_str("<table><tr><th>kind</th><th>n</th><th>family</th><th>mean (s)</th><th>cv</th><th>log-likelihood</th><th>AIC</th><th>KS D</th><th>KS 5 % critical</th></tr>");
     for f in &cal.service {
         let Some(fitted) = &f.fitted else {
@@ -285,6 +285,12 @@ pub fn write(cal: &Calibration, dir: &Path) -> Result<Vec<PathBuf>, CalibrateErr
     html.push_str("<h2>The fragment</h2><pre>");
     html.push_str(&escape(&crate::fragment::write(cal)));
     html.push_str("</pre></body></html>\n");
+    // One element a line: readable source, and diffs of two reports line up.
+    let html = html
+        .replace("</tr>", "</tr>\n")
+        .replace("</p>", "</p>\n")
+        .replace("<img", "\n<img")
+        .replace("</li>", "</li>\n");
     std::fs::write(&files[0], html).map_err(|e| fail(&files[0], e.to_string()))?;
     Ok(files)
 }

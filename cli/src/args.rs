@@ -409,7 +409,8 @@ pub enum LogFormat {
 
 #[derive(Args, Debug)]
 pub struct CalibrateArgs {
-    /// Gate event logs (CSV), read in the order given.
+    /// Gate event logs (CSV), read in the order given. Rows are means per day over the days the
+    /// logs cover; a log without dates (passages.csv) is one day.
     #[arg(required = true, value_name = "LOG")]
     pub logs: Vec<PathBuf>,
     /// The scenario fragment to write (TOML: [demand] rows, [service], [population]).

@@ -239,5 +239,5 @@ fn the_shipped_example_log_is_reproducible_and_calibrates_to_the_shipped_fragmen
     assert_eq!(calibrated.demand.rows.len(), 12);
     let peak = calibrated.demand.rows.iter().map(|r| r.outbound).fold(0.0, f64::max);
     assert!(peak > 2000.0, "the 07:30 spike survives calibration: {peak}/h");
-    assert_eq!(calibrated.service.face_cv.is_some(), true);
+    assert!(calibrated.service.face_cv.is_some());
 }
