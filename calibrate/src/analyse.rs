@@ -236,7 +236,10 @@ impl Analysis {
 
     fn lane_event(&mut self, e: &Event, lane: u32, at: f64) {
         let opts = self.options;
-        let kind = e.credential.service_kind();
+        // A follower or an open door is no transaction: it neither ends nor starts a service,
+        // and the next person's headway runs from the last one served.
+        let Some(kind) = e.credential.service_kind() else { return };
+        let kind = Some(kind);
         let next_key = self.lane_keys.len() as u32;
         let state = self.lanes.entry((e.day, lane)).or_insert_with(|| LaneState {
             gate: e.gate,

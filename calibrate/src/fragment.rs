@@ -139,7 +139,7 @@ pub fn write(cal: &Calibration) -> String {
                 let _ = writeln!(t, "{} = {:.3} # coefficient of variation of that fit", kind.cv_field(), f.cv);
             }
             if cal.fit_of(ServiceKind::Face).is_some() {
-                t.push_str("face_decision_s = 0.0 # the measured face time already holds the terminal's decision\n");
+                t.push_str("face_decision_s = 0.0 # the measured face time already holds the terminal's decision (drop terminal_calibration)\n");
             }
         }
         None => {
