@@ -106,7 +106,7 @@ pub enum Command {
     /// flagged SATURATED. Bad rows are listed (file:line: kind: why) and skipped; --strict stops
     /// at the first. Person ids only join retries: nothing per person is written.
     #[command(after_long_help = "Examples:\n  \
-        gatelab run scenarios/peak-example.toml --out out/peak && \\\n    \
+        gatelab run scenarios/sharp-peak.toml --out out/peak && \\\n    \
         gatelab calibrate out/peak/passages.csv --out calibrated/site.toml --report out/calib\n  \
         gatelab calibrate gate-log-*.csv --format gatelab --out calibrated/site.toml\n  \
         gatelab calibrate export.csv --format mapped --mapping calibrate/mappings/hikvision-ivms4200-ac-events.toml --out site.toml\n\n\
@@ -399,7 +399,7 @@ pub struct FacesArgs {
 /// `gatelab calibrate --format`.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
-    /// gatelab's own passages.csv (`gatelab run --out DIR`): has waits, so arrivals are exact.
+    /// Gatelab's own passages.csv (`gatelab run --out DIR`): has waits, so arrivals are exact.
     Passages,
     /// The gatelab CSV layout: time, gate, direction, credential, result [, person, lane, wait_s].
     Gatelab,
