@@ -102,7 +102,7 @@ struct Pending {
     resident: bool,
 }
 
-/// One headway of a lane without a queue signal (16 bytes: a million fit in 16 MB).
+/// One headway of a lane without a queue signal (24 bytes; one day's are kept).
 #[derive(Debug, Clone, Copy)]
 struct Headway {
     key: u32,
@@ -156,13 +156,20 @@ pub struct Analysis {
     pub names: Names,
     lanes: HashMap<(i64, u32), LaneState>,
     pending: HashMap<u64, Pending>,
+    /// The day being gathered: its arrivals, spans and headways are binned when it ends (a new
+    /// day, a new file), so memory holds one day of a log, not the log.
+    day: Option<i64>,
     arrivals: Vec<Arrival>,
-    samples: [Vec<f64>; 3],
     spans: Vec<Span>,
     /// Headways of lanes without a queue signal, for [`Analysis::runs_without_waits`].
     headways: Vec<Headway>,
-    /// (gate, direction) of each lane and day seen.
+    /// (gate, direction) of each lane of the day.
     lane_keys: Vec<(u32, Direction)>,
+    /// Time-of-day bins per gate and direction, summed over the days.
+    bins: BTreeMap<(u32, Direction), DirBins>,
+    /// Saturated spans of every day, merged.
+    all_spans: Vec<Span>,
+    samples: [Reservoir; 3],
     days: BTreeSet<i64>,
     counts: Counts,
     pub events: u64,
@@ -179,11 +186,14 @@ impl Analysis {
             names: Names::default(),
             lanes: HashMap::new(),
             pending: HashMap::new(),
+            day: None,
             arrivals: Vec::new(),
-            samples: Default::default(),
             spans: Vec::new(),
             headways: Vec::new(),
             lane_keys: Vec::new(),
+            bins: BTreeMap::new(),
+            all_spans: Vec::new(),
+            samples: std::array::from_fn(|k| Reservoir::new(k as u64)),
             days: BTreeSet::new(),
             counts: Counts::default(),
             events: 0,
@@ -194,8 +204,15 @@ impl Analysis {
         }
     }
 
-    /// A new file starts: its lanes' runs end (files need not follow each other in time).
+    /// A file ends: its day ends too (files need not follow each other in time).
     pub fn end_of_file(&mut self) {
+        self.end_of_day();
+        self.now = f64::NEG_INFINITY;
+    }
+
+    /// The day ends: its lanes' spans close, its arrivals are final, its saturated runs are
+    /// found and everything is binned.
+    fn end_of_day(&mut self) {
         let lanes: Vec<LaneState> = self.lanes.drain().map(|(_, s)| s).collect();
         for mut lane in lanes {
             self.close_lane(&mut lane);
@@ -204,10 +221,17 @@ impl Analysis {
         for p in pending {
             self.finalise(p);
         }
-        self.now = f64::NEG_INFINITY;
+        self.runs_without_waits();
+        self.bin_day();
+        self.day = None;
     }
 
     pub fn event(&mut self, e: &Event) {
+        // Within a file times only grow: a later day means the day before is complete.
+        if self.day.is_some_and(|d| e.day > d) {
+            self.end_of_day();
+        }
+        self.day = Some(e.day);
         self.events += 1;
         self.days.insert(e.day);
         let at = key_s(e.day, e.t_s);
@@ -303,6 +327,9 @@ impl Analysis {
     /// test alone).
     fn runs_without_waits(&mut self) {
         let mut hw = std::mem::take(&mut self.headways);
+        if hw.is_empty() {
+            return;
+        }
         // Lane by lane, in time order (a stable sort keeps each lane's order).
         hw.sort_by_key(|h| h.key);
         let min_run = self.options.min_run;
@@ -384,6 +411,63 @@ impl Analysis {
             let from = hw[a].at - f64::from(hw[a].headway);
             self.spans.push(Span { gate, direction, from, to: hw[b - 1].at, by_waits: false });
         }
+        self.lane_keys.clear();
+    }
+
+    /// Bin the day's arrivals by time of day, flag and reconstruct its saturated spans.
+    fn bin_day(&mut self) {
+        let bin_s = f64::from(self.options.resolution_min) * 60.0;
+        let n = (86_400.0 / bin_s).ceil() as usize;
+        let index = |t: f64| ((t.rem_euclid(86_400.0) / bin_s).floor() as usize).min(n - 1);
+        let mut arrivals = std::mem::take(&mut self.arrivals);
+        arrivals.sort_by(|a, b| {
+            (a.gate, a.direction, a.first)
+                .partial_cmp(&(b.gate, b.direction, b.first))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let mut spans = std::mem::take(&mut self.spans);
+        spans.sort_by(|a, b| {
+            (a.gate, a.direction, a.from)
+                .partial_cmp(&(b.gate, b.direction, b.from))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let merged = merge_spans(&spans);
+        let mut keys: BTreeSet<(u32, Direction)> = arrivals.iter().map(|a| (a.gate, a.direction)).collect();
+        keys.extend(merged.iter().map(|s| (s.gate, s.direction)));
+        for key in keys {
+            let bins = self.bins.entry(key).or_insert_with(|| DirBins {
+                served: vec![0.0; n],
+                arrived: vec![0.0; n],
+                saturated: vec![None; n],
+            });
+            let lo = arrivals.partition_point(|a| (a.gate, a.direction) < key);
+            let hi = arrivals.partition_point(|a| (a.gate, a.direction) <= key);
+            let group = &arrivals[lo..hi];
+            let mut arrived = vec![0.0; n];
+            for a in group {
+                bins.served[index(a.first)] += 1.0;
+                arrived[index(a.arrival)] += 1.0;
+            }
+            for s in merged.iter().filter(|s| (s.gate, s.direction) == key) {
+                let (from, to) = (s.from.rem_euclid(86_400.0), s.from.rem_euclid(86_400.0) + (s.to - s.from));
+                for (i, flag) in bins.saturated.iter_mut().enumerate() {
+                    let (a, b) = (i as f64 * bin_s, (i + 1) as f64 * bin_s);
+                    if from < b && a < to {
+                        *flag = Some(match (*flag, s.by_waits) {
+                            (Some(Reconstruction::Waits), _) | (_, true) => Reconstruction::Waits,
+                            _ => Reconstruction::Backlog,
+                        });
+                    }
+                }
+                if !s.by_waits {
+                    backlog(&mut arrived, group, s, 0, bin_s, index);
+                }
+            }
+            for (total, day) in bins.arrived.iter_mut().zip(arrived) {
+                *total += day;
+            }
+        }
+        self.all_spans.extend(merged);
     }
 
     fn arrival_event(&mut self, e: &Event, at: f64) {
@@ -483,87 +567,52 @@ impl Analysis {
     /// Bin, reconstruct and fit.
     pub fn finish(mut self, files: Vec<String>, issues: Issues) -> Calibration {
         self.end_of_file();
-        self.runs_without_waits();
         let opts = self.options;
         let days = self.days.len().max(1);
         let bin_s = f64::from(opts.resolution_min) * 60.0;
         let persons_seen = self.counts.with_person > 0;
         self.named_lanes = self.names.lanes.iter().any(|(_, name)| name != "in" && name != "out");
 
-        // Per gate: the bins spanning its arrivals, over all days (time of day).
-        let mut groups: BTreeMap<(u32, Direction), Vec<Arrival>> = BTreeMap::new();
-        for a in &self.arrivals {
-            groups.entry((a.gate, a.direction)).or_default().push(*a);
+        // Per gate: the bins from its first arrival to its last, over all days (time of day).
+        let mut range: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
+        for (&(gate, _), bins) in &self.bins {
+            let used = |i: &usize| bins.served[*i] != 0.0 || bins.arrived[*i].abs() > 1e-9;
+            let (Some(first), Some(last)) =
+                ((0..bins.served.len()).find(used), (0..bins.served.len()).rev().find(used))
+            else {
+                continue;
+            };
+            let r = range.entry(gate).or_insert((first, last));
+            *r = (r.0.min(first), r.1.max(last));
         }
-        for g in groups.values_mut() {
-            g.sort_by(|a, b| a.first.total_cmp(&b.first));
-        }
-        let tod_bin = |t: f64| ((t.rem_euclid(86_400.0)) / bin_s).floor() as i64;
-        let mut range: BTreeMap<u32, (i64, i64)> = BTreeMap::new();
-        for a in &self.arrivals {
-            for t in [a.first, a.arrival] {
-                let b = tod_bin(t);
-                let r = range.entry(a.gate).or_insert((b, b));
-                *r = (r.0.min(b), r.1.max(b));
-            }
-        }
-        let mut spans = self.spans.clone();
-        spans.sort_by(|a, b| {
-            (a.gate, a.direction, a.from)
-                .partial_cmp(&(b.gate, b.direction, b.from))
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
-        let merged = merge_spans(&spans);
-
         let mut rows = Vec::new();
+        let per_hour = 60.0 / f64::from(opts.resolution_min) / days as f64;
         for (&gate, &(lo, hi)) in &range {
-            let n = (hi - lo + 1) as usize;
-            let mut per_dir: BTreeMap<Direction, DirBins> = BTreeMap::new();
-            for direction in [Direction::Out, Direction::In] {
-                let mut bins = DirBins { served: vec![0.0; n], arrived: vec![0.0; n], saturated: vec![None; n] };
-                let arrivals = groups.get(&(gate, direction)).map(Vec::as_slice).unwrap_or(&[]);
-                let index = |t: f64| (tod_bin(t) - lo).clamp(0, n as i64 - 1) as usize;
-                for a in arrivals {
-                    bins.served[index(a.first)] += 1.0;
-                    bins.arrived[index(a.arrival)] += 1.0;
-                }
-                for s in merged.iter().filter(|s| s.gate == gate && s.direction == direction) {
-                    for (i, flag) in bins.saturated.iter_mut().enumerate() {
-                        let (a, b) = ((lo + i as i64) as f64 * bin_s, (lo + i as i64 + 1) as f64 * bin_s);
-                        let (from, to) = (s.from.rem_euclid(86_400.0), s.from.rem_euclid(86_400.0) + (s.to - s.from));
-                        if from < b && a < to {
-                            *flag = Some(if s.by_waits { Reconstruction::Waits } else { Reconstruction::Backlog });
-                        }
-                    }
-                    if !s.by_waits {
-                        backlog(&mut bins.arrived, arrivals, s, lo, bin_s, index);
-                    }
-                }
-                per_dir.insert(direction, bins);
-            }
-            let per_hour = 60.0 / f64::from(opts.resolution_min) / days as f64;
-            for i in 0..n {
-                let start_s = (lo + i as i64) as f64 * bin_s;
-                let out = &per_dir[&Direction::Out];
-                let inb = &per_dir[&Direction::In];
+            let empty = DirBins { served: Vec::new(), arrived: Vec::new(), saturated: Vec::new() };
+            let out = self.bins.get(&(gate, Direction::Out)).unwrap_or(&empty);
+            let inb = self.bins.get(&(gate, Direction::In)).unwrap_or(&empty);
+            let at = |v: &Vec<f64>, i: usize| v.get(i).copied().unwrap_or(0.0);
+            let flag = |b: &DirBins, i: usize| b.saturated.get(i).copied().flatten();
+            for i in lo..=hi {
                 rows.push(Row {
                     gate: self.names.gates[gate as usize].clone(),
-                    start_min: (start_s / 60.0).round() as u32,
+                    start_min: (i as f64 * bin_s / 60.0).round() as u32,
                     minutes: opts.resolution_min,
-                    served_out: out.served[i] / days as f64,
-                    served_in: inb.served[i] / days as f64,
-                    outbound: out.arrived[i] * per_hour,
-                    inbound: inb.arrived[i] * per_hour,
-                    saturated_out: out.saturated[i],
-                    saturated_in: inb.saturated[i],
+                    served_out: at(&out.served, i) / days as f64,
+                    served_in: at(&inb.served, i) / days as f64,
+                    outbound: at(&out.arrived, i).max(0.0) * per_hour,
+                    inbound: at(&inb.arrived, i).max(0.0) * per_hour,
+                    saturated_out: flag(out, i),
+                    saturated_in: flag(inb, i),
                 });
             }
         }
+        let merged = std::mem::take(&mut self.all_spans);
 
         let fits: Vec<ServiceFit> = ServiceKind::ALL
             .iter()
             .map(|&kind| {
-                let samples = std::mem::take(&mut self.samples[kind.index()]);
+                let samples = std::mem::take(&mut self.samples[kind.index()].kept);
                 let fitted = fit(&samples);
                 let mut kept = samples;
                 if kept.len() > HISTOGRAM_KEEP {
@@ -600,6 +649,40 @@ impl Analysis {
     }
 }
 
+/// Up to [`RESERVOIR`] samples, a uniform random subset of all pushed (Algorithm R with a fixed
+/// seed): the fits and the KS statistic of a huge log use a bounded, unbiased sample.
+#[derive(Debug, Default)]
+struct Reservoir {
+    kept: Vec<f64>,
+    seen: u64,
+    state: u64,
+}
+
+const RESERVOIR: usize = 2_000_000;
+
+impl Reservoir {
+    fn new(seed: u64) -> Reservoir {
+        Reservoir { kept: Vec::new(), seen: 0, state: 0x853c_49e6_748f_ea9b ^ seed }
+    }
+    fn push(&mut self, x: f64) {
+        self.seen += 1;
+        if self.kept.len() < RESERVOIR {
+            self.kept.push(x);
+            return;
+        }
+        // SplitMix64: deterministic, so a calibration is reproducible.
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        let j = (z ^ (z >> 31)) % self.seen;
+        if (j as usize) < RESERVOIR {
+            self.kept[j as usize] = x;
+        }
+    }
+}
+
+#[derive(Debug)]
 struct DirBins {
     served: Vec<f64>,
     arrived: Vec<f64>,

@@ -7,7 +7,8 @@
 //! never know Bevy or the simulation: a compound calibrates on any laptop, and the simulation
 //! reads the fragment like any scenario text.
 //!
-//! The pipeline, streamed (a log is never held in memory, only one small record per arrival):
+//! The pipeline, streamed (a log is never held in memory, only the current day's arrivals and
+//! headways, time-of-day bins and at most 2,000,000 service samples per kind):
 //! [`read`] turns rows of `passages.csv`, the gatelab CSV layout or a mapped vendor export into
 //! [`Event`]s, reporting bad rows as [`Issue`]s; [`analyse::Analysis`] groups retries into
 //! arrivals, finds saturated lanes and collects headways; [`analyse::Analysis::finish`] bins the
