@@ -895,6 +895,23 @@ mod tests {
         assert!(!text.contains("p1,") && !text.contains("\"p1\""), "no person id in the fragment");
     }
 
+    /// Days are binned as they end and the rows are means per day.
+    #[test]
+    fn a_log_of_two_days_gives_the_mean_day() {
+        let (one, _) = log(&peaked(300.0, 2, 4), false);
+        let (two, _) = log(&peaked(300.0, 2, 5), false);
+        let second_day: String =
+            two.lines().skip(1).map(|l| format!("{}\n", l.replace("2025-03-04", "2025-03-05"))).collect();
+        let cal = calibrate_text(&format!("{one}{second_day}"), &Format::Gatelab, Options::default());
+        assert_eq!(cal.days, 2);
+        let total = (synth::arrivals(&peaked(300.0, 2, 4)).len() + synth::arrivals(&peaked(300.0, 2, 5)).len()) as f64;
+        let (fitted, served) = cal.arrivals_between(Some("north"), Direction::Out, 0, 24 * 60);
+        assert!(
+            (fitted - total / 2.0).abs() < 1e-6 && (served - total / 2.0).abs() < 1e-6,
+            "{fitted} {served} vs {total}/2"
+        );
+    }
+
     /// One lane at 2.5 s serves 1,440/h; a spike of 3,000/h for 10 minutes queues it for ~20.
     #[test]
     fn a_saturated_lane_is_found_and_its_arrivals_reconstructed_from_waits() {
