@@ -104,6 +104,10 @@ pub fn write(cal: &Calibration) -> String {
                     "runs of ≥ 10 headways within 3 × the median, where the lane served at capacity"
                 }
             );
+            t.push_str(
+                "# A headway is the lane's whole cycle (step up, transaction, walk through): in a scenario with\n\
+                 # behaviour.walking = true the simulation adds its own walking on top, so these lean long there.\n",
+            );
             if !cal.named_lanes {
                 t.push_str("# The log names no lanes: each gate and direction was taken as one lane; with several lanes\n# per direction these headways are too short.\n");
             }
