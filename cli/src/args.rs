@@ -91,6 +91,28 @@ pub enum Command {
     /// and evaluate the model on a labelled folder. The runtime and models come from
     /// `cargo xtask setup`; photos are read and dropped, only the store is written.
     Faces(FacesArgs),
+    /// Calibrate a scenario from the compound's own gate logs: demand rows per 5 minutes (the
+    /// peak hourly rows flatten), service times per credential fitted from saturated lanes, the
+    /// credential mix and shares — written as a scenario fragment to include.
+    ///
+    /// Reads gatelab's passages.csv, the gatelab CSV layout (time, gate, direction, credential,
+    /// result; optional person, lane, wait_s) or any CSV through a --mapping, streamed (a 2 GB
+    /// export needs no more memory than a small one). Attempts by one person within
+    /// --retry-window-s are one arrival. A lane is saturated while people queue at it: then
+    /// consecutive passages follow back to back and their headways are service times, fitted as
+    /// lognormal and gamma by maximum likelihood, the better by AIC, with the Kolmogorov–Smirnov
+    /// statistic. Where a lane was saturated the log's served count understates the arrivals:
+    /// they are reconstructed (exactly from waits, else by a backlog estimate) and the rows are
+    /// flagged SATURATED. Bad rows are listed (file:line: kind: why) and skipped; --strict stops
+    /// at the first. Person ids only join retries: nothing per person is written.
+    #[command(after_long_help = "Examples:\n  \
+        gatelab run scenarios/sharp-peak.toml --out out/peak && \\\n    \
+        gatelab calibrate out/peak/passages.csv --out calibrated/site.toml --report out/calib\n  \
+        gatelab calibrate gate-log-*.csv --format gatelab --out calibrated/site.toml\n  \
+        gatelab calibrate export.csv --format mapped --mapping calibrate/mappings/hikvision-ivms4200-ac-events.toml --out site.toml\n\n\
+        Then, at the top of a scenario: include = [\"calibrated/site.toml\"] (relative to the scenario;\n\
+        leave out the keys the fragment sets), and `gatelab scenario check` it.")]
+    Calibrate(CalibrateArgs),
     /// Check an audit log (JSON Lines) against C1–C8. Exit status: 0 clean, 1 violations, 2 error.
     #[command(name = "check-consent", alias = "check")]
     Check(CheckArgs),
@@ -372,6 +394,58 @@ pub struct FacesArgs {
     /// An embedder of your own: TOML with model, input_size, mean, std, channel_order, output_dim.
     #[arg(long, global = true, value_name = "TOML")]
     pub embedder: Option<PathBuf>,
+}
+
+/// `gatelab calibrate --format`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Gatelab's own passages.csv (`gatelab run --out DIR`): has waits, so arrivals are exact.
+    Passages,
+    /// The gatelab CSV layout: time, gate, direction, credential, result [, person, lane, wait_s].
+    Gatelab,
+    /// Any CSV, through --mapping FILE.
+    Mapped,
+}
+
+#[derive(Args, Debug)]
+pub struct CalibrateArgs {
+    /// Gate event logs (CSV), read in the order given. Rows are means per day over the days the
+    /// logs cover; a log without dates (passages.csv) is one day.
+    #[arg(required = true, value_name = "LOG")]
+    pub logs: Vec<PathBuf>,
+    /// The scenario fragment to write (TOML: [demand] rows, [service], [population]).
+    #[arg(long, value_name = "FRAGMENT.toml")]
+    pub out: PathBuf,
+    /// Also write an HTML report with PNG plots here: arrivals per interval observed vs fitted,
+    /// service-time histograms with the fitted curves, goodness of fit.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// The layout of the logs (default: mapped with --mapping, else passages if the header has
+    /// t_s and agent, else gatelab).
+    #[arg(long, value_enum)]
+    pub format: Option<LogFormat>,
+    /// A column mapping (TOML) for --format mapped; see calibrate/mappings/.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// Attempts by the same person within this many seconds of their previous one are one
+    /// arrival (a retry follows a refusal within seconds; a new trip takes minutes).
+    #[arg(long, value_name = "S", default_value_t = 20.0)]
+    pub retry_window_s: f64,
+    /// Minutes per demand row (1 to 60).
+    #[arg(long, value_name = "MIN", default_value_t = 5)]
+    pub resolution_min: u32,
+    /// Without waits in the log, the first pass's limit on a saturated headway (above any face
+    /// or card transaction): runs of 10 such headways give each credential's median, and then
+    /// a lane is saturated during runs of 10 headways within 3 × that median, in the 10-minute
+    /// windows where it served at least 90 % of its busiest window's count.
+    #[arg(long, value_name = "S", default_value_t = 8.0)]
+    pub saturation_headway_s: f64,
+    /// Stop at the first bad row instead of skipping and listing it.
+    #[arg(long)]
+    pub strict: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]

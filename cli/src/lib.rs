@@ -35,6 +35,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Run(args)) => commands::run::run(args),
         Some(Command::View(args)) => commands::view::view(args),
         Some(Command::Faces(args)) => commands::faces::faces(args),
+        Some(Command::Calibrate(args)) => commands::calibrate::calibrate(args),
         Some(Command::Check(args)) => check::command(args),
         Some(Command::Describe) => commands::files::describe(),
         Some(Command::Policy { command }) => commands::files::policy(command),

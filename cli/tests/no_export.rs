@@ -11,6 +11,7 @@
 //! | `faces` store folder | the core's journal | AES-256-GCM-SIV (core `power_loss` tests); its audit.jsonl scanned |
 //! | `faces export` | an export request | refused by the core, audited |
 //! | `check-consent` (stdout, JSON) | violations | scanned |
+//! | `calibrate`: FRAGMENT.toml, report/index.html, report/*.png | counts, rates, fits, plots | scanned; the log's person ids never appear; PNGs are 860×380 plots |
 //! | wire protocol (firmware → host) | `TargetMsg` | only `Disclosable` types compile (`core::wire`) |
 //! | `gatelab-rig replay.json` | comparisons | events echoed `without_biometrics()` |
 //!
@@ -211,5 +212,54 @@ fn faces_outputs_carry_no_template_and_an_export_is_refused() {
     assert_carries_no_biometrics("stdout", &String::from_utf8_lossy(&o.stdout));
     let o = gatelab(&dir, &["faces", "export", "--what", "face-images"]);
     assert_eq!(o.status.code(), Some(2), "no store yet: {}", text(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `calibrate` reads logs that may hold person ids: its fragment, report and stdout hold counts,
+/// rates, fits and plots, never an id; and a bad row under --strict names its file and line.
+#[test]
+fn calibrate_outputs_carry_no_person_id_and_no_template() {
+    let dir = temp("calibrate");
+    // One saturated lane: 400 people 2–3 s apart, ids easy to look for.
+    let mut log = String::from("time,gate,lane,direction,credential,result,person\n");
+    for i in 0..400u32 {
+        let ms = 7 * 3_600_000 + i * 2_000 + (i * 7919 % 1000);
+        let credential = if i % 4 == 0 { "ic_card" } else { "face" };
+        log.push_str(&format!(
+            "2025-03-04 {:02}:{:02}:{:02}.{:03},east,out-1,out,{credential},granted,RESIDENT-{i:05}\n",
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        ));
+    }
+    std::fs::write(dir.join("gate.csv"), &log).unwrap();
+    let o = gatelab(&dir, &["calibrate", "gate.csv", "--out", "site.toml", "--report", "report", "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("RESIDENT-"), "stdout names a person");
+    assert_eq!(files(&dir), set(&["gate.csv", "report", "site.toml"]));
+    let report = dir.join("report");
+    assert_eq!(files(&report), set(&["arrivals-0.png", "index.html", "service-card.png", "service-face.png"]));
+    for (folder, name) in [(&dir, "site.toml"), (&report, "index.html")] {
+        let t = std::fs::read_to_string(folder.join(name)).unwrap();
+        assert!(!t.contains("RESIDENT-"), "{name} names a person");
+        for (i, line) in t.lines().enumerate() {
+            let numbers = line
+                .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+                .filter(|w| w.parse::<f64>().is_ok())
+                .count();
+            assert!(numbers < TEMPLATE_MIN_DIM, "{name}:{}: {numbers} numbers", i + 1);
+        }
+    }
+    for png in ["arrivals-0.png", "service-card.png", "service-face.png"] {
+        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(report.join(png)).unwrap()));
+        let info = decoder.read_info().unwrap();
+        assert_eq!((info.info().width, info.info().height), (860, 380), "{png} is a plot");
+    }
+
+    std::fs::write(dir.join("bad.csv"), log.replacen("2025-03-04 07:00:02", "yesterday", 1)).unwrap();
+    let o = gatelab(&dir, &["calibrate", "bad.csv", "--out", "bad.toml", "--strict"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("bad.csv:3: unparseable time"), "{}", text(&o));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -1,5 +1,6 @@
 //! One module per command (plan, sweep and merge share one: they are one job split three ways).
 
+pub mod calibrate;
 pub mod cluster;
 pub mod faces;
 pub mod files;

@@ -11,6 +11,7 @@
 //! ([`TerminalCalibration`] from `gatelab-rig bench`, the `[matcher]` table `gatelab faces eval`
 //! emits).
 
+pub mod includes;
 pub mod policy_file;
 
 use std::fmt;
@@ -227,8 +228,17 @@ pub struct Service {
     pub desk_help_s: f64,
     /// How service times vary around their means.
     pub distribution: ServiceDistribution,
-    /// Coefficient of variation for `lognormal`.
+    /// Coefficient of variation for `lognormal` and `gamma`.
     pub cv: f64,
+    /// `cv` for face transactions, when measured apart (`gatelab calibrate` writes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub face_cv: Option<f64>,
+    /// `cv` for IC card and PIN transactions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_cv: Option<f64>,
+    /// `cv` for national ID card transactions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_card_cv: Option<f64>,
     /// The terminal's own compute time per face decision (search, decision, audit), added to
     /// `face_s`. Usually set through `terminal_calibration`.
     pub face_decision_s: f64,
@@ -296,6 +306,9 @@ impl Default for Service {
             desk_help_s: 25.0,
             distribution: ServiceDistribution::Lognormal,
             cv: 0.35,
+            face_cv: None,
+            card_cv: None,
+            id_card_cv: None,
             face_decision_s: 0.0,
             terminal_calibration: None,
         }
@@ -311,6 +324,9 @@ pub enum ServiceDistribution {
     Exponential,
     /// Realistic: positive, right-skewed.
     Lognormal,
+    /// Gamma with the mean and `cv` (shape 1/cv²): what `gatelab calibrate` writes when it fits
+    /// a compound's measured service times better than the lognormal.
+    Gamma,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -462,7 +478,7 @@ impl Scenario {
             field: String::new(),
             message: format!("could not read the scenario ({e}); check the path"),
         })?;
-        let mut scenario = Scenario::parse_named(&text, &file)?;
+        let mut scenario = Scenario::parse_in(&text, &file, path.parent().unwrap_or(Path::new(".")))?;
         if scenario.policy.resolved.is_none() {
             // A policy file, relative to the scenario (as a path given from the working folder
             // is, too: that is how it was read before the scenario knew its own folder).
@@ -527,25 +543,54 @@ impl Scenario {
     }
 
     pub fn parse_named(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_in(text, file, Path::new("."))
+    }
+
+    /// Parse and validate scenario text whose `include = [...]` files are relative to `dir`.
+    pub fn parse_in(text: &str, file: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
+        if let Some(merged) = includes::merge(text, file, dir)? {
+            return Scenario::from_merged(merged, text, file);
+        }
         let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|span| line_of(text, span.start));
-            let message = e.message().trim_end().to_string();
-            let hint = if message.contains("unknown field") {
-                " — check the spelling against scenarios/README.md or a shipped scenario"
-            } else if message.contains("missing field") {
-                " — add it (see a shipped scenario for an example)"
-            } else if message.contains("invalid type") {
-                " — write the value with the type shown (e.g. 1.0 for a number, \"text\" for text)"
-            } else {
-                ""
-            };
-            ScenarioError { file: file.to_string(), line, field: String::new(), message: format!("{message}{hint}") }
+            ScenarioError { file: file.to_string(), line, field: String::new(), message: with_hint(e.message()) }
         })?;
         scenario.validate().map_err(|Invalid { field, message }| ScenarioError {
             file: file.to_string(),
             line: locate(text, &field),
             field,
             message,
+        })?;
+        scenario.policy.resolved = gatelab_core::Policy::builtin(&scenario.policy.name);
+        Ok(scenario)
+    }
+
+    /// A scenario merged with its includes: errors name the file that holds the field.
+    fn from_merged(merged: includes::Merged, text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let includes::Merged { table, sources } = merged;
+        let origin = |field: &str| -> (String, Option<usize>) {
+            if let Some(line) = locate(text, field).filter(|_| field_written(text, field)) {
+                return (file.to_string(), Some(line));
+            }
+            for (name, inc) in &sources {
+                if field_written(inc, field) {
+                    return (name.clone(), locate(inc, field));
+                }
+            }
+            (file.to_string(), locate(text, field))
+        };
+        let mut scenario: Scenario = table.try_into().map_err(|e: toml::de::Error| {
+            let names: Vec<&str> = sources.iter().map(|(n, _)| n.as_str()).collect();
+            ScenarioError {
+                file: file.to_string(),
+                line: None,
+                field: String::new(),
+                message: format!("{} (with {} included)", with_hint(e.message()), names.join(", ")),
+            }
+        })?;
+        scenario.validate().map_err(|Invalid { field, message }| {
+            let (file, line) = origin(&field);
+            ScenarioError { file, line, field, message }
         })?;
         scenario.policy.resolved = gatelab_core::Policy::builtin(&scenario.policy.name);
         Ok(scenario)
@@ -863,9 +908,61 @@ impl Scenario {
             positive(field, v)?;
         }
         non_negative("service.cv", s.cv)?;
+        for (field, cv) in
+            [("service.face_cv", s.face_cv), ("service.card_cv", s.card_cv), ("service.id_card_cv", s.id_card_cv)]
+        {
+            if let Some(cv) = cv {
+                non_negative(field, cv)?;
+            }
+        }
+        if s.distribution == ServiceDistribution::Gamma {
+            for (field, cv) in [
+                ("service.cv", Some(s.cv)),
+                ("service.face_cv", s.face_cv),
+                ("service.card_cv", s.card_cv),
+                ("service.id_card_cv", s.id_card_cv),
+            ] {
+                if cv.is_some_and(|cv| cv <= 0.0 || cv > 3.0) {
+                    return Err(invalid(
+                        field,
+                        "a gamma service time needs a coefficient of variation above 0 and at most 3 (use deterministic for 0)",
+                    ));
+                }
+            }
+        }
         non_negative("service.face_decision_s", s.face_decision_s)?;
         Ok(())
     }
+}
+
+/// A serde message with what to do about it.
+fn with_hint(message: &str) -> String {
+    let message = message.trim_end();
+    let hint = if message.contains("unknown field") {
+        " — check the spelling against scenarios/README.md or a shipped scenario"
+    } else if message.contains("missing field") {
+        " — add it (see a shipped scenario for an example)"
+    } else if message.contains("invalid type") {
+        " — write the value with the type shown (e.g. 1.0 for a number, \"text\" for text)"
+    } else {
+        ""
+    };
+    format!("{message}{hint}")
+}
+
+/// Whether the table path of `field` (its part before any `[index]`) is written in `text`.
+fn field_written(text: &str, field: &str) -> bool {
+    let Ok(table) = text.parse::<toml::Table>() else { return false };
+    let mut at = &table;
+    let parts: Vec<&str> = field.split('.').map(|p| p.split('[').next().unwrap_or(p)).collect();
+    for (i, part) in parts.iter().enumerate() {
+        match at.get(*part) {
+            Some(toml::Value::Table(t)) if i + 1 < parts.len() => at = t,
+            Some(_) => return true,
+            None => return false,
+        }
+    }
+    true
 }
 
 /// 1-based line of byte `offset` in `text`.
@@ -904,6 +1001,80 @@ mod tests {
 
     fn dongcheng() -> Scenario {
         Scenario::parse(include_str!("../../../scenarios/dongcheng.toml")).unwrap()
+    }
+
+    /// A folder of its own under the system's temporary folder, for one test's files.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("gatelab-scenario-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("calibrated")).unwrap();
+        dir
+    }
+
+    const FRAGMENT: &str = "[demand]\nrows = [\n  { start = \"07:00\", minutes = 5, outbound = 120.0, inbound = 6.0, gate = \"main\" },\n]\n\n[service]\ndistribution = \"gamma\"\nface_s = 1.8\nface_cv = 0.4\n\n[population]\nopt_out_share = 0.2\n";
+
+    /// dongcheng.toml without its demand and opt-out share, including `calibrated/site.toml`.
+    fn including(dir: &Path) -> std::path::PathBuf {
+        let base = include_str!("../../../scenarios/dongcheng.toml");
+        let mut text = String::from("include = [\"calibrated/site.toml\"]\n");
+        let mut skip = false;
+        for line in base.lines() {
+            if line.starts_with('[') {
+                skip = line.trim() == "[demand]";
+            }
+            if skip || line.starts_with("opt_out_share") {
+                continue;
+            }
+            text.push_str(line);
+            text.push('\n');
+        }
+        let gate = Scenario::parse(base).unwrap().gates[0].name.clone();
+        std::fs::write(dir.join("calibrated/site.toml"), FRAGMENT.replace("\"main\"", &format!("{gate:?}"))).unwrap();
+        let path = dir.join("site.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn an_included_fragment_fills_the_scenario_before_validation() {
+        let dir = scratch("include");
+        let s = Scenario::load(&including(&dir)).unwrap();
+        assert_eq!(s.demand.rows.len(), 1);
+        assert_eq!(s.service.distribution, ServiceDistribution::Gamma);
+        assert_eq!((s.service.face_s, s.service.face_cv), (1.8, Some(0.4)));
+        assert_eq!(s.population.opt_out_share, 0.2);
+        // The scenario's own tables stay (the card time was not in the fragment).
+        assert_eq!(s.service.card_s, Service::default().card_s);
+    }
+
+    #[test]
+    fn include_errors_name_the_file_that_holds_the_problem() {
+        let dir = scratch("include-errors");
+        let path = including(&dir);
+        // A key set in both: the error names both files.
+        let text = std::fs::read_to_string(&path).unwrap().replace("[population]", "[population]\nopt_out_share = 0.1");
+        std::fs::write(&path, text).unwrap();
+        let e = Scenario::load(&path).unwrap_err();
+        assert_eq!(e.field, "population.opt_out_share");
+        assert!(e.file.ends_with("site.toml") && e.message.contains("calibrated/site.toml"), "{e}");
+        // A bad value in the fragment: the error is the fragment's, with its line.
+        let path = including(&dir);
+        let bad = FRAGMENT.replace("\"main\"", "\"north\"").replace("face_cv = 0.4", "face_cv = -1.0");
+        std::fs::write(dir.join("calibrated/site.toml"), bad).unwrap();
+        let e = Scenario::load(&path).unwrap_err();
+        assert!(e.file.ends_with("calibrated/site.toml") && e.field == "service.face_cv" && e.line == Some(9), "{e}");
+        // A missing fragment: named, with how to make it.
+        std::fs::remove_file(dir.join("calibrated/site.toml")).unwrap();
+        let e = Scenario::load(&path).unwrap_err();
+        assert!(e.field == "include" && e.line == Some(1) && e.message.contains("gatelab calibrate"), "{e}");
+    }
+
+    #[test]
+    fn gamma_service_needs_a_positive_cv() {
+        let mut s = dongcheng();
+        s.service.distribution = ServiceDistribution::Gamma;
+        assert_eq!(s.validate(), Ok(()));
+        s.service.card_cv = Some(0.0);
+        assert_eq!(s.validate().unwrap_err().field, "service.card_cv");
     }
 
     /// Sums of counts near `u32::MAX` overflowed in `validate` (a panic in debug builds; in

@@ -165,7 +165,7 @@ fn run_one_desk(step: &mut Step, agents: &mut Agents, g: usize, k: usize) {
                     step.scenario.service.desk_help_s
                 };
                 let Ok((_, mut agent, _, _)) = agents.get_mut(e) else { continue };
-                let ends = step.service_end(mean, &mut agent.draws);
+                let ends = step.service_end(mean, step.scenario.service.cv, &mut agent.draws);
                 agent.service_start_ms.get_or_insert(step.now_ms);
                 step.gatehouse.desks[g].serving[k] = Some((e, Some(ends)));
             }

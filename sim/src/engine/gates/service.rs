@@ -218,13 +218,13 @@ fn run_lane(step: &mut Step, agents: &mut Agents, l: usize) {
                     continue;
                 };
                 let s = &step.scenario.service;
-                let mean = match method {
-                    Method::Face => s.face_s + s.face_decision_s,
-                    Method::Credential(CredentialKind::IdCard, _) => s.id_card_s,
-                    Method::Credential(..) => s.card_s,
+                let (mean, cv) = match method {
+                    Method::Face => (s.face_s + s.face_decision_s, s.face_cv.unwrap_or(s.cv)),
+                    Method::Credential(CredentialKind::IdCard, _) => (s.id_card_s, s.id_card_cv.unwrap_or(s.cv)),
+                    Method::Credential(..) => (s.card_s, s.card_cv.unwrap_or(s.cv)),
                 };
                 let Ok((_, mut agent, _, _)) = agents.get_mut(e) else { continue };
-                let ends_tick = step.service_end(mean, &mut agent.draws);
+                let ends_tick = step.service_end(mean, cv, &mut agent.draws);
                 agent.service_start_ms.get_or_insert(step.now_ms);
                 step.gatehouse.lanes[l].phase = Phase::Serving { agent: e, ends_tick, method };
             }

@@ -155,7 +155,8 @@ pub(super) fn near(body: Option<&Body>, spot: Vec2, within: f32) -> bool {
     body.is_none_or(|b| b.pos.distance(spot) <= within)
 }
 
-pub(super) fn draw_service(scenario: &Scenario, mean_s: f64, rng: &mut ChaCha8Rng) -> f64 {
+/// One service time of mean `mean_s` and coefficient of variation `cv` (lognormal, gamma).
+pub(super) fn draw_service(scenario: &Scenario, mean_s: f64, cv: f64, rng: &mut ChaCha8Rng) -> f64 {
     let s = &scenario.service;
     match s.distribution {
         ServiceDistribution::Deterministic => mean_s,
@@ -164,10 +165,17 @@ pub(super) fn draw_service(scenario: &Scenario, mean_s: f64, rng: &mut ChaCha8Rn
             mean_s * e
         }
         ServiceDistribution::Lognormal => {
-            let sigma2 = (1.0 + s.cv * s.cv).ln();
+            let sigma2 = (1.0 + cv * cv).ln();
             let mu = mean_s.ln() - sigma2 / 2.0;
             let z: f64 = StandardNormal.sample(rng);
             (mu + sigma2.sqrt() * z).exp()
+        }
+        ServiceDistribution::Gamma => {
+            // Validation keeps cv in (0, 3]; shape 1/cv², scale mean·cv².
+            match rand_distr::Gamma::new(1.0 / (cv * cv), mean_s * cv * cv) {
+                Ok(gamma) => gamma.sample(rng),
+                Err(_) => mean_s,
+            }
         }
     }
 }
@@ -203,9 +211,10 @@ impl Step<'_> {
     pub(super) fn tick_at(&self, ms: u64) -> u64 {
         self.tick + ms.saturating_sub(self.now_ms).div_ceil(self.dt_ms)
     }
-    /// The tick a service of mean `mean_s` ends, drawn from the served person's own `draws`.
-    pub(super) fn service_end(&self, mean_s: f64, draws: &mut ChaCha8Rng) -> u64 {
-        let seconds = draw_service(self.scenario, mean_s, draws);
+    /// The tick a service of mean `mean_s` (and coefficient of variation `cv`) ends, drawn from
+    /// the served person's own `draws`.
+    pub(super) fn service_end(&self, mean_s: f64, cv: f64, draws: &mut ChaCha8Rng) -> u64 {
+        let seconds = draw_service(self.scenario, mean_s, cv, draws);
         self.tick + service_ticks(seconds, self.dt_ms)
     }
 }

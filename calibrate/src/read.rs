@@ -1,0 +1,714 @@
+//! Reading logs, streamed: a `csv::Reader` over a buffered file, one row at a time, so a 2 GB
+//! export needs no more memory than a small one. Three layouts:
+//!
+//! - [`Format::Passages`]: gatelab's own `passages.csv` (`gatelab run --out DIR`): `t_s`,
+//!   `agent`, `kind`, `gate`, `lane`, `direction`, `credential`, `decision`, `wait_s`,
+//!   `service_s`. Its `wait_s` is a queue signal: arrivals are reconstructed exactly.
+//! - [`Format::Gatelab`]: the documented gatelab CSV layout for any terminal's export:
+//!   `time` (`YYYY-MM-DD HH:MM:SS[.fff]`, a `T` between date and time also reads, or
+//!   `HH:MM:SS[.f]` for a one-day log), `gate`, `direction` (`in`/`out`), `credential`
+//!   (`face`, `ic_card`, `pin`, `id_card`, `other`), `result` (`granted`, `denied` or
+//!   `denied:<reason>`); optional `person` (a pseudonymous id, only used to join retries),
+//!   `lane` (the terminal or reader; without it a gate and direction count as one lane) and
+//!   `wait_s` (seconds queued, if a queue camera or the terminal gives it).
+//! - [`Format::Mapped`]: any CSV through a [`crate::mapping`] file.
+//!
+//! Bad rows never panic: each becomes an [`Issue`] (kind, line, why) and is skipped and
+//! counted, or, with `strict`, stops the read with the first one.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+use crate::CalibrateError;
+use crate::event::{Credential, Direction, Event, Names, hash_person};
+use crate::mapping::{Mapped, Ready};
+
+/// Which layout a log has.
+#[derive(Clone, Debug)]
+pub enum Format {
+    Passages,
+    Gatelab,
+    Mapped(Box<Ready>),
+}
+
+impl Format {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::Passages => "passages",
+            Format::Gatelab => "gatelab",
+            Format::Mapped(_) => "mapped",
+        }
+    }
+}
+
+pub const PASSAGES_COLUMNS: [&str; 10] =
+    ["t_s", "agent", "kind", "gate", "lane", "direction", "credential", "decision", "wait_s", "service_s"];
+pub const GATELAB_COLUMNS: [&str; 5] = ["time", "gate", "direction", "credential", "result"];
+pub const GATELAB_OPTIONAL: [&str; 3] = ["person", "lane", "wait_s"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IssueKind {
+    /// A time that does not parse.
+    BadTime,
+    /// Earlier than the row before it in the same file.
+    OutOfOrder,
+    /// The same row again at the same time.
+    Duplicate,
+    /// A direction, credential or result value the layout (or mapping) does not know.
+    UnknownValue,
+    /// A row with too few fields, or a field that is not what its column holds.
+    BadRow,
+}
+
+impl fmt::Display for IssueKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IssueKind::BadTime => "unparseable time",
+            IssueKind::OutOfOrder => "time out of order",
+            IssueKind::Duplicate => "duplicated row",
+            IssueKind::UnknownValue => "unknown value",
+            IssueKind::BadRow => "bad row",
+        })
+    }
+}
+
+/// One skipped row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    pub file: String,
+    pub line: u64,
+    pub kind: IssueKind,
+    pub why: String,
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}: {}", self.file, self.line, self.kind, self.why)
+    }
+}
+
+/// Skipped rows: counts by kind, and the first [`Issues::KEEP`] in full (a broken 2 GB export
+/// must not fill memory with its complaints).
+#[derive(Clone, Debug, Default)]
+pub struct Issues {
+    pub listed: Vec<Issue>,
+    pub counts: std::collections::BTreeMap<IssueKind, u64>,
+    /// Rows a mapping said to `ignore` (not an issue, but counted).
+    pub ignored: u64,
+}
+
+impl Issues {
+    pub const KEEP: usize = 200;
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+    fn push(&mut self, issue: Issue) {
+        *self.counts.entry(issue.kind).or_default() += 1;
+        if self.listed.len() < Issues::KEEP {
+            self.listed.push(issue);
+        }
+    }
+}
+
+/// What one file gave.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadStats {
+    pub rows: u64,
+    pub events: u64,
+    pub bytes: u64,
+}
+
+/// Where each needed column is in the header.
+struct Columns {
+    idx: Vec<Option<usize>>,
+}
+
+impl Columns {
+    fn find(
+        file: &Path,
+        format: &str,
+        header: &csv::StringRecord,
+        required: &[&str],
+        optional: &[&str],
+    ) -> Result<Columns, CalibrateError> {
+        let at = |name: &str| header.iter().position(|h| h.trim().trim_start_matches('\u{feff}') == name);
+        let missing: Vec<String> = required.iter().filter(|c| at(c).is_none()).map(|c| c.to_string()).collect();
+        if !missing.is_empty() {
+            return Err(CalibrateError::Columns {
+                file: file.to_path_buf(),
+                format: format.to_string(),
+                missing,
+                expected: required.iter().map(|c| c.to_string()).collect(),
+                found: header.iter().map(str::to_string).collect(),
+            });
+        }
+        Ok(Columns { idx: required.iter().chain(optional).map(|c| at(c)).collect() })
+    }
+}
+
+fn field(record: &csv::StringRecord, at: Option<usize>) -> Option<&str> {
+    at.and_then(|i| record.get(i)).map(str::trim)
+}
+
+/// `HH:MM:SS[.f]` → seconds.
+fn parse_clock(text: &str) -> Option<f64> {
+    let mut parts = text.split(':');
+    let h: u32 = parts.next()?.parse().ok()?;
+    let m: u32 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    (parts.next().is_none() && h < 24 && m < 60 && (0.0..61.0).contains(&s)).then(|| f64::from(h * 3600 + m * 60) + s)
+}
+
+/// The gatelab layout's time: `YYYY-MM-DD HH:MM:SS[.fff]` (or with `T`), or `HH:MM:SS[.f]`.
+pub fn parse_gatelab_time(text: &str) -> Option<(i64, f64)> {
+    let text = text.trim();
+    match text.split_once([' ', 'T']) {
+        None => Some((0, parse_clock(text)?)),
+        Some((date, clock)) => {
+            let mut ymd = date.split('-');
+            let y: i32 = ymd.next()?.parse().ok()?;
+            let m: u32 = ymd.next()?.parse().ok()?;
+            let d: u32 = ymd.next()?.parse().ok()?;
+            let date = chrono::NaiveDate::from_ymd_opt(y, m, d)?;
+            let day = date.signed_duration_since(chrono::NaiveDate::default()).num_days();
+            Some((day, parse_clock(clock.trim_end_matches('Z'))?))
+        }
+    }
+}
+
+/// `granted`, `undetected` and `uncontrolled:…` are passages; `denied` / `denied:<reason>` not.
+fn parse_result(text: &str) -> Option<bool> {
+    match text.split_once(':').map_or(text, |(head, _)| head) {
+        "granted" | "undetected" | "uncontrolled" => Some(true),
+        "denied" => Some(false),
+        _ => None,
+    }
+}
+
+/// Where a read puts what it finds besides events: the names it interns, the rows it skips,
+/// and whether the first bad row stops it.
+#[derive(Debug)]
+pub struct Sink<'a> {
+    pub names: &'a mut Names,
+    pub issues: &'a mut Issues,
+    pub strict: bool,
+}
+
+/// Read one log, calling `on_event` for each good row in order; bad rows go to `sink.issues`
+/// (or stop the read when `sink.strict`). `progress` gets the bytes read so far, now and then.
+pub fn read_log<R: Read>(
+    file: &Path,
+    input: R,
+    format: &Format,
+    sink: Sink,
+    progress: &mut dyn FnMut(u64),
+    on_event: &mut dyn FnMut(Event),
+) -> Result<ReadStats, CalibrateError> {
+    let Sink { names, issues, strict } = sink;
+    let mut reader =
+        csv::ReaderBuilder::new().flexible(true).from_reader(std::io::BufReader::with_capacity(1 << 16, input));
+    let header = reader.headers().map_err(|e| match e.kind() {
+        csv::ErrorKind::Io(_) => {
+            CalibrateError::Io { file: file.to_path_buf(), source: std::io::Error::other(e.to_string()) }
+        }
+        _ => CalibrateError::Empty { file: file.to_path_buf() },
+    })?;
+    if header.is_empty() || header.iter().all(|h| h.trim().is_empty()) {
+        return Err(CalibrateError::Empty { file: file.to_path_buf() });
+    }
+    let header = header.clone();
+    let cols = match format {
+        Format::Passages => Columns::find(file, "passages", &header, &PASSAGES_COLUMNS, &[])?,
+        Format::Gatelab => Columns::find(file, "gatelab", &header, &GATELAB_COLUMNS, &GATELAB_OPTIONAL)?,
+        Format::Mapped(m) => {
+            let c = &m.columns;
+            let mut required = vec![c.time.as_str(), c.direction.as_str(), c.credential.as_str(), c.result.as_str()];
+            required.extend(c.gate.as_deref());
+            let columns = Columns::find(file, "mapped", &header, &required, &[])?;
+            let at = |name: &Option<String>| name.as_deref().and_then(|n| header.iter().position(|h| h.trim() == n));
+            // Optional columns of the mapping: named, but absent from this export, is an error.
+            for (what, name) in [("lane", &c.lane), ("person", &c.person)] {
+                if let Some(n) = name
+                    && at(name).is_none()
+                {
+                    return Err(CalibrateError::Columns {
+                        file: file.to_path_buf(),
+                        format: format!("mapped ({what})"),
+                        missing: vec![n.clone()],
+                        expected: required.iter().map(|c| c.to_string()).chain([n.clone()]).collect(),
+                        found: header.iter().map(str::to_string).collect(),
+                    });
+                }
+            }
+            let mut idx = columns.idx;
+            idx.truncate(4);
+            idx.push(at(&c.gate));
+            idx.push(at(&c.lane));
+            idx.push(at(&c.person));
+            Columns { idx }
+        }
+    };
+    let file_label = file.display().to_string();
+    let mut stats = ReadStats::default();
+    let mut record = csv::StringRecord::new();
+    let mut last: Option<(i64, f64)> = None;
+    // Rows seen at the current time: an exact repeat among them is a duplicate.
+    let mut same_time: HashSet<u64> = HashSet::new();
+    let mut line: u64 = 1;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let at = e.position().map_or(line + 1, |p| p.line());
+                if let csv::ErrorKind::Io(_) = e.kind() {
+                    return Err(CalibrateError::Io {
+                        file: file.to_path_buf(),
+                        source: std::io::Error::other(e.to_string()),
+                    });
+                }
+                let issue = Issue { file: file_label.clone(), line: at, kind: IssueKind::BadRow, why: e.to_string() };
+                if strict {
+                    return Err(CalibrateError::Strict {
+                        file: file.to_path_buf(),
+                        line: issue.line,
+                        kind: issue.kind,
+                        why: issue.why,
+                    });
+                }
+                issues.push(issue);
+                line = at;
+                continue;
+            }
+        }
+        line = record.position().map_or(line + 1, |p| p.line());
+        stats.rows += 1;
+        if stats.rows % 65_536 == 0 {
+            progress(reader.position().byte());
+        }
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let parsed = match format {
+            Format::Passages => passage_row(&record, &cols, names),
+            Format::Gatelab => gatelab_row(&record, &cols, names),
+            Format::Mapped(m) => mapped_row(&record, &cols, m, names),
+        };
+        let mut event = match parsed {
+            Ok(Some(e)) => e,
+            Ok(None) => {
+                issues.ignored += 1;
+                continue;
+            }
+            Err((kind, why)) => {
+                if strict {
+                    return Err(CalibrateError::Strict { file: file.to_path_buf(), line, kind, why });
+                }
+                issues.push(Issue { file: file_label.clone(), line, kind, why });
+                continue;
+            }
+        };
+        event.line = line;
+        let now = (event.day, event.t_s);
+        if let Some(prev) = last {
+            if now < prev {
+                let why =
+                    format!("{} is before the row above ({}); sort the export by time", clock(now.1), clock(prev.1));
+                if strict {
+                    return Err(CalibrateError::Strict {
+                        file: file.to_path_buf(),
+                        line,
+                        kind: IssueKind::OutOfOrder,
+                        why,
+                    });
+                }
+                issues.push(Issue { file: file_label.clone(), line, kind: IssueKind::OutOfOrder, why });
+                continue;
+            }
+            if now != prev {
+                same_time.clear();
+            }
+        }
+        let row_hash =
+            record.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, f| hash_person(f.as_bytes()) ^ h.rotate_left(7));
+        if !same_time.insert(row_hash) {
+            let why = format!("the same row as an earlier one at {}; the export repeats it", clock(now.1));
+            if strict {
+                return Err(CalibrateError::Strict { file: file.to_path_buf(), line, kind: IssueKind::Duplicate, why });
+            }
+            issues.push(Issue { file: file_label.clone(), line, kind: IssueKind::Duplicate, why });
+            continue;
+        }
+        last = Some(now);
+        stats.events += 1;
+        on_event(event);
+    }
+    stats.bytes = reader.position().byte();
+    progress(stats.bytes);
+    if stats.rows == 0 {
+        return Err(CalibrateError::Empty { file: file.to_path_buf() });
+    }
+    Ok(stats)
+}
+
+/// "HH:MM:SS.s" of seconds since midnight.
+pub fn clock(t_s: f64) -> String {
+    let tenths = (t_s * 10.0).round().max(0.0) as u64;
+    format!("{:02}:{:02}:{:02}.{}", tenths / 36_000, tenths / 600 % 60, tenths / 10 % 60, tenths % 10)
+}
+
+type RowResult = Result<Option<Event>, (IssueKind, String)>;
+
+fn required<'a>(
+    record: &'a csv::StringRecord,
+    cols: &Columns,
+    i: usize,
+    name: &str,
+) -> Result<&'a str, (IssueKind, String)> {
+    field(record, cols.idx[i])
+        .ok_or_else(|| (IssueKind::BadRow, format!("no {name} field (the row is shorter than the header)")))
+}
+
+fn number(text: &str, name: &str) -> Result<f64, (IssueKind, String)> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| (IssueKind::BadRow, format!("{name} {text:?} is not a number")))
+}
+
+fn unknown(what: &str, value: &str, allowed: &str) -> (IssueKind, String) {
+    (IssueKind::UnknownValue, format!("{what} {value:?} is not one of {allowed}"))
+}
+
+fn passage_row(record: &csv::StringRecord, cols: &Columns, names: &mut Names) -> RowResult {
+    let t = required(record, cols, 0, "t_s")?;
+    let t_s = t
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| (IssueKind::BadTime, format!("t_s {t:?} is not seconds since midnight")))?;
+    let agent = required(record, cols, 1, "agent")?;
+    let kind = required(record, cols, 2, "kind")?;
+    let gate = names.gate(required(record, cols, 3, "gate")?);
+    let lane_name = required(record, cols, 4, "lane")?;
+    let direction = required(record, cols, 5, "direction")?;
+    let direction = Direction::parse(direction).ok_or_else(|| unknown("direction", direction, "in, out"))?;
+    let credential = required(record, cols, 6, "credential")?;
+    let credential = Credential::parse(credential)
+        .ok_or_else(|| unknown("credential", credential, "face, ic_card, pin, id_card, tailgate, guard, …"))?;
+    let decision = required(record, cols, 7, "decision")?;
+    let granted = parse_result(decision)
+        .ok_or_else(|| unknown("decision", decision, "granted, undetected, uncontrolled:…, denied:…"))?;
+    let wait_s = number(required(record, cols, 8, "wait_s")?, "wait_s")?;
+    let service_s = number(required(record, cols, 9, "service_s")?, "service_s")?;
+    let lane = match lane_name {
+        "guard-door" | "car-gate" => None,
+        name => Some(names.lane(gate, name)),
+    };
+    Ok(Some(Event {
+        line: 0,
+        day: 0,
+        t_s,
+        gate,
+        lane,
+        direction,
+        credential,
+        granted,
+        person: Some(hash_person(agent.as_bytes())),
+        resident: Some(matches!(kind, "owner" | "renter")),
+        wait_s: Some(wait_s),
+        service_s: Some(service_s),
+    }))
+}
+
+fn gatelab_row(record: &csv::StringRecord, cols: &Columns, names: &mut Names) -> RowResult {
+    let time = required(record, cols, 0, "time")?;
+    let (day, t_s) = parse_gatelab_time(time).ok_or_else(|| {
+        (IssueKind::BadTime, format!("time {time:?}: write YYYY-MM-DD HH:MM:SS[.fff] (or HH:MM:SS for one day)"))
+    })?;
+    let gate_name = required(record, cols, 1, "gate")?;
+    if gate_name.is_empty() {
+        return Err((IssueKind::BadRow, "an empty gate".into()));
+    }
+    let gate = names.gate(gate_name);
+    let direction = required(record, cols, 2, "direction")?;
+    let direction = Direction::parse(direction).ok_or_else(|| unknown("direction", direction, "in, out"))?;
+    let credential = required(record, cols, 3, "credential")?;
+    let credential = Credential::parse(credential)
+        .ok_or_else(|| unknown("credential", credential, "face, ic_card, pin, id_card, other"))?;
+    let result = required(record, cols, 4, "result")?;
+    let granted = parse_result(result).ok_or_else(|| unknown("result", result, "granted, denied, denied:<reason>"))?;
+    let person = field(record, cols.idx[5]).filter(|p| !p.is_empty()).map(|p| hash_person(p.as_bytes()));
+    // Without a lane column, a gate's direction is one lane.
+    let lane_name = field(record, cols.idx[6]).filter(|l| !l.is_empty()).unwrap_or(direction.as_str());
+    let wait_s = match field(record, cols.idx[7]).filter(|w| !w.is_empty()) {
+        Some(w) => Some(number(w, "wait_s")?),
+        None => None,
+    };
+    Ok(Some(Event {
+        line: 0,
+        day,
+        t_s,
+        gate,
+        lane: (credential != Credential::Other).then(|| names.lane(gate, lane_name)),
+        direction,
+        credential,
+        granted,
+        person,
+        resident: None,
+        wait_s,
+        service_s: None,
+    }))
+}
+
+fn look_up<T: Copy>(
+    table: &std::collections::BTreeMap<String, Mapped<T>>,
+    value: &str,
+    what: &str,
+) -> Result<Mapped<T>, (IssueKind, String)> {
+    table.get(value).copied().ok_or_else(|| {
+        (
+            IssueKind::UnknownValue,
+            format!("{what} {value:?} is not in the mapping's [{what}] table; add it (or map it to \"ignore\")"),
+        )
+    })
+}
+
+fn mapped_row(record: &csv::StringRecord, cols: &Columns, m: &Ready, names: &mut Names) -> RowResult {
+    let time = required(record, cols, 0, &m.columns.time)?;
+    let (day, t_s) = m
+        .parse_time(time)
+        .ok_or_else(|| (IssueKind::BadTime, format!("{time:?} does not match the mapping's format {:?}", m.format)))?;
+    let Mapped::To(direction) = look_up(&m.direction, required(record, cols, 1, &m.columns.direction)?, "direction")?
+    else {
+        return Ok(None);
+    };
+    let Mapped::To(credential) =
+        look_up(&m.credential, required(record, cols, 2, &m.columns.credential)?, "credential")?
+    else {
+        return Ok(None);
+    };
+    let Mapped::To(granted) = look_up(&m.result, required(record, cols, 3, &m.columns.result)?, "result")? else {
+        return Ok(None);
+    };
+    let gate_name = match (&m.columns.gate_name, field(record, cols.idx[4])) {
+        (_, Some(g)) if !g.is_empty() => g,
+        (Some(name), _) => name.as_str(),
+        _ => return Err((IssueKind::BadRow, "an empty gate".into())),
+    };
+    let gate = names.gate(gate_name);
+    let lane_name = field(record, cols.idx[5]).filter(|l| !l.is_empty()).unwrap_or(direction.as_str());
+    let person = field(record, cols.idx[6]).filter(|p| !p.is_empty()).map(|p| hash_person(p.as_bytes()));
+    Ok(Some(Event {
+        line: 0,
+        day,
+        t_s,
+        gate,
+        lane: (credential != Credential::Other).then(|| names.lane(gate, lane_name)),
+        direction,
+        credential,
+        granted,
+        person,
+        resident: None,
+        wait_s: None,
+        service_s: None,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "time,gate,lane,direction,credential,result,person\n";
+
+    fn read(text: &str, strict: bool) -> (Result<ReadStats, CalibrateError>, Issues, Vec<Event>) {
+        let mut names = Names::default();
+        let mut issues = Issues::default();
+        let mut events = Vec::new();
+        let r = read_log(
+            Path::new("gate.csv"),
+            text.as_bytes(),
+            &Format::Gatelab,
+            Sink { names: &mut names, issues: &mut issues, strict },
+            &mut |_| {},
+            &mut |e| events.push(e),
+        );
+        (r, issues, events)
+    }
+
+    #[test]
+    fn a_good_log_reads_every_row() {
+        let text = format!(
+            "{HEADER}2025-03-04 07:00:01.5,north,out-1,out,face,granted,p1\n2025-03-04T07:00:03,north,out-1,out,ic_card,denied:credential_expired,\n"
+        );
+        let (r, issues, events) = read(&text, true);
+        assert_eq!(r.unwrap().events, 2);
+        assert_eq!(issues.total(), 0);
+        assert_eq!((events[0].t_s, events[0].line, events[1].line), (7.0 * 3600.0 + 1.5, 2, 3));
+        assert!(events[0].person.is_some() && events[1].person.is_none() && !events[1].granted);
+        assert_eq!(events[0].day, 20_151);
+    }
+
+    #[test]
+    fn wrong_columns_name_the_file_and_the_columns_expected() {
+        let (r, _, _) = read("when,where,who\n07:00:00,north,p1\n", false);
+        let e = r.unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, CalibrateError::Columns { .. }));
+        assert!(
+            text.contains("gate.csv")
+                && text.contains("\"time\"")
+                && text.contains("\"result\"")
+                && text.contains("when"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_empty_file_or_a_header_alone_is_an_error_naming_the_file() {
+        for text in ["", HEADER] {
+            let (r, _, _) = read(text, false);
+            let e = r.unwrap_err();
+            assert!(matches!(e, CalibrateError::Empty { .. }) && e.to_string().contains("gate.csv"), "{e}");
+        }
+    }
+
+    /// Each bad row is skipped and listed with its line and kind; --strict stops at the first.
+    #[test]
+    fn bad_rows_are_listed_by_line_and_kind_or_stop_a_strict_read() {
+        let rows = [
+            "2025-03-04 07:00:01,north,out-1,out,face,granted,p1", // 2: fine
+            "2025-03-04 7h01,north,out-1,out,face,granted,p2",     // 3: bad time
+            "2025-03-04 07:00:05,north,out-1,out,face,granted,p3", // 4: fine
+            "2025-03-04 07:00:05,north,out-1,out,face,granted,p3", // 5: duplicate
+            "2025-03-04 07:00:02,north,out-1,out,face,granted,p4", // 6: out of order
+            "2025-03-04 07:00:09,north,out-1,out,palm,granted,p5", // 7: unknown credential
+            "2025-03-04 07:00:10,north,out-1,sideways,face,granted,p6", // 8: unknown direction
+            "2025-03-04 07:00:11,north",                           // 9: short row
+            "2025-03-04 07:00:12,north,out-1,out,face,granted,p7", // 10: fine
+        ];
+        let text = format!("{HEADER}{}\n", rows.join("\n"));
+        let (r, issues, events) = read(&text, false);
+        assert_eq!(r.unwrap().events, 3);
+        assert_eq!(events.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 4, 10]);
+        let listed: Vec<(u64, IssueKind)> = issues.listed.iter().map(|i| (i.line, i.kind)).collect();
+        assert_eq!(
+            listed,
+            [
+                (3, IssueKind::BadTime),
+                (5, IssueKind::Duplicate),
+                (6, IssueKind::OutOfOrder),
+                (7, IssueKind::UnknownValue),
+                (8, IssueKind::UnknownValue),
+                (9, IssueKind::BadRow),
+            ]
+        );
+        assert!(issues.listed[3].why.contains("palm"), "{:?}", issues.listed[3]);
+        assert!(issues.listed[0].to_string().starts_with("gate.csv:3: unparseable time"), "{}", issues.listed[0]);
+        let (r, _, events) = read(&text, true);
+        let e = r.unwrap_err();
+        assert!(matches!(e, CalibrateError::Strict { line: 3, kind: IssueKind::BadTime, .. }), "{e}");
+        assert_eq!(events.len(), 1);
+    }
+
+    /// A large export of garbage is read streamed: no panic, a bounded list of issues.
+    #[test]
+    fn a_large_garbage_stream_is_read_with_bounded_issues() {
+        struct Garbage {
+            left: u64,
+            state: u64,
+        }
+        impl Read for Garbage {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = (buf.len() as u64).min(self.left) as usize;
+                for b in &mut buf[..n] {
+                    self.state = self.state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    // Printable bytes, commas, quotes and newlines: rows of every shape.
+                    *b = b" ,\n\"0123456789:-abcdefghij\xff"[(self.state >> 59) as usize % 27];
+                }
+                self.left -= n as u64;
+                Ok(n)
+            }
+        }
+        let input = HEADER.as_bytes().chain(Garbage { left: 4 << 20, state: 7 });
+        let mut names = Names::default();
+        let mut issues = Issues::default();
+        let r = read_log(
+            Path::new("big.csv"),
+            input,
+            &Format::Gatelab,
+            Sink { names: &mut names, issues: &mut issues, strict: false },
+            &mut |_| {},
+            &mut |_| {},
+        );
+        assert!(r.is_ok());
+        assert!(issues.total() > 1000);
+        assert_eq!(issues.listed.len(), Issues::KEEP);
+    }
+
+    /// An export in the shipped Hikvision mapping's shape: events mapped, alarms ignored, an
+    /// event type the mapping lacks reported by line, a missing column named.
+    #[test]
+    fn a_vendor_export_reads_through_its_mapping() {
+        let mapping =
+            crate::mapping::Mapping::parse(include_str!("../mappings/hikvision-ivms4200-ac-events.toml")).unwrap();
+        let format = Format::Mapped(Box::new(mapping));
+        let text = "Employee ID,Name,Device Name,Card Reader,Event Types,Time\n\
+            1001,A,East Gate,Exit Card Reader,Face Authentication Failed,2025-03-04 07:31:10\n\
+            1001,A,East Gate,Exit Card Reader,Authenticated via Face,2025-03-04 07:31:12\n\
+            ,,East Gate,Exit Card Reader,Door Open Timeout,2025-03-04 07:31:40\n\
+            1002,B,East Gate,Entrance Card Reader,Authenticated via Card,2025-03-04 07:32:00\n\
+            1003,C,East Gate,Entrance Card Reader,Palm Vein Authenticated,2025-03-04 07:32:05\n";
+        let mut names = Names::default();
+        let mut issues = Issues::default();
+        let mut events = Vec::new();
+        let sink = Sink { names: &mut names, issues: &mut issues, strict: false };
+        read_log(Path::new("export.csv"), text.as_bytes(), &format, sink, &mut |_| {}, &mut |e| events.push(e))
+            .unwrap();
+        assert_eq!(events.len(), 3);
+        assert_eq!(
+            (events[0].credential, events[0].granted, events[0].direction),
+            (Credential::Face, false, Direction::Out)
+        );
+        assert_eq!(events[0].person, events[1].person);
+        assert_eq!((events[2].credential, events[2].direction), (Credential::IcCard, Direction::In));
+        assert_eq!(issues.ignored, 1);
+        assert_eq!((issues.listed[0].line, issues.listed[0].kind), (6, IssueKind::UnknownValue));
+        assert!(issues.listed[0].why.contains("Palm Vein Authenticated"), "{}", issues.listed[0]);
+        let Format::Mapped(m) = &format else { unreachable!() };
+        let without_person = text.replacen("Employee ID", "Staff No.", 1);
+        let mut names = Names::default();
+        let mut issues = Issues::default();
+        let sink = Sink { names: &mut names, issues: &mut issues, strict: false };
+        let e = read_log(Path::new("export.csv"), without_person.as_bytes(), &format, sink, &mut |_| {}, &mut |_| {})
+            .unwrap_err();
+        assert!(e.to_string().contains("Employee ID") && e.to_string().contains("export.csv"), "{e}");
+        assert!(m.columns.person.is_some());
+    }
+
+    #[test]
+    fn passages_rows_read_with_their_queue_signal_and_residents() {
+        let text = "time,t_s,agent,kind,gate,lane,direction,credential,decision,wait_s,service_s,tailgated\n\
+            07:00:02.0,25202.0,17,owner,main,out-1,out,face,granted,3.5,1.2,false\n\
+            07:00:04.0,25204.0,18,courier,main,guard-door,in,guard,granted,0.0,20.0,false\n\
+            07:00:05.0,25205.0,19,renter,main,out-1,out,tailgate,uncontrolled:tailgating,0.0,0.0,true\n";
+        let mut names = Names::default();
+        let mut issues = Issues::default();
+        let mut events = Vec::new();
+        read_log(
+            Path::new("passages.csv"),
+            text.as_bytes(),
+            &Format::Passages,
+            Sink { names: &mut names, issues: &mut issues, strict: true },
+            &mut |_| {},
+            &mut |e| events.push(e),
+        )
+        .unwrap();
+        assert_eq!(events.len(), 3);
+        assert_eq!((events[0].wait_s, events[0].service_s, events[0].resident), (Some(3.5), Some(1.2), Some(true)));
+        assert_eq!((events[1].lane, events[1].resident), (None, Some(false)));
+        assert_eq!((events[2].credential, events[2].granted), (Credential::Other, true));
+    }
+}
