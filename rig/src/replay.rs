@@ -115,7 +115,8 @@ pub fn replay<T: Transport>(
                 .event(entry.at, &entry.event, &mut target_actions)
                 .with_context(|| format!("trace line {}, terminal {}", position + 2, config.id))?;
             report.events += 1;
-            report.target_ticks += done.ticks;
+            // The target's count, as it reports it: a broken counter must not panic the host.
+            report.target_ticks = report.target_ticks.saturating_add(done.ticks);
             report.heap_free_min = report.heap_free_min.min(done.heap_free);
             if !matches!(entry.event, gatelab_core::Event::Admin(_)) {
                 let first = *heap_at_first_gate_event.get_or_insert(done.heap_free);

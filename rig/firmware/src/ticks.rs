@@ -4,7 +4,7 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m::peripheral::syst::SystClkSource;
-use cortex_m::peripheral::{DCB, DWT, SYST};
+use cortex_m::peripheral::{DCB, DWT, SCB, SYST};
 use cortex_m_rt::exception;
 use gatelab_core::wire::TickSource;
 
@@ -23,6 +23,8 @@ pub struct Ticks {
     /// High bits of CYCCNT (which wraps every 2^32 cycles).
     dwt_high: u64,
     dwt_last: u32,
+    /// The last SysTick count handed out: a count never goes back, whatever the counter did.
+    systick_last: u64,
 }
 
 impl Ticks {
@@ -43,16 +45,20 @@ impl Ticks {
         syst.enable_interrupt();
         syst.enable_counter();
         let source = if moving { TickSource::DwtCycles } else { TickSource::SysTickIcount };
-        Ticks { source, dwt_high: 0, dwt_last: 0 }
+        Ticks { source, dwt_high: 0, dwt_last: 0, systick_last: 0 }
     }
 
     fn systick() -> u64 {
         loop {
             let wraps = SYSTICK_WRAPS.load(Ordering::Acquire);
             let value = SYST::get_current();
+            // The counter can reload before its exception has run (QEMU takes interrupts between
+            // translation blocks): then the wrap is pending, uncounted, and the value high.
+            let uncounted = SCB::is_pendst_pending() && value > SYSTICK_RELOAD / 2;
             // A wrap between the two reads would pair the new value with the old count.
             if SYSTICK_WRAPS.load(Ordering::Acquire) == wraps {
-                return u64::from(wraps) * u64::from(SYSTICK_RELOAD + 1) + u64::from(SYSTICK_RELOAD - value);
+                let wraps = u64::from(wraps) + u64::from(uncounted);
+                return wraps * u64::from(SYSTICK_RELOAD + 1) + u64::from(SYSTICK_RELOAD - value);
             }
         }
     }
@@ -69,7 +75,10 @@ impl Clock for Ticks {
                 self.dwt_last = now;
                 self.dwt_high + u64::from(now)
             }
-            TickSource::SysTickIcount => Ticks::systick(),
+            TickSource::SysTickIcount => {
+                self.systick_last = self.systick_last.max(Ticks::systick());
+                self.systick_last
+            }
         }
     }
     fn source(&self) -> TickSource {
