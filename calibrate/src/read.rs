@@ -16,10 +16,12 @@
 //! Bad rows never panic: each becomes an [`Issue`] (kind, line, why) and is skipped and
 //! counted, or, with `strict`, stops the read with the first one.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
+use std::rc::Rc;
 
 use crate::CalibrateError;
 use crate::event::{Credential, Direction, Event, Names, hash_person};
@@ -207,8 +209,10 @@ pub fn read_log<R: Read>(
     on_event: &mut dyn FnMut(Event),
 ) -> Result<ReadStats, CalibrateError> {
     let Sink { names, issues, strict } = sink;
+    let cut = Rc::new(Cell::new(CutLines::default()));
+    let capped = LineCap { inner: input, since_newline: 0, skipping: false, lines: 0, cut: Rc::clone(&cut) };
     let mut reader =
-        csv::ReaderBuilder::new().flexible(true).from_reader(std::io::BufReader::with_capacity(1 << 16, input));
+        csv::ReaderBuilder::new().flexible(true).from_reader(std::io::BufReader::with_capacity(1 << 16, capped));
     let header = reader.headers().map_err(|e| match e.kind() {
         csv::ErrorKind::Io(_) => {
             CalibrateError::Io { file: file.to_path_buf(), source: std::io::Error::other(e.to_string()) }
@@ -349,6 +353,19 @@ pub fn read_log<R: Read>(
     progress(stats.bytes);
     if stats.rows == 0 {
         return Err(CalibrateError::Empty { file: file.to_path_buf() });
+    }
+    let cut = cut.get();
+    if cut.lines > 0 {
+        issues.push(Issue {
+            file: file_label,
+            line: cut.first_line,
+            kind: IssueKind::BadRow,
+            why: format!(
+                "{} line(s) longer than {} KiB, cut there (a gate log's row is well under 1 KiB: is this the right file?)",
+                cut.lines,
+                MAX_LINE_BYTES / 1024
+            ),
+        });
     }
     Ok(stats)
 }
@@ -648,6 +665,53 @@ mod tests {
         assert_eq!(issues.listed.len(), Issues::KEEP);
     }
 
+    /// A 2 GiB file without a line break in its middle (a binary export, the wrong file): read
+    /// streamed with bounded memory — the long line cut at 64 KiB, reported with its number —
+    /// and the rows around it still read. Without the cap the CSV reader would grow one record
+    /// to the whole 2 GiB.
+    #[test]
+    fn a_2_gib_file_with_a_2_gib_line_is_read_in_bounded_memory() {
+        struct Filler(u64);
+        impl Read for Filler {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = (buf.len() as u64).min(self.0) as usize;
+                buf[..n].fill(b'x');
+                self.0 -= n as u64;
+                Ok(n)
+            }
+        }
+        let peak_kib = || {
+            std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().to_string())))
+                .and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok())
+        };
+        let before = peak_kib();
+        let row = "2025-03-04 07:00:01,north,out-1,out,face,granted,p1\n";
+        let later = "2025-03-04 07:00:09,north,out-1,out,ic_card,granted,p2\n";
+        let head = format!("{HEADER}{row}").into_bytes();
+        let tail = format!("\n{later}").into_bytes();
+        let input = head.as_slice().chain(Filler(2 << 30)).chain(tail.as_slice());
+        let mut names = Names::default();
+        let mut issues = Issues::default();
+        let mut events = Vec::new();
+        let r = read_log(
+            Path::new("huge.csv"),
+            input,
+            &Format::Gatelab,
+            Sink { names: &mut names, issues: &mut issues, strict: false },
+            &mut |_| {},
+            &mut |e| events.push(e),
+        );
+        assert_eq!(r.unwrap().events, 2, "{:?}", issues.listed);
+        assert_eq!(events.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 4]);
+        let cut = issues.listed.iter().find(|i| i.why.contains("longer than 64 KiB")).expect("the cut is reported");
+        assert_eq!(cut.line, 3, "{cut}");
+        if let (Some(before), Some(after)) = (before, peak_kib()) {
+            assert!(after.saturating_sub(before) < 256 * 1024, "peak memory grew by {} KiB", after - before);
+        }
+    }
+
     /// An export in the shipped Hikvision mapping's shape: events mapped, alarms ignored, an
     /// event type the mapping lacks reported by line, a missing column named.
     #[test]
@@ -710,5 +774,71 @@ mod tests {
         assert_eq!((events[0].wait_s, events[0].service_s, events[0].resident), (Some(3.5), Some(1.2), Some(true)));
         assert_eq!((events[1].lane, events[1].resident), (None, Some(false)));
         assert_eq!((events[2].credential, events[2].granted), (Credential::Other, true));
+    }
+}
+
+/// Longest line read whole. A log row is well under 1 KiB; a file without line breaks (a binary
+/// export, a wrong file) would otherwise grow one CSV record to the size of the file.
+const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Lines cut by [`LineCap`]: how many, and the first one's number.
+#[derive(Clone, Copy, Debug, Default)]
+struct CutLines {
+    lines: u64,
+    first_line: u64,
+}
+
+/// Passes a byte stream through, keeping at most [`MAX_LINE_BYTES`] of each line (the rest up
+/// to the line break is dropped and counted): memory stays bounded whatever the file holds.
+struct LineCap<R> {
+    inner: R,
+    since_newline: usize,
+    skipping: bool,
+    lines: u64,
+    cut: Rc<Cell<CutLines>>,
+}
+
+impl<R: Read> Read for LineCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.inner.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut kept = 0;
+            let mut at = 0;
+            while at < n {
+                let newline = memchr::memchr(b'\n', &buf[at..n]).map(|p| at + p);
+                let body_end = newline.unwrap_or(n);
+                let body = body_end - at;
+                let keep = if self.skipping { 0 } else { body.min(MAX_LINE_BYTES - self.since_newline) };
+                if keep < body && !self.skipping {
+                    self.skipping = true;
+                    let mut cut = self.cut.get();
+                    if cut.lines == 0 {
+                        cut.first_line = self.lines + 1;
+                    }
+                    cut.lines += 1;
+                    self.cut.set(cut);
+                }
+                buf.copy_within(at..at + keep, kept);
+                kept += keep;
+                self.since_newline += keep;
+                match newline {
+                    Some(p) => {
+                        buf[kept] = b'\n';
+                        kept += 1;
+                        self.lines += 1;
+                        self.since_newline = 0;
+                        self.skipping = false;
+                        at = p + 1;
+                    }
+                    None => at = n,
+                }
+            }
+            if kept > 0 {
+                return Ok(kept);
+            }
+        }
     }
 }

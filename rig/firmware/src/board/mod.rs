@@ -11,6 +11,9 @@ mod nucleo_n657x0;
 mod qemu_mps2_an500;
 #[cfg(feature = "qemu-mps3-an547")]
 mod qemu_mps3_an547;
+/// Both QEMU boards keep the terminal's "flash" in RAM that `system_reset` leaves alone.
+#[cfg(any(feature = "qemu-mps2-an500", feature = "qemu-mps3-an547"))]
+mod ram_storage;
 
 #[cfg(feature = "nucleo-h743zi")]
 pub use nucleo_h743zi::*;

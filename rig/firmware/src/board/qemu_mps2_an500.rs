@@ -21,17 +21,9 @@ pub fn heap_start() -> usize {
 
 /// The identity and biometric storage regions (called once, by `serve`).
 pub fn storage() -> Option<(&'static mut [u8], &'static mut [u8])> {
-    use gatelab_core::wire::{STORAGE_BIOMETRIC, STORAGE_IDENTITY};
-    let identity = STORAGE_IDENTITY.bytes() as usize;
-    let biometric = STORAGE_BIOMETRIC.bytes() as usize;
     // SAFETY: the last MiB of the board's RAM block, outside the heap and every linked section;
     // this is its only reference, handed out once.
-    unsafe {
-        Some((
-            core::slice::from_raw_parts_mut(STORAGE_START as *mut u8, identity),
-            core::slice::from_raw_parts_mut((STORAGE_START + identity) as *mut u8, biometric),
-        ))
-    }
+    Some(unsafe { super::ram_storage::regions(STORAGE_START) })
 }
 
 /// CMSDK UART0, wired to the host's socket chardev.

@@ -22,17 +22,9 @@ pub fn heap_start() -> usize {
 
 /// The identity and biometric storage regions (called once, by `serve`).
 pub fn storage() -> Option<(&'static mut [u8], &'static mut [u8])> {
-    use gatelab_core::wire::{STORAGE_BIOMETRIC, STORAGE_IDENTITY};
-    let identity = STORAGE_IDENTITY.bytes() as usize;
-    let biometric = STORAGE_BIOMETRIC.bytes() as usize;
     // SAFETY: the MiB of DDR after the heap, outside every linked section; this is its only
     // reference, handed out once.
-    unsafe {
-        Some((
-            core::slice::from_raw_parts_mut(STORAGE_START as *mut u8, identity),
-            core::slice::from_raw_parts_mut((STORAGE_START + identity) as *mut u8, biometric),
-        ))
-    }
+    Some(unsafe { super::ram_storage::regions(STORAGE_START) })
 }
 
 /// CMSDK UART0 (Secure alias of 0x4930_3000).
