@@ -32,13 +32,6 @@ impl Machine {
             Machine::Mps3An547 => "mps3-an547",
         }
     }
-
-    /// The machine an image was built for, by the board named in its file name (the images
-    /// `cargo xtask firmware` writes are named `<board>-<link>.elf`); the M7 otherwise.
-    pub fn of_image(elf: &Path) -> Machine {
-        let name = elf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if name.contains("an547") { Machine::Mps3An547 } else { Machine::Mps2An500 }
-    }
 }
 
 /// How QEMU is started.
