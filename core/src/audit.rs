@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::consent::{ConsentDefect, ConsentForm, GrantorKind, Purpose};
 use crate::domain::{ConsentId, CredentialId, CredentialKind, PersonId, PersonKind, TerminalId, Timestamp};
+use crate::sync::SyncRefusal;
 use crate::template::TemplateError;
 
 /// Who wrote a record. Every terminal is a template store of its own.
@@ -147,6 +148,9 @@ pub enum DeletionReason {
     /// The card the person's presence depended on expired or was revoked (renters, visitors).
     PurposeEnded,
     PersonLeft,
+    /// The authority held an enrolment's embedding only to deliver it: every camera terminal
+    /// has it now.
+    Delivered,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +172,8 @@ pub enum DiscardReason {
     NonFaceCredentialInUse,
     /// The camera saw a face but the terminal is degraded.
     Degraded,
+    /// The camera saw a face but the terminal's consent lease has lapsed.
+    LeaseLapsed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +205,9 @@ pub enum DecisionReason {
     BadProbe,
     /// The holder is no longer registered.
     UnknownPerson,
+    /// The terminal has lost touch with the authority for longer than its lease: face is off
+    /// until it is back in sync, the person is told to use a card (C7).
+    LeaseLapsed,
 }
 
 impl DecisionReason {
@@ -363,6 +372,39 @@ pub enum AuditEvent {
     InputDropped {
         count: u32,
     },
+    /// The authority logged an admin command as this version (source: management). The
+    /// management records just before it are that command's; the checker dates deletions by
+    /// version through it.
+    AdminLogged {
+        version: u64,
+    },
+    /// The terminal's consent lease runs again: a reply to its request sent at `contact_at`
+    /// (its own clock), with every entry up to `version` applied. The checker recomputes the
+    /// lease's end from the policy, never from the terminal.
+    LeaseRenewed {
+        contact_at: Timestamp,
+        version: u64,
+    },
+    /// The terminal's lease ran out (or, with `last_contact` empty, it has none yet since it
+    /// started): it matches no face until the authority answers it again.
+    LeaseLapsed {
+        last_contact: Option<Timestamp>,
+    },
+    /// A message on the authority link was refused; nothing changed.
+    SyncRefused {
+        reason: SyncRefusal,
+    },
+    /// After `Restarted`: one record per template the terminal recovered from flash, so the
+    /// log says what each store holds in its new life (what the power cut left of an
+    /// interrupted call is unknown otherwise).
+    TemplateRecovered {
+        person: PersonId,
+    },
+    /// After `Restarted`: one record per consent the terminal recovered from flash.
+    ConsentRecovered {
+        person: PersonId,
+        consent: ConsentId,
+    },
 }
 
 impl AuditEvent {
@@ -373,6 +415,7 @@ impl AuditEvent {
             AuditEvent::EnrollmentRefused { .. }
                 | AuditEvent::TemplateStored { .. }
                 | AuditEvent::TemplateDeleted { .. }
+                | AuditEvent::TemplateRecovered { .. }
                 | AuditEvent::FrameDiscarded { .. }
                 | AuditEvent::FrameRetained { .. }
                 | AuditEvent::MatchAttempt { .. }

@@ -16,7 +16,7 @@ use crate::audit::{
     AuditEvent, AuditRecord, DecisionReason, Digest, MatchOutcome, OpenCause, Source, UncontrolledCause,
 };
 use crate::consent::{ConsentForm, GrantorKind, Purpose};
-use crate::domain::{CredentialId, CredentialKind, PersonId, PersonKind, TerminalId, Timestamp};
+use crate::domain::{ConsentId, CredentialId, CredentialKind, PersonId, PersonKind, TerminalId, Timestamp};
 use crate::policy::{FaultMode, MAX_LAWFUL_RETENTION_MS, Policy};
 
 /// One of the invariants of `shared/RULES.md`.
@@ -140,8 +140,20 @@ struct TemplateInfo {
     deadline: Timestamp,
     duty: Duty,
     origin: usize,
+    /// Under an authority: the log version from which a replica knows of the duty (every
+    /// version about the person so far).
+    version: Option<u64>,
     /// Already reported late: report once.
     reported: bool,
+}
+
+/// A terminal linked to an authority: its lease as the checker recomputes it.
+#[derive(Clone, Copy, Debug)]
+struct Lease {
+    /// Its lease runs until then (`None`: lapsed).
+    until: Option<Timestamp>,
+    /// The authority log version it has applied, by its last renewal.
+    version: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -152,6 +164,8 @@ struct SourceInfo {
     last_at: Timestamp,
     /// Grants not yet used by a passage.
     open_grants: u64,
+    /// Set once the source shows it is linked to an authority (a lease record).
+    lease: Option<Lease>,
 }
 
 /// Streaming checker; see the module docs.
@@ -169,6 +183,23 @@ pub struct Checker {
     sources: BTreeMap<Source, SourceInfo>,
     violations: Vec<Violation>,
     first_broken_link: Option<usize>,
+    /// The authority's newest logged version (`None`: no authority in this log). Once one
+    /// is seen, the compound's timeline (persons, cards, consents) is the management's
+    /// records; a linked terminal's own records of them are its replica's view.
+    logged: Option<u64>,
+    /// Per person, the newest log version that concerned them.
+    person_version: BTreeMap<PersonId, u64>,
+    /// Each linked terminal's view of who has an active consent (by consent id).
+    replica_consents: BTreeMap<(Source, PersonId), ConsentId>,
+    /// Terms of every consent record seen: defect and retention end.
+    consent_terms: BTreeMap<ConsentId, (Option<&'static str>, Timestamp)>,
+    /// Overdue templates on linked terminals that had not yet applied the duty's version:
+    /// they must be gone by the terminal's next renewal that covers it.
+    deferred: BTreeSet<(Source, PersonId)>,
+    /// A source between its `Restarted` record and its first record that is not recovery.
+    recovering: Option<Source>,
+    /// Overdue templates on linked terminals, judged at the terminal's next own record.
+    overdue_waiting: BTreeSet<(Source, PersonId)>,
 }
 
 fn secs(ms: u64) -> String {
@@ -190,6 +221,13 @@ impl Checker {
             sources: BTreeMap::new(),
             violations: Vec::new(),
             first_broken_link: None,
+            logged: None,
+            person_version: BTreeMap::new(),
+            replica_consents: BTreeMap::new(),
+            consent_terms: BTreeMap::new(),
+            deferred: BTreeSet::new(),
+            recovering: None,
+            overdue_waiting: BTreeSet::new(),
         };
         c.check_policy();
         c
@@ -228,6 +266,18 @@ impl Checker {
                 ),
             );
         }
+        if p.lease_ms == 0 || p.lease_ms >= p.deletion_bound_ms {
+            self.flag(
+                Rule::C4,
+                None,
+                format!(
+                    "policy '{}' lets a terminal cut off from the authority match faces for {} (its lease), not less than the deletion bound ({})",
+                    p.name,
+                    secs(p.lease_ms),
+                    secs(p.deletion_bound_ms)
+                ),
+            );
+        }
         if p.on_fault == FaultMode::OpenForAll {
             self.flag(
                 Rule::C7,
@@ -255,9 +305,60 @@ impl Checker {
     pub fn observe(&mut self, index: usize, r: &AuditRecord) {
         self.records = self.records.max(index + 1);
         self.check_sequence(index, r);
-        self.check_overdue(index, r.at);
         let src = r.source;
+        // A new life: what the store holds is what its `TemplateRecovered` records say (a
+        // power cut may have lost the records of the call it interrupted). Recovery finishes
+        // what the cut interrupted (the sweep's deletions) before anything else, so deadlines
+        // are judged again from its first other record.
+        if let AuditEvent::Restarted { .. } = r.event {
+            let held: Vec<PersonId> = self.templates.keys().filter(|(_, s)| *s == src).map(|(p, _)| *p).collect();
+            for person in held {
+                self.remove_template(person, src);
+            }
+            self.recovering = Some(src);
+            let views: Vec<(Source, PersonId)> =
+                self.replica_consents.keys().filter(|(s, _)| *s == src).copied().collect();
+            for view in views {
+                self.replica_consents.remove(&view);
+            }
+        }
+        let recovery_record = matches!(
+            r.event,
+            AuditEvent::Restarted { .. }
+                | AuditEvent::TemplateRecovered { .. }
+                | AuditEvent::ConsentRecovered { .. }
+                | AuditEvent::TemplateDeleted { .. }
+        );
+        if !(recovery_record && self.recovering == Some(src)) {
+            self.recovering = None;
+            self.check_overdue(index, r.at, src);
+        }
+        // Under an authority, a linked terminal's registry records only mirror the timeline.
+        let timeline = self.logged.is_none() || src == Source::Management;
+        if src == Source::Management
+            && let Some(person) = person_of(&r.event)
+        {
+            let next = self.logged.map_or(0, |v| v + 1);
+            self.person_version.insert(person, next);
+        }
         match r.event {
+            AuditEvent::PersonRegistered { .. }
+            | AuditEvent::PersonLeft { .. }
+            | AuditEvent::CredentialIssued { .. }
+            | AuditEvent::CredentialRevoked { .. }
+                if !timeline => {}
+            AuditEvent::ConsentRecorded { person, consent, .. }
+            | AuditEvent::ConsentRejected { person, consent, .. }
+                if !timeline =>
+            {
+                let accepted = matches!(r.event, AuditEvent::ConsentRecorded { .. });
+                if accepted {
+                    self.replica_consents.insert((src, person), consent);
+                }
+            }
+            AuditEvent::ConsentWithdrawn { person } if !timeline => {
+                self.replica_consents.remove(&(src, person));
+            }
             AuditEvent::PersonRegistered { person, kind, .. } => {
                 self.persons.insert(person, PersonInfo { kind });
                 self.left.remove(&person);
@@ -280,6 +381,7 @@ impl Checker {
             }
             AuditEvent::ConsentRecorded {
                 person,
+                consent,
                 purpose,
                 form,
                 explicit,
@@ -304,6 +406,7 @@ impl Checker {
                     }
                 };
                 let limit = r.at.plus_ms(self.policy.max_retention_ms);
+                self.consent_terms.insert(consent, (defect, retention_until.min(limit)));
                 if retention_until > limit {
                     self.flag(Rule::C5, Some(index), format!("{person}'s consent keeps the template until {retention_until}, beyond the policy's limit ({limit})"));
                 }
@@ -330,7 +433,12 @@ impl Checker {
             }
             AuditEvent::ConsentRejected { .. } | AuditEvent::EnrollmentRefused { .. } => {}
             AuditEvent::TemplateStored { person, .. } => {
-                if let Some(why) = self.consent_problem(person, r.at) {
+                let problem = if self.is_linked(src) {
+                    self.replica_consent_problem(src, person, r.at)
+                } else {
+                    self.consent_problem(person, r.at)
+                };
+                if let Some(why) = problem {
                     self.flag(
                         Rule::C1,
                         Some(index),
@@ -338,7 +446,8 @@ impl Checker {
                     );
                 }
                 let (deadline, duty, origin) = self.required_deadline(person, index);
-                self.set_template(person, src, TemplateInfo { deadline, duty, origin, reported: false });
+                let version = self.duty_version(person);
+                self.set_template(person, src, TemplateInfo { deadline, duty, origin, version, reported: false });
             }
             AuditEvent::TemplateDeleted { person, .. } => {
                 if self.remove_template(person, src).is_none() {
@@ -395,7 +504,84 @@ impl Checker {
                     self.flag(Rule::C6, Some(index), format!("{src} let {what:?} be exported"));
                 }
             }
-            AuditEvent::ClockWentBackwards { .. } | AuditEvent::Restarted { .. } | AuditEvent::InputDropped { .. } => {}
+            AuditEvent::ClockWentBackwards { .. } | AuditEvent::InputDropped { .. } => {}
+            AuditEvent::Restarted { .. } => {}
+            AuditEvent::ConsentRecovered { person, consent } => {
+                if src != Source::Management {
+                    self.replica_consents.insert((src, person), consent);
+                }
+            }
+            AuditEvent::TemplateRecovered { person } => {
+                let (deadline, duty, origin) = self.required_deadline(person, index);
+                let version = self.duty_version(person);
+                self.set_template(person, src, TemplateInfo { deadline, duty, origin, version, reported: false });
+            }
+            AuditEvent::AdminLogged { version } => {
+                if src == Source::Management {
+                    self.logged = Some(version);
+                }
+            }
+            AuditEvent::LeaseLapsed { .. } => {
+                if let Some(s) = self.sources.get_mut(&src) {
+                    let version = s.lease.map_or(0, |l| l.version);
+                    s.lease = Some(Lease { until: None, version });
+                }
+            }
+            AuditEvent::LeaseRenewed { contact_at, version } => {
+                self.check_renewal(index, r.at, src, contact_at, version)
+            }
+            AuditEvent::SyncRefused { .. } => {}
+        }
+    }
+
+    fn is_linked(&self, src: Source) -> bool {
+        self.sources.get(&src).is_some_and(|s| s.lease.is_some())
+    }
+
+    fn duty_version(&self, person: PersonId) -> Option<u64> {
+        self.logged.map(|_| self.person_version.get(&person).copied().unwrap_or(0))
+    }
+
+    /// Why a linked terminal may not store `person`'s template by its own replica's view.
+    fn replica_consent_problem(&self, src: Source, person: PersonId, at: Timestamp) -> Option<String> {
+        let Some(id) = self.replica_consents.get(&(src, person)) else {
+            return Some(format!("{src} had recorded no consent of theirs"));
+        };
+        match self.consent_terms.get(id) {
+            None => Some(String::from("its consent record was never seen")),
+            Some((Some(defect), _)) => Some(format!("the recorded consent is invalid ({defect})")),
+            Some((None, until)) if at >= *until => Some(format!("consent expired at {until}")),
+            Some(_) => None,
+        }
+    }
+
+    /// A linked terminal renewed its lease, having applied the log up to `version`: every
+    /// template it holds past its deadline whose duty that version covers had to be gone.
+    fn check_renewal(&mut self, index: usize, at: Timestamp, src: Source, contact_at: Timestamp, version: u64) {
+        if contact_at > at {
+            self.flag(
+                Rule::C8,
+                Some(index),
+                format!("{src} renewed its lease by a contact at {contact_at}, later than the record ({at})"),
+            );
+        }
+        let lease_ms = self.policy.lease_ms;
+        if let Some(s) = self.sources.get_mut(&src) {
+            s.lease = Some(Lease { until: Some(contact_at.plus_ms(lease_ms)), version });
+        }
+        let waiting: Vec<PersonId> =
+            self.deferred.range((src, PersonId(0))..=(src, PersonId(u32::MAX))).map(|&(_, p)| p).collect();
+        for person in waiting {
+            let Some(info) = self.templates.get(&(person, src)).copied() else {
+                self.deferred.remove(&(src, person));
+                continue;
+            };
+            if info.deadline.plus_ms(self.policy.deletion_bound_ms) >= at {
+                self.deferred.remove(&(src, person));
+            } else if info.version.is_some_and(|v| v <= version) {
+                self.deferred.remove(&(src, person));
+                self.report_overdue(person, src, index, at);
+            }
         }
     }
 
@@ -409,8 +595,13 @@ impl Checker {
             Some(s) if restarted => {
                 s.next_seq = 1;
                 s.chain_head = r.digest;
-                s.last_at = s.last_at.max(r.at);
+                // Its clock starts again from the time it had persisted (at most an hour old).
+                s.last_at = r.at;
                 s.open_grants = 0;
+                // A terminal starts again without a lease.
+                if let Some(lease) = &mut s.lease {
+                    lease.until = None;
+                }
                 Some(Digest::GENESIS)
             }
             None => {
@@ -421,6 +612,7 @@ impl Checker {
                         chain_head: r.digest,
                         last_at: r.at,
                         open_grants: 0,
+                        lease: None,
                     },
                 );
                 (r.seq == 0).then_some(Digest::GENESIS)
@@ -494,21 +686,16 @@ impl Checker {
             consider(c.retention_until, Duty::Retention, fallback_origin);
         }
         if self.persons.get(&person).is_some_and(|p| p.kind.is_time_limited()) {
-            // The stay ends with the last usable card; if every card was revoked, at the last
-            // revocation. A person never seen with a card gives the log no date to hold them to.
-            let mut usable: Option<Timestamp> = None;
-            let mut last_revoked: Option<Timestamp> = None;
+            // The stay ends when the last card stops being usable: at its expiry, or at its
+            // revocation if that came first. A person never seen with a card gives the log no
+            // date to hold them to.
+            let mut end: Option<Timestamp> = None;
             for (_, id) in self.by_holder.range((person, CredentialId(0))..=(person, CredentialId(u64::MAX))) {
                 let Some(c) = self.credentials.get(id).filter(|c| c.kind.is_personal_non_face()) else { continue };
-                match c.revoked_at {
-                    Some(t) => last_revoked = Some(last_revoked.map_or(t, |l| l.max(t))),
-                    None => {
-                        let until = c.expires_at.unwrap_or(Timestamp::NEVER);
-                        usable = Some(usable.map_or(until, |u| u.max(until)));
-                    }
-                }
+                let until = c.expires_at.unwrap_or(Timestamp::NEVER).min(c.revoked_at.unwrap_or(Timestamp::NEVER));
+                end = Some(end.map_or(until, |e| e.max(until)));
             }
-            if let Some(end) = usable.or(last_revoked) {
+            if let Some(end) = end {
                 consider(end, Duty::StayEnded, fallback_origin);
             }
         }
@@ -525,6 +712,8 @@ impl Checker {
     }
 
     fn remove_template(&mut self, person: PersonId, src: Source) -> Option<TemplateInfo> {
+        self.deferred.remove(&(src, person));
+        self.overdue_waiting.remove(&(src, person));
         let old = self.templates.remove(&(person, src))?;
         self.due.remove(&(old.deadline, person, src));
         Some(old)
@@ -537,13 +726,15 @@ impl Checker {
             .range((person, FIRST_SOURCE)..=(person, Source::Management))
             .map(|((_, s), info)| (*s, *info))
             .collect();
+        let version = self.duty_version(person);
         for (src, info) in stores {
             let (deadline, duty, origin) = self.required_deadline(person, info.origin);
-            self.set_template(person, src, TemplateInfo { deadline, duty, origin, reported: info.reported });
+            let info = TemplateInfo { deadline, duty, origin, version, reported: info.reported };
+            self.set_template(person, src, info);
         }
     }
 
-    fn check_overdue(&mut self, index: usize, now: Timestamp) {
+    fn check_overdue(&mut self, index: usize, now: Timestamp, current: Source) {
         let bound = self.policy.deletion_bound_ms;
         // `due` holds only templates not yet reported late, earliest deadline first.
         while let Some(&(deadline, person, src)) = self.due.first() {
@@ -551,11 +742,54 @@ impl Checker {
                 break;
             }
             self.due.pop_first();
-            let Some(info) = self.templates.get_mut(&(person, src)) else {
+            if !self.templates.contains_key(&(person, src)) {
                 continue;
-            };
-            info.reported = true;
-            let info = *info;
+            }
+            if self.is_linked(src) {
+                // A linked terminal is judged on its own records: one that is switched off
+                // writes none, and deletes at its restart before anything else.
+                self.overdue_waiting.insert((src, person));
+            } else {
+                self.report_overdue(person, src, index, now);
+            }
+        }
+        if !self.is_linked(current) {
+            return;
+        }
+        let waiting: Vec<PersonId> = self
+            .overdue_waiting
+            .range((current, PersonId(0))..=(current, PersonId(u32::MAX)))
+            .map(|&(_, p)| p)
+            .collect();
+        let lease_version = self.sources.get(&current).and_then(|s| s.lease).map_or(0, |l| l.version);
+        for person in waiting {
+            self.overdue_waiting.remove(&(current, person));
+            let Some(info) = self.templates.get(&(person, current)).copied() else { continue };
+            // Its deadline may have moved since (a new consent): then it is queued again.
+            if info.deadline.plus_ms(bound) >= now {
+                continue;
+            }
+            // It cannot delete what it has not yet been told: it is held to the duty once it
+            // has applied the version that carries it (a lapsed lease keeps it from matching
+            // meanwhile; see `check_match`).
+            if info.version.is_some_and(|v| v > lease_version) {
+                self.deferred.insert((current, person));
+            } else {
+                self.report_overdue(person, current, index, now);
+            }
+        }
+    }
+
+    fn report_overdue(&mut self, person: PersonId, src: Source, index: usize, now: Timestamp) {
+        let bound = self.policy.deletion_bound_ms;
+        let Some(info) = self.templates.get_mut(&(person, src)) else { return };
+        if info.reported {
+            return;
+        }
+        info.reported = true;
+        let info = *info;
+        {
+            let deadline = info.deadline;
             let (rule, why) = match info.duty {
                 Duty::Withdrawal => (Rule::C4, "consent was withdrawn"),
                 Duty::PersonLeft => (Rule::C5, "the person left the compound"),
@@ -575,6 +809,18 @@ impl Checker {
 
     fn check_match(&mut self, index: usize, at: Timestamp, src: Source, person: PersonId) {
         let bound = self.policy.deletion_bound_ms;
+        if let Some(lease) = self.sources.get(&src).and_then(|s| s.lease)
+            && lease.until.is_none_or(|until| at >= until)
+        {
+            self.flag(
+                Rule::C4,
+                Some(index),
+                format!(
+                    "{src} matched {person} at {at} while its consent lease had lapsed (no confirmed contact with the authority within {})",
+                    secs(self.policy.lease_ms)
+                ),
+            );
+        }
         if !self.templates.contains_key(&(person, src)) {
             self.flag(
                 Rule::C8,
@@ -615,11 +861,17 @@ impl Checker {
         }
     }
 
-    fn has_valid_non_face(&self, person: PersonId, at: Timestamp) -> bool {
+    /// Whether `person` held a usable card, ID or PIN at `at`; a revocation counts only from
+    /// `grace` after it (the time a linked terminal may take to learn of it).
+    fn has_valid_non_face(&self, person: PersonId, at: Timestamp, grace: u64) -> bool {
         self.by_holder
             .range((person, CredentialId(0))..=(person, CredentialId(u64::MAX)))
             .filter_map(|(_, id)| self.credentials.get(id))
-            .any(|c| c.revoked_at.is_none() && c.kind.is_personal_non_face() && c.expires_at.is_none_or(|t| at < t))
+            .any(|c| {
+                c.revoked_at.is_none_or(|t| at < t.plus_ms(grace))
+                    && c.kind.is_personal_non_face()
+                    && c.expires_at.is_none_or(|t| at < t)
+            })
     }
 
     fn check_decision(
@@ -653,11 +905,29 @@ impl Checker {
                 );
             }
             DecisionReason::FaceMatched if resident => {
-                if let Some(p) = person.filter(|&p| !self.has_valid_non_face(p, at)) {
+                // A linked terminal learns of a revocation within the deletion bound (its lease is
+                // shorter): until then its own view still shows the card.
+                let grace = if self.is_linked(src) { self.policy.deletion_bound_ms } else { 0 };
+                if let Some(p) = person.filter(|&p| !self.has_valid_non_face(p, at, grace)) {
                     self.flag(Rule::C2, Some(index), format!("{p} entered by face at {src} while holding no valid card, ID or PIN: face is their only way in"));
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// The person a registry or consent record is about.
+fn person_of(event: &AuditEvent) -> Option<PersonId> {
+    match *event {
+        AuditEvent::PersonRegistered { person, .. }
+        | AuditEvent::PersonLeft { person }
+        | AuditEvent::CredentialIssued { person, .. }
+        | AuditEvent::CredentialRevoked { person, .. }
+        | AuditEvent::ConsentRecorded { person, .. }
+        | AuditEvent::ConsentWithdrawn { person }
+        | AuditEvent::TemplateStored { person, .. }
+        | AuditEvent::TemplateDeleted { person, .. } => Some(person),
+        _ => None,
     }
 }

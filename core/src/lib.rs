@@ -32,6 +32,7 @@ pub mod flash;
 pub mod journal;
 pub mod persist;
 pub mod policy;
+pub mod sync;
 pub mod template;
 pub mod terminal;
 pub mod trace;

@@ -40,6 +40,9 @@ const CLASS_CREDENTIAL: u8 = 2;
 const CLASS_CONSENT: u8 = 3;
 const CLASS_LINK: u8 = 4;
 const CLASS_META: u8 = 5;
+/// The authority log version applied (written after the entries' own records, before the
+/// acknowledgement that reports it leaves).
+const CLASS_SYNC: u8 = 6;
 const CLASS_TEMPLATE: u8 = 16;
 
 /// Room asked for before a registry, card, consent or link record (postcard of the largest:
@@ -101,6 +104,8 @@ pub struct PersistentTerminal<I, B> {
     links: BTreeMap<PersonId, u64>,
     next_handle: u64,
     meta: Meta,
+    /// The authority log version on flash.
+    sync_version: u64,
     scratch: Vec<u8>,
     out: Vec<Action>,
 }
@@ -144,6 +149,7 @@ impl<I: Flash, B: Flash> PersistentTerminal<I, B> {
         let mut state = Restored::default();
         let mut links = BTreeMap::new();
         let mut meta = Meta::default();
+        let mut sync_version = 0;
         for (k, value) in &ids {
             match k.class {
                 CLASS_PERSON => state.persons.extend(postcard::from_bytes::<Person>(value).ok()),
@@ -155,6 +161,7 @@ impl<I: Flash, B: Flash> PersistentTerminal<I, B> {
                     }
                 }
                 CLASS_META => meta = postcard::from_bytes(value).unwrap_or_default(),
+                CLASS_SYNC => sync_version = postcard::from_bytes(value).unwrap_or_default(),
                 _ => {}
             }
         }
@@ -218,6 +225,7 @@ impl<I: Flash, B: Flash> PersistentTerminal<I, B> {
             links,
             next_handle,
             meta,
+            sync_version,
             scratch: Vec::new(),
             out: Vec::new(),
         };
@@ -236,6 +244,23 @@ impl<I: Flash, B: Flash> PersistentTerminal<I, B> {
 
     pub fn terminal(&self) -> &Terminal {
         &self.terminal
+    }
+
+    /// Link the terminal to its compound's authority ([`Terminal::attach_authority`]), resuming
+    /// from the log version on flash. Call after every [`PersistentTerminal::open`].
+    pub fn attach_authority(&mut self, now: Timestamp, key: crate::sync::LinkKey) -> Result<&[Action], PersistError> {
+        let (applied, boot) = (self.sync_version, self.meta.boot);
+        let mut out = core::mem::take(&mut self.out);
+        out.clear();
+        let result = self.drive(|t| t.attach_authority(now, key, applied, boot).collect(), &mut out);
+        self.out = out;
+        result?;
+        Ok(&self.out)
+    }
+
+    /// The authority log version on flash.
+    pub fn durable_sync_version(&self) -> u64 {
+        self.sync_version
     }
 
     /// Feed one event; durable changes are on flash before the actions come back.
@@ -296,6 +321,15 @@ impl<I: Flash, B: Flash> PersistentTerminal<I, B> {
             if let Action::Audit(record) = action {
                 self.write_through(&record.event)?;
             }
+        }
+        // The version after the entries' effects and before the acknowledgement goes out (the
+        // caller sends it only once this returns): a cut in between re-applies entries, whose
+        // effects are idempotent, and never reports one that is not on flash.
+        if let Some(applied) = self.terminal.sync_version()
+            && applied != self.sync_version
+        {
+            self.put_identity(CLASS_SYNC, 0, &encode(&applied))?;
+            self.sync_version = applied;
         }
         out.extend(actions);
         Ok(())

@@ -39,7 +39,45 @@ pub struct Policy {
     pub deletion_bound_ms: u64,
     /// Behaviour on camera or matcher faults (C7).
     pub on_fault: FaultMode,
+    /// A terminal linked to the compound's authority matches faces only while its last
+    /// confirmed contact is younger than this ([`crate::sync`]); shorter than
+    /// `deletion_bound_ms`, so a withdrawal stops matches everywhere within the bound even on a
+    /// terminal that is cut off.
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
 }
+
+/// Half the default deletion bound: a terminal renews every third of it, so two lost answers
+/// in a row still do not lapse it.
+pub const DEFAULT_LEASE_MS: u64 = 30_000;
+
+fn default_lease_ms() -> u64 {
+    DEFAULT_LEASE_MS
+}
+
+/// A policy that cannot be run as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyError {
+    /// `lease_ms` must be shorter than `deletion_bound_ms` (and not zero).
+    LeaseNotShorterThanBound { lease_ms: u64, deletion_bound_ms: u64 },
+    /// The core could not build a terminal for it.
+    Unusable,
+}
+
+impl core::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PolicyError::LeaseNotShorterThanBound { lease_ms, deletion_bound_ms } => write!(
+                f,
+                "lease_ms = {lease_ms} must be above 0 and below deletion_bound_ms = {deletion_bound_ms}: a terminal cut off from the authority would otherwise still match a withdrawn person after the deletion bound — shorten the lease (e.g. half the bound)"
+            ),
+            PolicyError::Unusable => f.write_str("the policy cannot be run"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for PolicyError {}
 
 impl Policy {
     /// The default: face optional, cards for every resident, frames of card users discarded,
@@ -54,6 +92,7 @@ impl Policy {
             max_retention_ms: 365 * 24 * 3600 * 1000,
             deletion_bound_ms: 60_000,
             on_fault: FaultMode::DegradeToNonFace,
+            lease_ms: DEFAULT_LEASE_MS,
         }
     }
 
@@ -70,6 +109,7 @@ impl Policy {
             max_retention_ms: 365 * 24 * 3600 * 1000,
             deletion_bound_ms: 60_000,
             on_fault: FaultMode::OpenForAll,
+            lease_ms: DEFAULT_LEASE_MS,
         }
     }
 
@@ -80,6 +120,17 @@ impl Policy {
             "forced-face" => Some(Policy::forced_face()),
             _ => None,
         }
+    }
+
+    /// Whether the policy can be run: the lease is shorter than the deletion bound.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        if self.lease_ms == 0 || self.lease_ms >= self.deletion_bound_ms {
+            return Err(PolicyError::LeaseNotShorterThanBound {
+                lease_ms: self.lease_ms,
+                deletion_bound_ms: self.deletion_bound_ms,
+            });
+        }
+        Ok(())
     }
 
     /// Whether residents may pass with this non-face credential kind.

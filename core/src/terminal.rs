@@ -23,6 +23,7 @@ use crate::domain::{
     CompoundId, Credential, CredentialId, CredentialKind, Person, PersonId, PersonKind, TerminalId, Timestamp,
 };
 use crate::policy::{FaultMode, Policy};
+use crate::sync::{Downlink, LinkKey, Replica, SyncRefusal, Uplink};
 use crate::template::{Candidate, Precision, Probe, TemplateError, TemplateStore};
 
 /// Static settings of one terminal.
@@ -117,6 +118,9 @@ pub enum Event {
     /// Time passed; nothing else happened.
     Tick,
     Admin(AdminCommand),
+    /// A frame from the compound's authority ([`crate::sync::Downlink::seal`]'s bytes), for a
+    /// terminal provisioned with a link key ([`Terminal::attach_authority`]).
+    FromAuthority(Vec<u8>),
 }
 
 impl Event {
@@ -128,6 +132,8 @@ impl Event {
             Event::Admin(AdminCommand::Enroll { person, .. }) => {
                 Event::Admin(AdminCommand::Enroll { person: *person, embedding: Vec::new() })
             }
+            // May carry enrolments.
+            Event::FromAuthority(_) => Event::FromAuthority(Vec::new()),
             other => other.clone(),
         }
     }
@@ -151,6 +157,8 @@ pub enum AdminRejection {
     /// The terminal's identity storage is full: nothing new can be registered until room is
     /// made (move-outs, withdrawals); withdrawals and move-outs always work.
     StorageFull,
+    /// This terminal takes admin commands only from its authority link (it has one).
+    NotFromAuthority,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -174,6 +182,8 @@ pub enum Action {
     Alarm(AlarmKind),
     AdminRejected(AdminRejection),
     Audit(AuditRecord),
+    /// Send this to the compound's authority (acknowledgement, request, lease renewal).
+    ToAuthority(Uplink),
 }
 
 /// The actions produced by one [`Terminal::handle`] call, drained from a reused buffer.
@@ -217,6 +227,8 @@ pub struct TerminalStats {
     pub frames_discarded: u64,
     pub templates_deleted: u64,
     pub audit_records: u64,
+    /// Authority-link messages refused (forged, foreign, replayed, malformed).
+    pub sync_refused: u64,
 }
 
 #[derive(Debug)]
@@ -244,6 +256,11 @@ pub struct Terminal {
     storage_full: bool,
     /// Set by a persistent driver when flash cannot take another registry or consent record.
     identity_full: bool,
+    /// The authority link, once provisioned: admin commands come only through it, and faces
+    /// are matched only under its lease.
+    replica: Option<Replica>,
+    /// Writes as the compound's management (the authority's registry), not as a terminal.
+    management: bool,
 }
 
 /// How many people a door window lets through: a grant admits its holder, a guard override
@@ -291,6 +308,8 @@ impl Terminal {
             actions: Vec::with_capacity(8),
             storage_full: false,
             identity_full: false,
+            replica: None,
+            management: false,
         })
     }
 
@@ -315,6 +334,8 @@ impl Terminal {
             t.credentials_by_holder.insert((credential.holder, credential.id));
         }
         let consents = state.consents.len() as u32;
+        let recovered_consents: Vec<(PersonId, crate::domain::ConsentId)> =
+            state.consents.iter().map(|c| (c.record.person, c.record.id)).collect();
         for c in state.consents {
             t.ledger.restore(c);
         }
@@ -334,6 +355,15 @@ impl Terminal {
             torn,
             rejected,
         });
+        // What the new life holds, so a log whose last records a power cut lost still says it.
+        for (person, consent) in recovered_consents {
+            t.audit(AuditEvent::ConsentRecovered { person, consent });
+        }
+        for (person, _) in &state.templates {
+            if !unreadable.contains(person) {
+                t.audit(AuditEvent::TemplateRecovered { person: *person });
+            }
+        }
         Ok((t, unreadable))
     }
 
@@ -419,6 +449,12 @@ impl Terminal {
             };
             next = next.min(door_timer);
         }
+        if let Some(r) = &self.replica {
+            next = next.min(r.next_request_at);
+            if let Some(until) = r.lease_until {
+                next = next.min(until);
+            }
+        }
         (next != Timestamp::NEVER).then_some(next)
     }
 
@@ -438,17 +474,77 @@ impl Terminal {
             Event::ComponentFault(c) => self.on_fault(c),
             Event::ComponentRecovered(c) => self.on_recovery(c),
             Event::GuardOverride { credential } => self.on_guard_override(credential),
+            Event::FromAuthority(frame) => self.on_authority_frame(&frame),
             Event::Tick | Event::Admin(_) => {}
         }
         self.finish()
     }
 
     /// [`Terminal::handle`] for an admin command the caller keeps: a compound broadcasting one
-    /// enrolment to every terminal need not copy its embedding for each.
+    /// enrolment to every terminal need not copy its embedding for each. A terminal linked to
+    /// an authority refuses it (audited): its admin commands come only through the link.
     pub fn handle_admin(&mut self, now: Timestamp, cmd: &AdminCommand) -> Actions<'_> {
+        self.begin(now);
+        if self.replica.is_some() {
+            self.refuse_sync(SyncRefusal::AdminOutsideAuthority);
+            self.reject(AdminRejection::NotFromAuthority);
+        } else {
+            self.on_admin(cmd);
+        }
+        self.finish()
+    }
+
+    /// Apply an admin command without the link check: the authority's own registry, and a
+    /// replica applying an authenticated entry.
+    pub(crate) fn apply_entry(&mut self, now: Timestamp, cmd: &AdminCommand) -> Actions<'_> {
         self.begin(now);
         self.on_admin(cmd);
         self.finish()
+    }
+
+    /// Write one record of the authority's own (it speaks as management).
+    pub(crate) fn record_management(&mut self, now: Timestamp, event: AuditEvent) -> Actions<'_> {
+        self.begin(now);
+        self.audit(event);
+        self.finish()
+    }
+
+    /// Make this terminal the authority's registry: its records are the management's.
+    pub(crate) fn speak_for_management(&mut self) {
+        self.management = true;
+    }
+
+    /// Move the clock (timers of the registry).
+    pub(crate) fn advance(&mut self, now: Timestamp) {
+        self.begin(now);
+        self.finish();
+    }
+
+    /// When `person`'s template must be gone (see the retention rules).
+    pub(crate) fn deadline_of(&self, person: PersonId) -> Timestamp {
+        self.template_deadline(person)
+    }
+
+    /// Link this terminal to its compound's authority. From now on admin commands are taken
+    /// only from authenticated authority frames, and faces are matched only under a live
+    /// lease: it starts lapsed (audited) and asks at once. `applied` is the version it has
+    /// durably applied, `boot` its boot count (nonces never repeat across restarts).
+    pub fn attach_authority(&mut self, now: Timestamp, key: LinkKey, applied: u64, boot: u32) -> Actions<'_> {
+        self.begin(now);
+        self.replica = Some(Replica::new(key, applied, boot, self.now));
+        self.audit(AuditEvent::LeaseLapsed { last_contact: None });
+        self.run_timers();
+        self.finish()
+    }
+
+    /// The version of the authority's log applied, if linked.
+    pub fn sync_version(&self) -> Option<u64> {
+        self.replica.as_ref().map(|r| r.applied)
+    }
+
+    /// Whether a linked terminal's lease is live now (true for an unlinked terminal).
+    pub fn lease_live(&self) -> bool {
+        self.replica.as_ref().is_none_or(|r| r.lease_live(self.now))
     }
 
     fn begin(&mut self, now: Timestamp) {
@@ -471,8 +567,8 @@ impl Terminal {
     // ---- audit and decisions -------------------------------------------------------------
 
     fn audit(&mut self, event: AuditEvent) {
-        let record =
-            AuditRecord::chained(&self.chain_head, self.seq, self.now, Source::Terminal(self.config.id), event);
+        let source = if self.management { Source::Management } else { Source::Terminal(self.config.id) };
+        let record = AuditRecord::chained(&self.chain_head, self.seq, self.now, source, event);
         self.chain_head = record.digest;
         self.seq += 1;
         self.stats.audit_records += 1;
@@ -574,6 +670,90 @@ impl Terminal {
             self.alarm(AlarmKind::DoorHeldOpen);
         }
         self.sweep_templates();
+        self.run_link_timers();
+    }
+
+    // ---- the authority link --------------------------------------------------------------
+
+    fn run_link_timers(&mut self) {
+        let now = self.now;
+        let Some(r) = self.replica.as_mut() else { return };
+        if let Some(until) = r.lease_until
+            && now >= until
+        {
+            r.lease_until = None;
+            let last_contact = Timestamp(until.0.saturating_sub(self.policy.lease_ms));
+            self.audit(AuditEvent::LeaseLapsed { last_contact: Some(last_contact) });
+        }
+        if self.replica.as_ref().is_some_and(|r| now >= r.next_request_at) {
+            self.send_request();
+        }
+    }
+
+    fn send_request(&mut self) {
+        let (now, lease, compound, id) = (self.now, self.policy.lease_ms, self.config.compound, self.config.id);
+        if let Some(r) = self.replica.as_mut() {
+            let up = r.request(now, lease, compound, id);
+            self.actions.push(Action::ToAuthority(up));
+        }
+    }
+
+    fn refuse_sync(&mut self, reason: SyncRefusal) {
+        self.stats.sync_refused += 1;
+        self.audit(AuditEvent::SyncRefused { reason });
+    }
+
+    fn on_authority_frame(&mut self, frame: &[u8]) {
+        let Some(r) = self.replica.as_ref() else {
+            return self.refuse_sync(SyncRefusal::BadTag);
+        };
+        let down = match Downlink::open(frame, &r.key) {
+            Ok(d) => d,
+            Err(why) => return self.refuse_sync(why),
+        };
+        let applied = r.applied;
+        let answers = r.answers_open_request(down.nonce);
+        if down.compound != self.config.compound || down.terminal != self.config.id {
+            return self.refuse_sync(SyncRefusal::WrongAddress);
+        }
+        if down.head < applied {
+            // An old frame again, or an authority that lost its log.
+            let why = if answers { SyncRefusal::AuthorityBehind } else { SyncRefusal::Replayed };
+            return self.refuse_sync(why);
+        }
+        let last = down.first + down.entries.len() as u64 - 1;
+        let new = last > applied && down.first <= applied + 1;
+        if !new && !answers && down.nonce.is_some() {
+            return self.refuse_sync(SyncRefusal::Replayed);
+        }
+        if new {
+            // In version order, each exactly once: those already applied are skipped.
+            let skip = (applied + 1 - down.first) as usize;
+            for command in down.entries.iter().skip(skip) {
+                if let Some(command) = command {
+                    self.apply_authority_entry(command);
+                }
+                if let Some(r) = self.replica.as_mut() {
+                    r.applied += 1;
+                }
+            }
+        }
+        // Deletions the entries made due happen before the lease can run again.
+        self.sweep_templates();
+        let lease = self.policy.lease_ms;
+        let Some(r) = self.replica.as_mut() else { return };
+        let applied_now = r.applied;
+        if let Some(contact_at) = r.renew(down.nonce, down.head, lease) {
+            self.audit(AuditEvent::LeaseRenewed { contact_at, version: applied_now });
+        } else if new || down.nonce.is_none() || applied_now < down.head {
+            // Acknowledge, and ask for the rest (a gap, a batch that stopped short, a push).
+            self.send_request();
+        }
+    }
+
+    fn apply_authority_entry(&mut self, command: &AdminCommand) {
+        // The identity-full flag is the persistent driver's, set for the frame as a whole.
+        self.on_admin(command);
     }
 
     fn on_passage(&mut self) {
@@ -708,6 +888,13 @@ impl Terminal {
     }
 
     fn on_face(&mut self, embedding: &[f32]) {
+        if !self.lease_live() {
+            // Cut off from the authority for longer than the lease: a withdrawal may be
+            // waiting; the person uses a card (C7).
+            self.stats.frames_discarded += 1;
+            self.audit(AuditEvent::FrameDiscarded { reason: DiscardReason::LeaseLapsed });
+            return self.decide(None, CredentialKind::Face, DecisionReason::LeaseLapsed);
+        }
         if !self.face_available() {
             self.stats.frames_discarded += 1;
             self.audit(AuditEvent::FrameDiscarded { reason: DiscardReason::Degraded });

@@ -35,11 +35,12 @@ use crate::domain::{
     ConsentId, CredentialId, CredentialKind, Direction, GateId, PersonId, PersonKind, TerminalId, Timestamp,
 };
 use crate::policy::Policy;
+use crate::sync::{SyncRefusal, Uplink};
 use crate::template::TemplateError;
 use crate::terminal::{Action, AdminRejection, Event, TerminalConfig};
 
 /// Bumped on any change to the messages below.
-pub const VERSION: u8 = 3;
+pub const VERSION: u8 = 4;
 
 /// Largest decoded frame (version + body + CRC) either side accepts. A 512-d embedding is
 /// about 2.1 KB of postcard; anything larger is refused as oversize, never buffered.
@@ -382,6 +383,8 @@ disclosable!(PersonId, CredentialId, GateId, ConsentId, Timestamp);
 // 32 bytes, but only ever a SHA-256 output computed in core (`AuditRecord::link`) over
 // identifiers: no constructor takes template data.
 disclosable!(Digest);
+// An HMAC tag over ids and versions (`sync::Uplink::new`): no constructor takes template data.
+disclosable!(crate::sync::SyncTag, crate::domain::CompoundId);
 
 disclosable_checked! {
     Direction => |d| match d { Direction::Inbound | Direction::Outbound => {} };
@@ -417,15 +420,16 @@ disclosable_checked! {
     };
     DeletionReason => |r| match r {
         DeletionReason::Withdrawn | DeletionReason::RetentionExpired | DeletionReason::PurposeEnded
-        | DeletionReason::PersonLeft => {}
+        | DeletionReason::PersonLeft | DeletionReason::Delivered => {}
     };
-    DiscardReason => |r| match r { DiscardReason::NonFaceCredentialInUse | DiscardReason::Degraded => {} };
+    DiscardReason => |r| match r { DiscardReason::NonFaceCredentialInUse | DiscardReason::Degraded | DiscardReason::LeaseLapsed => {} };
     MatchOutcome => |m| match m { MatchOutcome::Matched(p) => need(p), MatchOutcome::NoMatch | MatchOutcome::Rejected => {} };
     DecisionReason => |r| match r {
         DecisionReason::CredentialValid | DecisionReason::FaceMatched | DecisionReason::GuardOverride
         | DecisionReason::UnknownCredential | DecisionReason::CredentialExpired | DecisionReason::CredentialRevoked
         | DecisionReason::CredentialNotAccepted | DecisionReason::FaceRequiredByPolicy | DecisionReason::NoFaceMatch
-        | DecisionReason::FaceUnavailable | DecisionReason::BadProbe | DecisionReason::UnknownPerson => {}
+        | DecisionReason::FaceUnavailable | DecisionReason::BadProbe | DecisionReason::UnknownPerson
+        | DecisionReason::LeaseLapsed => {}
     };
     OpenCause => |c| match c { OpenCause::Grant | OpenCause::GuardOverride | OpenCause::FaultOpenAll => {} };
     UncontrolledCause => |c| match c {
@@ -469,6 +473,20 @@ disclosable_checked! {
             need(boot); need(persons); need(consents); need(templates); need(torn); need(rejected)
         }
         AuditEvent::InputDropped { count } => need(count),
+        AuditEvent::AdminLogged { version } => need(version),
+        AuditEvent::LeaseRenewed { contact_at, version } => { need(contact_at); need(version) }
+        AuditEvent::LeaseLapsed { last_contact } => need(last_contact),
+        AuditEvent::SyncRefused { reason } => need(reason),
+        AuditEvent::TemplateRecovered { person } => need(person),
+        AuditEvent::ConsentRecovered { person, consent } => { need(person); need(consent) }
+    };
+    SyncRefusal => |r| match r {
+        SyncRefusal::Malformed | SyncRefusal::BadTag | SyncRefusal::WrongAddress | SyncRefusal::FutureVersion
+        | SyncRefusal::AuthorityBehind | SyncRefusal::Replayed | SyncRefusal::AdminOutsideAuthority
+        | SyncRefusal::UnknownTerminal => {}
+    };
+    Uplink => |Uplink { compound, terminal, have, nonce, tag }| {
+        need(compound); need(terminal); need(have); need(nonce); need(tag)
     };
     AuditRecord => |AuditRecord { seq, at, source, event, digest }| {
         need(seq); need(at); need(source); need(event); need(digest)
@@ -478,7 +496,7 @@ disclosable_checked! {
         AdminRejection::ConsentRejected(defect) => need(defect),
         AdminRejection::UnknownPerson | AdminRejection::CredentialIdTaken | AdminRejection::UnknownCredential
         | AdminRejection::LastNonFaceCredential | AdminRejection::ExportRefused
-        | AdminRejection::StorageFull => {}
+        | AdminRejection::StorageFull | AdminRejection::NotFromAuthority => {}
     };
     Action => |a| match a {
         Action::Grant { person, credential } => { need(person); need(credential) }
@@ -488,6 +506,7 @@ disclosable_checked! {
         Action::Alarm(kind) => need(kind),
         Action::AdminRejected(why) => need(why),
         Action::Audit(record) => need(record),
+        Action::ToAuthority(up) => need(up),
     };
     Board => |b| match b { Board::QemuMps2An500 | Board::NucleoH743zi | Board::QemuMps3An547 | Board::NucleoN657x0 => {} };
     TickSource => |t| match t { TickSource::DwtCycles | TickSource::SysTickIcount => {} };

@@ -11,7 +11,9 @@
 //! as postcard;
 //! `audit_parse`: stretches of real logs (hash-chained here, as a terminal writes them), one
 //! line of each event kind and the checker's hand-written fixtures; `consent_check`: the same
-//! logs as postcard. Then `cargo fuzz cmin` keeps what adds coverage.
+//! logs as postcard; `sync_frame`: real authority frames (a registration day's pushes and an
+//! answer) and a terminal's report, each under every mode byte. Then `cargo fuzz cmin` keeps
+//! what adds coverage.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -33,6 +35,7 @@ fn main() {
         std::process::exit(2);
     };
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    sync_seeds(&corpus.join("sync_frame"));
     let logs: Vec<Vec<AuditRecord>> = audits
         .iter()
         .map(|p| jsonl::read(BufReader::new(fs::File::open(p).expect("audit log"))).expect("a valid audit log"))
@@ -201,4 +204,41 @@ fn audit_seeds(jsonl_dir: &Path, postcard_dir: &Path, logs: &[Vec<AuditRecord>])
     for (k, r) in by_kind {
         write(jsonl_dir, &format!("one-{k}.jsonl"), format!("{}\n", jsonl::to_line(&r)).as_bytes());
     }
+}
+
+fn sync_seeds(dir: &Path) {
+    use gatelab_core::consent::Grantor;
+    use gatelab_core::sync::{Authority, AuthorityAction, LinkKey, Uplink};
+    use gatelab_core::{
+        AdminCommand, CompoundId, ConsentId, ConsentRecord, Credential, CredentialId, Gate, GateId, Person, PersonKind,
+    };
+    let compound = CompoundId(5);
+    let master = [0x42; 32];
+    let lane = Gate { id: GateId(1) }.inbound();
+    let mut authority = Authority::new(compound, Policy::compliant(), &master, [(lane, true)]).expect("policy");
+    let person = Person { id: PersonId(1), kind: PersonKind::Owner, household: None, age_years: 40 };
+    let card = Credential { id: CredentialId(9), holder: PersonId(1), kind: CredentialKind::IcCard, expires_at: None };
+    let consent =
+        ConsentRecord::face_access(ConsentId(1), PersonId(1), compound, Grantor::Subject, Timestamp(0), 86_400_000);
+    let mut frames = Vec::new();
+    for command in [
+        AdminCommand::RegisterPerson(person),
+        AdminCommand::IssueCredential(card),
+        AdminCommand::RecordConsent(consent),
+        AdminCommand::Enroll { person: PersonId(1), embedding: vec![0.5; 8] },
+        AdminCommand::WithdrawConsent(PersonId(1)),
+    ] {
+        let (actions, _) = authority.submit(Timestamp(0), command);
+        frames.extend(actions.filter_map(|a| match a {
+            AuthorityAction::Send { frame, .. } => Some(frame),
+            AuthorityAction::Audit(_) => None,
+        }));
+    }
+    let up = Uplink::new(&LinkKey::derive(&master, compound, lane), compound, lane, 3, 7);
+    for (i, frame) in frames.iter().enumerate() {
+        let body = &frame[..frame.len() - gatelab_core::sync::TAG_LEN];
+        write(dir, &format!("frame-{i}"), &[&[0u8][..], frame].concat());
+        write(dir, &format!("body-{i}"), &[&[1u8][..], body].concat());
+    }
+    write(dir, "uplink", &[&[2u8][..], &up.encode()].concat());
 }

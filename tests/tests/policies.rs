@@ -21,6 +21,12 @@ fn policy_files_are_the_builtins() {
 fn a_bad_policy_file_names_the_field() {
     let err = policy_file::parse("name = \"x\"\nface_optional = \"yes\"\n").unwrap_err();
     assert!(format!("{err:#}").contains("face_optional"), "{err:#}");
+    // A lease as long as the deletion bound would let a cut-off terminal match a withdrawn
+    // person after the bound: refused, naming both fields.
+    let mut text = policy_file::to_toml(&Policy::compliant());
+    text = text.replace("lease_ms = 30000", "lease_ms = 60000");
+    let err = policy_file::parse(&text).unwrap_err();
+    assert!(format!("{err:#}").contains("lease_ms") && format!("{err:#}").contains("deletion_bound_ms"), "{err:#}");
     let err = policy_file::load("no-such-policy").unwrap_err();
     assert!(format!("{err:#}").contains("compliant"), "the error lists what exists: {err:#}");
 }

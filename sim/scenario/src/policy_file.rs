@@ -24,7 +24,10 @@ pub fn load(spec: &str) -> Result<Policy> {
 
 /// Parse a policy TOML document; errors name the field and line.
 pub fn parse(text: &str) -> Result<Policy> {
-    Ok(toml::from_str::<Policy>(text)?)
+    let policy = toml::from_str::<Policy>(text)?;
+    // The lease must end before the deletion bound (see gatelab_core::sync).
+    policy.validate().map_err(|e| anyhow::anyhow!("lease_ms: {e}"))?;
+    Ok(policy)
 }
 
 /// A policy as the TOML a user can edit.

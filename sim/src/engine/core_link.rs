@@ -121,7 +121,9 @@ impl CoreLink {
                     self.doors.remove(&terminal);
                 }
                 Action::AdminRejected(_) => reply.rejected = true,
-                Action::Alarm(_) => {}
+                // The simulation's terminals take admin commands from the compound in memory;
+                // none is linked to an authority.
+                Action::Alarm(_) | Action::ToAuthority(_) => {}
             }
         }
         reply
