@@ -17,6 +17,8 @@ use core::ops::Range;
 
 /// Template bytes per row per loop iteration: eight 16-byte vectors.
 const STEP: usize = 128;
+/// Below every dot product (|dot| ≤ 127² · 4096 < 2³⁰), and a floor [`scan`] takes.
+const NO_FLOOR: i32 = -(1 << 30);
 /// Bytes of one row per vector.
 const CHUNK: usize = 16;
 /// Rows sharing each probe load, and the unit the store keeps int8 templates in: a group of
@@ -106,9 +108,11 @@ macro_rules! stripe {
 
 /// Scan up to `groups` consecutive groups from `group` (each `6 · iterations · 128` bytes:
 /// no tails), stopping after the first that has a row whose dot product is at least
-/// `floor`. Returns that group's dot products and how many groups were left, counting it:
-/// 0 when every group ran through below the floor. The group loop is in the assembly so
-/// the row pointers, the probe and the floor stay in registers between groups.
+/// `floor` (≥ −2³⁰). Returns that group's dot products and how many groups were left,
+/// counting it: 0 when every group ran through below the floor. The group loop is in the
+/// assembly so the pointers and the floor stay in registers between groups. The
+/// accumulators start at `−floor`, so a row reaches the floor when its sum is not negative
+/// and one AND of the six sums tests the group (|dot| ≤ 127² · 4096 < 2³⁰: no overflow).
 ///
 /// # Safety
 /// `group` must have `groups · 6 · iterations · 128` readable bytes, `probe`
@@ -122,6 +126,7 @@ unsafe fn scan(
     floor: i32,
 ) -> ([i32; GROUP], usize) {
     let (a0, a1, a2, a3, a4, a5): (i32, i32, i32, i32, i32, i32);
+    let start = -floor;
     let left: usize;
     // SAFETY: each inner iteration reads 128 bytes from the probe pointer and 768 (eight
     // stripes) from the group pointer (post-incremented byte loads, no alignment needed);
@@ -132,12 +137,12 @@ unsafe fn scan(
     unsafe {
         asm!(
             "1:",
-            "movs r0, #0",
-            "movs r2, #0",
-            "movs r4, #0",
-            "mov.w r8, #0",
-            "mov.w r10, #0",
-            "mov.w r12, #0",
+            "mov r0, r11",
+            "mov r2, r11",
+            "mov r4, r11",
+            "mov r8, r11",
+            "mov r10, r11",
+            "mov r12, r11",
             "dls lr, r5",
             "2:",
             // Eight stripes: 128 bytes of each row per iteration. Expanded here, not
@@ -152,18 +157,13 @@ unsafe fn scan(
             stripe!(),
             "le lr, 2b",
             "sub.w r1, r1, r5, lsl #7",
-            "cmp r0, r11",
-            "bge 3f",
-            "cmp r2, r11",
-            "bge 3f",
-            "cmp r4, r11",
-            "bge 3f",
-            "cmp r8, r11",
-            "bge 3f",
-            "cmp r10, r11",
-            "bge 3f",
-            "cmp r12, r11",
-            "bge 3f",
+            // LR is free until the next DLS: the sign of the AND of the six sums.
+            "and.w lr, r0, r2",
+            "and.w lr, lr, r4",
+            "and.w lr, lr, r8",
+            "and.w lr, lr, r10",
+            "ands.w lr, lr, r12",
+            "bpl 3f",
             "subs r9, r9, #1",
             "bne 1b",
             "3:",
@@ -177,7 +177,7 @@ unsafe fn scan(
             inout("r3") group => _,
             in("r5") iterations,
             inout("r9") groups => left,
-            in("r11") floor,
+            in("r11") start,
             out("lr") _,
             out("d0") _,
             out("d1") _,
@@ -190,7 +190,7 @@ unsafe fn scan(
             options(nostack, readonly),
         );
     }
-    ([a0, a1, a2, a3, a4, a5], left)
+    ([a0, a1, a2, a3, a4, a5].map(|a| a - start), left)
 }
 
 /// The plain sum of products (tails, and every row when the body is empty).
@@ -220,7 +220,8 @@ pub fn i8(
     let body = body_len(dim);
     let tail = dim - body;
     // The tail is not in the vector sum: only whole rows can be ruled out on it.
-    let floor = if tail == 0 { bound.min_dot(qs).unwrap_or(i32::MIN) } else { i32::MIN };
+    // Every dot product is above −2³⁰, so that floor rules nothing out.
+    let floor = if tail == 0 { bound.min_dot(qs).unwrap_or(NO_FLOOR) } else { NO_FLOOR };
     let score = |group: &[i8], row: usize, dot: i32, top: &mut Vec<Candidate>| {
         let mut dot = dot;
         if tail > 0 {
@@ -248,7 +249,7 @@ pub fn i8(
         if left == 0 {
             break;
         }
-        // Group `g` holds a row at or above the floor.
+        // The assembly stopped at a group with a row at or above the floor.
         g += run - left;
         let group = &v[g * size..(g + 1) * size];
         let first = g * GROUP;

@@ -27,6 +27,7 @@ pub struct Probe {
     pub(super) normalized: Vec<f32>,
     pub(super) quantized: Vec<i8>,
     /// The quantised probe widened to i16 once, so the scan only widens the gallery side.
+    #[cfg(not(all(target_arch = "arm", feature = "arm-mve")))]
     pub(super) widened: Vec<i16>,
     /// The widened probe packed for the Armv7E-M kernel, and its accumulator start.
     #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
@@ -47,8 +48,12 @@ impl Probe {
     pub fn prepare(&mut self, embedding: &[f32], dim: usize) -> Result<(), TemplateError> {
         normalize_into(embedding, dim, &mut self.normalized)?;
         self.scale = quantize_into(&self.normalized, &mut self.quantized);
-        self.widened.clear();
-        self.widened.extend(self.quantized.iter().map(|&q| i16::from(q)));
+        // The Helium kernel reads the int8 probe itself.
+        #[cfg(not(all(target_arch = "arm", feature = "arm-mve")))]
+        {
+            self.widened.clear();
+            self.widened.extend(self.quantized.iter().map(|&q| i16::from(q)));
+        }
         #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
         {
             self.pairs_bias = arm_dsp::pack_probe(&self.widened, &mut self.pairs);
