@@ -214,7 +214,9 @@ impl TemplateStore {
                 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
                 {
                     // Undo the Arm kernel's byte offset: flash holds the same bytes everywhere.
-                    out[start..].iter_mut().step_by(2).for_each(|b| *b ^= 0x80);
+                    // Only the body was offset (all of a 128- or 512-d row, none of a 100-d one).
+                    let body = arm_dsp::body_len(self.dim);
+                    out[start..start + body].iter_mut().step_by(2).for_each(|b| *b ^= 0x80);
                 }
                 let _ = start;
             }
