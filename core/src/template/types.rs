@@ -76,8 +76,12 @@ fn any_not_finite(values: &[f32]) -> bool {
 /// The largest |v|, NaNs skipped (as `f32::max` does), 0 for none.
 #[cfg(all(target_arch = "arm", feature = "arm-mve"))]
 fn max_abs(values: &[f32]) -> f32 {
-    let bits = values.iter().map(|v| v.to_bits() & !(1 << 31)).map(|b| if b > INFINITY_BITS { 0 } else { b });
-    f32::from_bits(bits.max().unwrap_or(0))
+    let bits = values.iter().map(|v| v.to_bits() & !(1 << 31)).max().unwrap_or(0);
+    if bits > INFINITY_BITS {
+        // A NaN (never from `normalize_into`): skipped, the plain way.
+        return values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    }
+    f32::from_bits(bits)
 }
 #[cfg(not(all(target_arch = "arm", feature = "arm-mve")))]
 fn max_abs(values: &[f32]) -> f32 {
