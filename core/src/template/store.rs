@@ -27,6 +27,7 @@ pub struct Probe {
     pub(super) normalized: Vec<f32>,
     pub(super) quantized: Vec<i8>,
     /// The quantised probe widened to i16 once, so the scan only widens the gallery side.
+    #[cfg(not(all(target_arch = "arm", feature = "arm-mve")))]
     pub(super) widened: Vec<i16>,
     /// The widened probe packed for the Armv7E-M kernel, and its accumulator start.
     #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
@@ -47,8 +48,12 @@ impl Probe {
     pub fn prepare(&mut self, embedding: &[f32], dim: usize) -> Result<(), TemplateError> {
         normalize_into(embedding, dim, &mut self.normalized)?;
         self.scale = quantize_into(&self.normalized, &mut self.quantized);
-        self.widened.clear();
-        self.widened.extend(self.quantized.iter().map(|&q| i16::from(q)));
+        // The Helium kernel reads the int8 probe itself.
+        #[cfg(not(all(target_arch = "arm", feature = "arm-mve")))]
+        {
+            self.widened.clear();
+            self.widened.extend(self.quantized.iter().map(|&q| i16::from(q)));
+        }
         #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
         {
             self.pairs_bias = arm_dsp::pack_probe(&self.widened, &mut self.pairs);
@@ -130,6 +135,12 @@ impl TemplateStore {
         match self.precision {
             Precision::F32 => self.values_f32.reserve(additional.saturating_mul(self.dim)),
             Precision::Int8 => {
+                #[cfg(all(target_arch = "arm", feature = "arm-mve"))]
+                {
+                    let rows = self.scales.len().saturating_add(additional);
+                    self.values_i8.reserve(arm_mve::stored_len(rows, self.dim).saturating_sub(self.values_i8.len()));
+                }
+                #[cfg(not(all(target_arch = "arm", feature = "arm-mve")))]
                 self.values_i8.reserve(additional.saturating_mul(self.dim));
                 self.scales.reserve(additional);
             }
@@ -148,6 +159,10 @@ impl TemplateStore {
                 match self.precision {
                     Precision::F32 => self.values_f32.resize(self.values_f32.len() + self.dim, 0.0),
                     Precision::Int8 => {
+                        // The Helium kernel's layout keeps whole groups of rows.
+                        #[cfg(all(target_arch = "arm", feature = "arm-mve"))]
+                        self.values_i8.resize(arm_mve::stored_len(slot + 1, self.dim), 0);
+                        #[cfg(not(all(target_arch = "arm", feature = "arm-mve")))]
                         self.values_i8.resize(self.values_i8.len() + self.dim, 0);
                         self.scales.push(0.0);
                     }
@@ -164,6 +179,9 @@ impl TemplateStore {
                 self.scale_max = self.scale_max.max(self.scales[slot]);
                 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
                 arm_dsp::to_store_layout(&mut self.scratch_q);
+                #[cfg(all(target_arch = "arm", feature = "arm-mve"))]
+                arm_mve::put(&mut self.values_i8, self.dim, slot, &self.scratch_q);
+                #[cfg(not(all(target_arch = "arm", feature = "arm-mve")))]
                 self.values_i8[range].copy_from_slice(&self.scratch_q);
             }
         }
@@ -189,11 +207,16 @@ impl TemplateStore {
                 out.push(1);
                 out.extend_from_slice(&self.scales[slot].to_le_bytes());
                 let start = out.len();
+                #[cfg(all(target_arch = "arm", feature = "arm-mve"))]
+                arm_mve::get(&self.values_i8, self.dim, slot, out);
+                #[cfg(not(all(target_arch = "arm", feature = "arm-mve")))]
                 out.extend(self.values_i8[range].iter().map(|&v| v as u8));
                 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
                 {
                     // Undo the Arm kernel's byte offset: flash holds the same bytes everywhere.
-                    out[start..].iter_mut().step_by(2).for_each(|b| *b ^= 0x80);
+                    // Only the body was offset (all of a 128- or 512-d row, none of a 100-d one).
+                    let body = arm_dsp::body_len(self.dim);
+                    out[start..start + body].iter_mut().step_by(2).for_each(|b| *b ^= 0x80);
                 }
                 let _ = start;
             }
@@ -235,11 +258,21 @@ impl TemplateStore {
                 }
             }
             Precision::Int8 => {
-                let start = self.values_i8.len();
-                self.values_i8.extend(values.iter().map(|&b| b as i8));
-                #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
-                arm_dsp::to_store_layout(&mut self.values_i8[start..]);
-                let _ = start;
+                #[cfg(all(target_arch = "arm", feature = "arm-mve"))]
+                {
+                    self.values_i8.resize(arm_mve::stored_len(slot + 1, self.dim), 0);
+                    self.scratch_q.clear();
+                    self.scratch_q.extend(values.iter().map(|&b| b as i8));
+                    arm_mve::put(&mut self.values_i8, self.dim, slot, &self.scratch_q);
+                }
+                #[cfg(not(all(target_arch = "arm", feature = "arm-mve")))]
+                {
+                    let start = self.values_i8.len();
+                    self.values_i8.extend(values.iter().map(|&b| b as i8));
+                    #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+                    arm_dsp::to_store_layout(&mut self.values_i8[start..]);
+                    let _ = start;
+                }
                 self.scales.push(scale);
                 self.scale_max = self.scale_max.max(scale);
             }
@@ -264,8 +297,21 @@ impl TemplateStore {
                 self.values_f32.truncate(last * dim);
             }
             Precision::Int8 => {
-                self.values_i8.copy_within(last * dim..(last + 1) * dim, slot * dim);
-                self.values_i8.truncate(last * dim);
+                #[cfg(all(target_arch = "arm", feature = "arm-mve"))]
+                {
+                    // Zeroed behind: a removed template leaves no copy in the padding.
+                    if slot < last {
+                        arm_mve::move_row(&mut self.values_i8, dim, last, slot);
+                    } else {
+                        arm_mve::clear(&mut self.values_i8, dim, slot);
+                    }
+                    self.values_i8.truncate(arm_mve::stored_len(last, dim));
+                }
+                #[cfg(not(all(target_arch = "arm", feature = "arm-mve")))]
+                {
+                    self.values_i8.copy_within(last * dim..(last + 1) * dim, slot * dim);
+                    self.values_i8.truncate(last * dim);
+                }
                 self.scales.swap_remove(slot);
             }
         }

@@ -56,6 +56,38 @@ pub(super) fn check_dim(dim: usize) -> Result<(), TemplateError> {
     Ok(())
 }
 
+// On Helium `any_not_finite` and `max_abs` work on the floats' bits: non-negative floats order
+// as their bits (NaN and ±∞ are those at or above ∞'s), and an integer maximum vectorises
+// where `any` (early exit) and a float maximum (kept in order) do not. Elsewhere the plain
+// forms are cheaper. The same answers either way.
+#[cfg(all(target_arch = "arm", feature = "arm-mve"))]
+const INFINITY_BITS: u32 = 0x7f80_0000;
+
+/// Whether any value is NaN or ±∞.
+#[cfg(all(target_arch = "arm", feature = "arm-mve"))]
+fn any_not_finite(values: &[f32]) -> bool {
+    values.iter().map(|v| v.to_bits() & !(1 << 31)).max().unwrap_or(0) >= INFINITY_BITS
+}
+#[cfg(not(all(target_arch = "arm", feature = "arm-mve")))]
+fn any_not_finite(values: &[f32]) -> bool {
+    values.iter().any(|v| !v.is_finite())
+}
+
+/// The largest |v|, NaNs skipped (as `f32::max` does), 0 for none.
+#[cfg(all(target_arch = "arm", feature = "arm-mve"))]
+fn max_abs(values: &[f32]) -> f32 {
+    let bits = values.iter().map(|v| v.to_bits() & !(1 << 31)).max().unwrap_or(0);
+    if bits > INFINITY_BITS {
+        // A NaN (never from `normalize_into`): skipped, the plain way.
+        return values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    }
+    f32::from_bits(bits)
+}
+#[cfg(not(all(target_arch = "arm", feature = "arm-mve")))]
+fn max_abs(values: &[f32]) -> f32 {
+    values.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+}
+
 /// L2-normalise `embedding` into `out` (cleared first).
 pub fn normalize_into(embedding: &[f32], dim: usize, out: &mut Vec<f32>) -> Result<(), TemplateError> {
     check_dim(dim)?;
@@ -65,7 +97,7 @@ pub fn normalize_into(embedding: &[f32], dim: usize, out: &mut Vec<f32>) -> Resu
             got: embedding.len().min(u32::MAX as usize) as u32,
         });
     }
-    if embedding.iter().any(|v| !v.is_finite()) {
+    if any_not_finite(embedding) {
         return Err(TemplateError::NotFinite);
     }
     // Accumulate in f64 so huge-but-finite inputs cannot overflow to infinity.
@@ -81,7 +113,7 @@ pub fn normalize_into(embedding: &[f32], dim: usize, out: &mut Vec<f32>) -> Resu
 
 /// Symmetric per-vector int8 quantisation of a normalised template: `v ≈ q · scale`.
 pub fn quantize_into(normalized: &[f32], out: &mut Vec<i8>) -> f32 {
-    let max_abs = normalized.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let max_abs = max_abs(normalized);
     out.clear();
     if max_abs == 0.0 {
         out.resize(normalized.len(), 0);

@@ -340,6 +340,48 @@ fn wire_round_trips_on_target() -> Outcome {
     Ok(())
 }
 
+/// Templates go to flash in the portable layout and come back into the store's own (on the
+/// M55 interleaved by six): after a withdrawal moved a row, a reopen, every face still matches
+/// its person, with and without a tail, in a whole group and in a padded one.
+fn templates_read_back_from_storage() -> Outcome {
+    use gatelab_core::flash::{Geometry, MemFlash};
+    use gatelab_core::journal::StorageKey;
+    use gatelab_core::persist::PersistentTerminal;
+
+    const GEOMETRY: Geometry = Geometry { page_size: 32, sector_size: 4096, sectors: 8 };
+    let key = StorageKey::new([0x6b; 32]);
+    for dim in [100, 128] {
+        let config = TerminalConfig::new(Gate { id: GateId(3) }.inbound(), CompoundId(1), dim);
+        let blank = || MemFlash::blank(GEOMETRY).map_err(|e| format!("{e}"));
+        let (mut t, _, _) = PersistentTerminal::open(config.clone(), Policy::compliant(), blank()?, blank()?, &key)
+            .map_err(|e| format!("dim {dim}: {e}"))?;
+        let faces: Vec<Vec<f32>> = (0..8).map(|i| Vectors(70 + i).vector(dim)).collect();
+        let at = Timestamp(1_000);
+        for (i, face) in faces.iter().enumerate() {
+            for c in fixtures::enrolled_owner(PersonId(i as u32), 300 + i as u64, at, 86_400_000, face.clone()) {
+                t.handle(at, Event::Admin(c)).map_err(|e| format!("dim {dim}: {e}"))?;
+            }
+        }
+        // The last template moves into the withdrawn one's place.
+        t.handle(at, Event::Admin(AdminCommand::WithdrawConsent(PersonId(2)))).map_err(|e| format!("{e}"))?;
+        let (id, bio) = t.into_flash();
+        let (mut t, _, _) = PersistentTerminal::open(config, Policy::compliant(), id, bio, &key)
+            .map_err(|e| format!("dim {dim}: reopen: {e}"))?;
+        ensure!(t.terminal().store().len() == 7, "dim {dim}: {} templates back", t.terminal().store().len());
+        for (i, face) in faces.iter().enumerate() {
+            let now = t.terminal().now();
+            let actions = t.handle(now, Event::FaceProbe { embedding: face.clone() }).map_err(|e| format!("{e}"))?;
+            let granted = actions.iter().find_map(|a| match a {
+                Action::Grant { person, .. } => Some(*person),
+                _ => None,
+            });
+            let want = (i != 2).then_some(PersonId(i as u32));
+            ensure!(granted == want, "dim {dim}, face {i}: granted {granted:?}, want {want:?}");
+        }
+    }
+    Ok(())
+}
+
 fn clock_counts(clock: &mut crate::ticks::Ticks) -> Outcome {
     let t0 = clock.ticks();
     crate::calibrate::adds_5000();
@@ -352,10 +394,11 @@ type Test<'a> = (&'a str, &'a dyn Fn(&mut crate::ticks::Ticks) -> Outcome);
 
 pub fn run_and_exit(mut clock: crate::ticks::Ticks) -> ! {
     let clock = &mut clock;
-    let tests: [Test; 7] = [
+    let tests: [Test; 8] = [
         ("storage_survives_every_power_cut", &|_| storage_survives_every_power_cut()),
         ("int8_kernel_matches_the_portable_definition", &|_| int8_kernel_matches_the_portable_definition()),
         ("store_survives_removals_and_reinsertions", &|_| store_survives_removals_and_reinsertions()),
+        ("templates_read_back_from_storage", &|_| templates_read_back_from_storage()),
         ("terminal_grants_withdraws_and_leaves_a_clean_log", &|_| terminal_grants_withdraws_and_leaves_a_clean_log()),
         ("a_fault_inside_an_open_window_is_audited_as_open_for_all", &|_| {
             a_fault_inside_an_open_window_is_audited_as_open_for_all()
