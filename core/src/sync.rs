@@ -46,10 +46,11 @@ pub const TAG_LEN: usize = 32;
 const DOWN: &[u8] = b"gatelab-sync-v1 authority->terminal";
 const UP: &[u8] = b"gatelab-sync-v1 terminal->authority";
 
-/// Entries per reply at most, and the body size a reply stops growing at (an enrolment of a
-/// 512-d template is ~2 KiB), so a frame stays within what a terminal's link buffers.
+/// Entries per reply at most, and the body size a reply does not grow past (one entry always
+/// goes: an enrolment of a 512-d template is ~2 KiB), so a frame fits the firmware link's
+/// 4 KiB frames ([`crate::wire::MAX_FRAME`]) with its envelope.
 pub const MAX_ENTRIES_PER_FRAME: usize = 32;
-const FRAME_BUDGET: usize = 16 * 1024;
+const FRAME_BUDGET: usize = 2 * 1024 + 512;
 
 /// The key of one terminal's link to the authority. Derived, never stored in the clear by the
 /// core, never printed, zeroed on drop.
@@ -57,6 +58,16 @@ const FRAME_BUDGET: usize = 16 * 1024;
 pub struct LinkKey([u8; 32]);
 
 impl LinkKey {
+    /// A key provisioned at installation (the terminal never sees the master key).
+    pub fn provisioned(bytes: [u8; 32]) -> LinkKey {
+        LinkKey(bytes)
+    }
+
+    /// The key's bytes, to provision a terminal (host side only; never printed).
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
     /// The key of `terminal` of `compound`, from the compound's master key (HKDF-SHA-256): a
     /// terminal holds only its own key, so a stolen terminal cannot speak for the authority to
     /// another one.
@@ -616,17 +627,18 @@ impl Authority {
         let mut entries = Vec::new();
         let mut bytes = 0;
         for v in first..=head {
-            if entries.len() == MAX_ENTRIES_PER_FRAME || bytes > FRAME_BUDGET {
-                break;
-            }
             let command = match &self.log[v as usize - 1].command {
                 Some(AdminCommand::Enroll { .. }) if !peer.camera => None,
                 other => other.clone(),
             };
-            bytes += match &command {
+            let size = match &command {
                 Some(AdminCommand::Enroll { embedding, .. }) => 16 + 4 * embedding.len(),
                 _ => 48,
             };
+            if !entries.is_empty() && (entries.len() == MAX_ENTRIES_PER_FRAME || bytes + size > FRAME_BUDGET) {
+                break;
+            }
+            bytes += size;
             entries.push(command);
         }
         let frame = Downlink { compound: self.compound, terminal: to, nonce, head, first, entries }.seal(&peer.key);

@@ -69,6 +69,12 @@ pub enum HostMsg {
     /// [`STORAGE_BIOMETRIC`]) under `key`: after a reset, the same message recovers them. The
     /// restart's audit actions come first, then `Done`. Refused where a board has no storage.
     ConfigurePersistent { config: TerminalConfig, policy: Policy, key: KeyMaterial },
+    /// Link the configured terminal to its compound's authority with its provisioned link key
+    /// ([`crate::sync`]): from now on it takes admin commands only as authority frames
+    /// ([`Event::FromAuthority`]) and matches faces only under the lease. A persistent terminal
+    /// resumes from the version on its storage. Its actions (the lapsed lease, the first
+    /// request) come back, then `Done`.
+    AttachAuthority { now: Timestamp, key: KeyMaterial },
 }
 
 /// A terminal's storage key on its way to the target (host → target only; never printed).

@@ -194,6 +194,20 @@ impl<T: Transport> Target<T> {
         }
     }
 
+    /// Link the configured terminal to its compound's authority with its provisioned key.
+    pub fn attach_authority(&mut self, now: Timestamp, key: [u8; 32], actions: &mut Vec<Action>) -> Result<Done> {
+        let doing = "linking the terminal to its authority";
+        actions.clear();
+        self.send(&HostMsg::AttachAuthority { now, key: gatelab_core::wire::KeyMaterial(key) })?;
+        loop {
+            match self.reply(doing, self.timeout)? {
+                TargetMsg::Action(a) => actions.push(a),
+                TargetMsg::Done(d) => return Ok(d),
+                m => return Err(Self::unexpected(doing, &m)),
+            }
+        }
+    }
+
     /// Feed one event; the target's actions and its closing `Done`.
     pub fn event(&mut self, now: Timestamp, event: &Event, actions: &mut Vec<Action>) -> Result<Done> {
         actions.clear();

@@ -542,6 +542,214 @@ fn persistent_across_reset(cpu: Cpu) {
     );
 }
 
+on_both_cpus!(linked_across_reset: a_linked_terminal_on_a_lossy_link_survives_a_reset_of_the_m7_and_decides_as_the_host, a_linked_terminal_on_a_lossy_link_survives_a_reset_of_the_m55_and_decides_as_the_host);
+
+/// The firmware runs the terminal side of the authority link (issue 21): terminal 0 of a
+/// Dongcheng morning is linked to a real `Authority`, which gets the trace's admin commands at
+/// their times; every frame it sends and every report the terminal sends back cross a link that
+/// drops one frame in seven downwards and one in five upwards; the board is reset mid-morning
+/// and recovers from its storage. A host `PersistentTerminal` fed the same frames decides
+/// identically throughout (actions, audit records, reports to the authority), and the
+/// authority's and the terminal's logs together are clean under the checker.
+fn linked_across_reset(cpu: Cpu) {
+    use gatelab_core::flash::MemFlash;
+    use gatelab_core::journal::StorageKey;
+    use gatelab_core::persist::PersistentTerminal;
+    use gatelab_core::sync::{Authority, AuthorityAction, LinkKey};
+    use gatelab_core::wire::{STORAGE_BIOMETRIC, STORAGE_IDENTITY};
+    use std::collections::VecDeque;
+
+    type Host = PersistentTerminal<MemFlash<Vec<u8>>, MemFlash<Vec<u8>>>;
+    struct Rig {
+        host: Host,
+        target: Target<QemuUart>,
+        authority: Authority,
+        log: Vec<AuditRecord>,
+        sent: [u64; 2],
+        dropped: [u64; 2],
+    }
+    impl Rig {
+        /// Deliver `event` to both terminals, compare, and carry everything it causes across the
+        /// lossy link until the exchange settles.
+        fn feed(&mut self, at: Timestamp, event: Event) {
+            let mut queue = VecDeque::from([event]);
+            while let Some(event) = queue.pop_front() {
+                let want = self.host.handle(at, event.clone()).unwrap().to_vec();
+                let mut got = Vec::new();
+                self.target.event(at, &event, &mut got).unwrap();
+                assert_eq!(got, want, "at {at} ({:?})", event.without_biometrics());
+                for action in want {
+                    match action {
+                        Action::Audit(r) => self.log.push(r),
+                        Action::ToAuthority(up) if self.pass(1) => {
+                            let answers: Vec<_> = self.authority.handle_uplink(at, &up).collect();
+                            self.authority_did(answers, &mut queue);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+
+        fn authority_did(&mut self, actions: Vec<AuthorityAction>, queue: &mut VecDeque<Event>) {
+            for action in actions {
+                match action {
+                    AuthorityAction::Audit(r) => self.log.push(r),
+                    AuthorityAction::Send { frame, .. } if self.pass(0) => queue.push_back(Event::FromAuthority(frame)),
+                    AuthorityAction::Send { .. } => {}
+                }
+            }
+        }
+
+        /// One frame in seven down (0), one in five up (1), is lost.
+        fn pass(&mut self, direction: usize) -> bool {
+            self.sent[direction] += 1;
+            let lost = self.sent[direction] % [7, 5][direction] == 0;
+            self.dropped[direction] += u64::from(lost);
+            !lost
+        }
+
+        fn submit(&mut self, at: Timestamp, command: gatelab_core::AdminCommand) {
+            let (actions, _) = self.authority.submit(at, command);
+            let actions: Vec<_> = actions.collect();
+            let mut queue = VecDeque::new();
+            self.authority_did(actions, &mut queue);
+            for event in queue {
+                self.feed(at, event);
+            }
+        }
+
+        /// The authority's resends due by `at`.
+        fn resend(&mut self, at: Timestamp) {
+            while let Some(due) = self.authority.poll_timeout().filter(|&t| t <= at) {
+                let actions: Vec<_> = self.authority.tick(due).collect();
+                let mut queue = VecDeque::new();
+                self.authority_did(actions, &mut queue);
+                for event in queue {
+                    self.feed(due.max(self.host.terminal().now()), event);
+                }
+                if self.authority.poll_timeout() == Some(due) {
+                    break;
+                }
+            }
+        }
+
+        fn attach(&mut self, at: Timestamp, link: &LinkKey) {
+            let want = self.host.attach_authority(at, link.clone()).unwrap().to_vec();
+            let mut got = Vec::new();
+            self.target.attach_authority(at, link.to_bytes(), &mut got).unwrap();
+            assert_eq!(got, want, "attaching at {at}");
+            let mut queue = VecDeque::new();
+            for action in want {
+                match action {
+                    Action::Audit(r) => self.log.push(r),
+                    Action::ToAuthority(up) if self.pass(1) => {
+                        let answers: Vec<_> = self.authority.handle_uplink(at, &up).collect();
+                        self.authority_did(answers, &mut queue);
+                    }
+                    _ => {}
+                }
+            }
+            for event in queue {
+                self.feed(at, event);
+            }
+        }
+    }
+
+    let (header, entries) = trace("dongcheng.toml", 20);
+    let config = &header.terminals[0];
+    let key = [0x37u8; 32];
+    let master = [0x5cu8; 32];
+    let link = LinkKey::derive(&master, config.compound, config.id);
+    let authority =
+        Authority::new(config.compound, header.policy.clone(), &master, [(config.id, config.camera)]).unwrap();
+    let mine: Vec<&TraceEntry> = entries.iter().filter(|e| e.terminal == 0).collect();
+    let half = mine.iter().rposition(|e| matches!(e.event, Event::Admin(_))).unwrap() + 40;
+    assert!(half < mine.len(), "events after registration");
+    let open_host = |id: Vec<u8>, bio: Vec<u8>| {
+        PersistentTerminal::open(
+            config.clone(),
+            header.policy.clone(),
+            MemFlash::over(STORAGE_IDENTITY, id).unwrap(),
+            MemFlash::over(STORAGE_BIOMETRIC, bio).unwrap(),
+            &StorageKey::new(key),
+        )
+        .unwrap()
+    };
+    let blank = |g: gatelab_core::flash::Geometry| vec![0xFFu8; g.bytes() as usize];
+    let (host, host_restart, _) = open_host(blank(STORAGE_IDENTITY), blank(STORAGE_BIOMETRIC));
+    let mut target = uart_on(cpu, false);
+    let mut actions = Vec::new();
+    target.configure_persistent(config, &header.policy, key, &mut actions).unwrap();
+    assert_eq!(actions, host_restart);
+    let mut rig = Rig {
+        host,
+        target,
+        authority,
+        log: host_restart.iter().filter_map(audit_record).collect(),
+        sent: [0; 2],
+        dropped: [0; 2],
+    };
+    rig.attach(Timestamp::ZERO, &link);
+
+    let play = |rig: &mut Rig, part: &[&TraceEntry]| {
+        for e in part {
+            rig.resend(e.at);
+            match &e.event {
+                Event::Admin(command) => rig.submit(e.at, command.clone()),
+                event => rig.feed(e.at, event.clone()),
+            }
+        }
+    };
+    play(&mut rig, &mine[..half]);
+    assert!(rig.host.terminal().store().len() > 0, "the morning enrolled faces before the reset");
+
+    // Reset the board mid-morning; reboot the host mirror from its flash bytes; link both again.
+    rig.target.link().qemu.monitor("system_reset").unwrap();
+    match rig.target.next("waiting for the reset's Hello", Duration::from_secs(10)).unwrap() {
+        wire::TargetMsg::Hello(_) => {}
+        other => panic!("expected a fresh Hello after the reset, got {other:?}"),
+    }
+    let at = mine[half].at;
+    let Rig { host, target, authority, log, sent, dropped } = rig;
+    let (id, bio) = host.into_flash();
+    let (host, host_restart, _) = open_host(id.into_inner(), bio.into_inner());
+    let mut rig = Rig { host, target, authority, log, sent, dropped };
+    rig.target.configure_persistent(config, &header.policy, key, &mut actions).unwrap();
+    assert_eq!(actions, host_restart, "the recovery");
+    rig.log.extend(host_restart.iter().filter_map(audit_record));
+    rig.attach(at, &link);
+    play(&mut rig, &mine[half..]);
+    // Quiet for a minute: resends and renewals settle.
+    let end = mine.last().unwrap().at;
+    for s in 1..=12 {
+        let t = end.plus_ms(5_000 * s);
+        rig.resend(t);
+        rig.feed(t, Event::Tick);
+    }
+    assert!(rig.dropped[0] > 0 && rig.dropped[1] > 0, "the link lost nothing: {:?}", rig.dropped);
+    assert_eq!(rig.host.terminal().sync_version(), Some(rig.authority.head()), "not caught up");
+    assert!(rig.log.iter().any(|r| matches!(r.event, AuditEvent::LeaseRenewed { .. })));
+    let report = gatelab_core::check(&rig.log, &header.policy);
+    assert!(report.is_clean(), "{:#?}", report.violations);
+    eprintln!(
+        "linked terminal: {} admin versions, {} frames down ({} lost), {} reports up ({} lost), {} records, 0 mismatches, 0 violations",
+        rig.authority.head(),
+        rig.sent[0],
+        rig.dropped[0],
+        rig.sent[1],
+        rig.dropped[1],
+        rig.log.len()
+    );
+}
+
+fn audit_record(a: &Action) -> Option<AuditRecord> {
+    match a {
+        Action::Audit(r) => Some(r.clone()),
+        _ => None,
+    }
+}
+
 /// No export path through the rig (C6): `gatelab-rig replay` writes exactly replay.json and
 /// target-audit.jsonl, and neither holds a float vector (the trace's enrolments and probes go in;
 /// nothing template-shaped comes out, not even an echo of a mismatching event).

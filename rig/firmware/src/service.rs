@@ -17,6 +17,7 @@ use gatelab_core::{
 use gatelab_core::flash::MemFlash;
 use gatelab_core::journal::StorageKey;
 use gatelab_core::persist::PersistentTerminal;
+use gatelab_core::sync::LinkKey;
 
 use crate::fixtures::{self, Vectors};
 
@@ -208,6 +209,30 @@ impl Service {
                 }
                 self.actions = actions;
                 self.done(n, spent, send);
+            }
+            HostMsg::AttachAuthority { now, key } => {
+                let link = LinkKey::provisioned(key.0);
+                let attached = match self.terminal.as_mut() {
+                    None => return self.refuse(LinkError::NotConfigured, send),
+                    Some(Active::Plain(t)) => {
+                        self.actions.extend(t.attach_authority(now, link, 0, 0));
+                        Ok(())
+                    }
+                    Some(Active::Persistent(p)) => {
+                        p.attach_authority(now, link).map(|a| self.actions.extend(a.iter().cloned()))
+                    }
+                };
+                if attached.is_err() {
+                    self.actions.clear();
+                    return self.refuse(LinkError::Storage, send);
+                }
+                let n = self.actions.len() as u32;
+                let mut actions = core::mem::take(&mut self.actions);
+                for a in actions.drain(..) {
+                    self.reply(&TargetMsg::Action(a), send);
+                }
+                self.actions = actions;
+                self.done(n, 0, send);
             }
             HostMsg::Bench(request) => match bench(request, clock, self.heap_free) {
                 Ok(report) => self.reply(&TargetMsg::Bench(report), send),
