@@ -46,9 +46,14 @@ fuzz_target!(|data: &[u8]| {
 fn values(scenario: &Scenario) {
     let verdict = scenario.validate();
     let _ = (scenario.start_min(), scenario.residents());
-    // TOML cannot hold every value (e.g. integers above i64::MAX); those are not written.
+    // TOML cannot hold every value (e.g. integers above i64::MAX); those are not written, or
+    // (toml 1 writes a u64 it cannot read back) not read.
     let Ok(written) = toml::to_string(scenario) else { return };
-    match (verdict, Scenario::parse_named(&written, "written.toml")) {
+    let parsed = Scenario::parse_named(&written, "written.toml");
+    if parsed.as_ref().is_err_and(|e| e.to_string().contains("value was too large")) {
+        return;
+    }
+    match (verdict, parsed) {
         (Ok(()), Ok(mut again)) => {
             // Decoded values carry no resolved policy (it is not part of the file); parsing
             // resolves a built-in name. Compare what the file says.
