@@ -5,8 +5,7 @@
 
 use std::time::Instant;
 
-use gatelab_benches::{median_secs, vector};
-use gatelab_core::consent::Grantor;
+use gatelab_benches::{median_secs, move_in, vector};
 use gatelab_core::flash::{Geometry, MemFlash};
 use gatelab_core::journal::StorageKey;
 use gatelab_core::persist::PersistentTerminal;
@@ -35,27 +34,7 @@ fn blank() -> Stored {
 }
 
 fn admit(t: &mut Stored, p: u32) {
-    let admin = |cmd| Event::Admin(cmd);
-    let person = Person { id: PersonId(p), kind: PersonKind::Owner, household: None, age_years: 40 };
-    let card = Credential {
-        id: CredentialId(u64::from(p)),
-        holder: PersonId(p),
-        kind: CredentialKind::IcCard,
-        expires_at: None,
-    };
-    let consent = ConsentRecord::face_access(
-        ConsentId(u64::from(p)),
-        PersonId(p),
-        CompoundId(1),
-        Grantor::Subject,
-        Timestamp(0),
-        300 * 86_400_000,
-    );
-    for e in [
-        admin(AdminCommand::RegisterPerson(person)),
-        admin(AdminCommand::IssueCredential(card)),
-        admin(AdminCommand::RecordConsent(consent)),
-    ] {
+    for e in move_in(p).map(Event::Admin) {
         t.handle(Timestamp(1), e).expect("room");
     }
 }

@@ -8,8 +8,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
-use gatelab_benches::{median_secs, vector};
-use gatelab_core::consent::Grantor;
+use gatelab_benches::{median_secs, move_in, vector};
 use gatelab_core::sync::{Authority, AuthorityAction, LinkKey};
 use gatelab_core::*;
 
@@ -20,22 +19,10 @@ fn populated() -> Terminal {
     let config = TerminalConfig::new(Gate { id: GateId(1) }.inbound(), CompoundId(1), DIM);
     let mut t = Terminal::new(config, Policy::compliant()).expect("valid config");
     for p in 0..PEOPLE {
-        let admin = |cmd| Event::Admin(cmd);
-        let person = Person { id: PersonId(p), kind: PersonKind::Owner, household: None, age_years: 40 };
-        t.handle(Timestamp(0), admin(AdminCommand::RegisterPerson(person))).for_each(drop);
-        let card = Credential {
-            id: CredentialId(u64::from(p)),
-            holder: PersonId(p),
-            kind: CredentialKind::IcCard,
-            expires_at: None,
-        };
-        t.handle(Timestamp(0), admin(AdminCommand::IssueCredential(card))).for_each(drop);
-        let (id, person) = (ConsentId(u64::from(p)), PersonId(p));
-        let consent =
-            ConsentRecord::face_access(id, person, CompoundId(1), Grantor::Subject, Timestamp(0), 300 * 86_400_000);
-        t.handle(Timestamp(0), admin(AdminCommand::RecordConsent(consent))).for_each(drop);
         let enroll = AdminCommand::Enroll { person: PersonId(p), embedding: vector(u64::from(p), DIM) };
-        t.handle(Timestamp(0), admin(enroll)).for_each(drop);
+        for command in move_in(p).into_iter().chain([enroll]) {
+            t.handle(Timestamp(0), Event::Admin(command)).for_each(drop);
+        }
     }
     t
 }
@@ -59,28 +46,8 @@ impl Linked {
         let mut linked = Linked { terminal, authority };
         linked.deliver(Timestamp(0), ups);
         for p in 0..PEOPLE {
-            let person = Person { id: PersonId(p), kind: PersonKind::Owner, household: None, age_years: 40 };
-            let card = Credential {
-                id: CredentialId(u64::from(p)),
-                holder: PersonId(p),
-                kind: CredentialKind::IcCard,
-                expires_at: None,
-            };
-            let consent = ConsentRecord::face_access(
-                ConsentId(u64::from(p)),
-                PersonId(p),
-                CompoundId(1),
-                Grantor::Subject,
-                Timestamp(0),
-                300 * 86_400_000,
-            );
             let enroll = AdminCommand::Enroll { person: PersonId(p), embedding: vector(u64::from(p), DIM) };
-            for command in [
-                AdminCommand::RegisterPerson(person),
-                AdminCommand::IssueCredential(card),
-                AdminCommand::RecordConsent(consent),
-                enroll,
-            ] {
+            for command in move_in(p).into_iter().chain([enroll]) {
                 let (actions, result) = linked.authority.submit(Timestamp(0), command);
                 let actions: Vec<AuthorityAction> = actions.collect();
                 result.expect("a valid registration");

@@ -13,6 +13,29 @@ pub fn splitmix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// What the desk sends when owner `p` moves in (compound 1): registration, an IC card with
+/// `p`'s number, and a separate face consent for 300 days, given at time 0.
+pub fn move_in(p: u32) -> [gatelab_core::AdminCommand; 3] {
+    use gatelab_core::consent::Grantor;
+    use gatelab_core::*;
+    let person = Person { id: PersonId(p), kind: PersonKind::Owner, household: None, age_years: 40 };
+    let card = Credential {
+        id: CredentialId(u64::from(p)),
+        holder: PersonId(p),
+        kind: CredentialKind::IcCard,
+        expires_at: None,
+    };
+    let consent = ConsentRecord::face_access(
+        ConsentId(u64::from(p)),
+        PersonId(p),
+        CompoundId(1),
+        Grantor::Subject,
+        Timestamp(0),
+        300 * 86_400_000,
+    );
+    [AdminCommand::RegisterPerson(person), AdminCommand::IssueCredential(card), AdminCommand::RecordConsent(consent)]
+}
+
 /// A fixed pseudo-random vector in [-0.5, 0.5)^dim.
 pub fn vector(seed: u64, dim: usize) -> Vec<f32> {
     (0..dim as u64).map(|i| (splitmix((seed << 16) ^ i) >> 40) as f32 / (1u64 << 24) as f32 - 0.5).collect()

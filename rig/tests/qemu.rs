@@ -470,11 +470,6 @@ on_both_cpus!(persistent_across_reset: a_persistent_terminal_survives_a_reset_of
 /// geometry, "rebooted" at the same point, decides identically — before, at and after the
 /// restart (its `Restarted` record, digest included).
 fn persistent_across_reset(cpu: Cpu) {
-    use gatelab_core::flash::MemFlash;
-    use gatelab_core::journal::StorageKey;
-    use gatelab_core::persist::PersistentTerminal;
-    use gatelab_core::wire::{STORAGE_BIOMETRIC, STORAGE_IDENTITY};
-
     let (header, entries) = trace("dongcheng.toml", 20);
     let config = &header.terminals[0];
     let key = [0x37u8; 32];
@@ -482,24 +477,14 @@ fn persistent_across_reset(cpu: Cpu) {
     let half = mine.iter().rposition(|e| matches!(e.event, Event::Admin(_))).unwrap() + 5;
     assert!(half < mine.len(), "events after registration");
 
-    let open_host = |id: Vec<u8>, bio: Vec<u8>| {
-        PersistentTerminal::open(
-            config.clone(),
-            header.policy.clone(),
-            MemFlash::over(STORAGE_IDENTITY, id).unwrap(),
-            MemFlash::over(STORAGE_BIOMETRIC, bio).unwrap(),
-            &StorageKey::new(key),
-        )
-        .unwrap()
-    };
-    let blank = |g: gatelab_core::flash::Geometry| vec![0xFFu8; g.bytes() as usize];
-    let (mut host, host_restart, _) = open_host(blank(STORAGE_IDENTITY), blank(STORAGE_BIOMETRIC));
+    let open_host = |flash| host_mirror(config, &header.policy, key, flash);
+    let (mut host, host_restart, _) = open_host(None);
 
     let mut target = uart_on(cpu, false);
     let mut actions = Vec::new();
     target.configure_persistent(config, &header.policy, key, &mut actions).unwrap();
     assert_eq!(actions, host_restart, "a fresh terminal's first record");
-    let compare = |target: &mut Target<QemuUart>, host: &mut PersistentTerminal<_, _>, e: &TraceEntry| {
+    let compare = |target: &mut Target<QemuUart>, host: &mut HostMirror, e: &TraceEntry| {
         let want = host.handle(e.at, e.event.clone()).unwrap().to_vec();
         let mut got = Vec::new();
         target.event(e.at, &e.event, &mut got).unwrap();
@@ -518,7 +503,7 @@ fn persistent_across_reset(cpu: Cpu) {
         other => panic!("expected a fresh Hello after the reset, got {other:?}"),
     }
     let (id, bio) = host.into_flash();
-    let (mut host, host_restart, _) = open_host(id.into_inner(), bio.into_inner());
+    let (mut host, host_restart, _) = open_host(Some((id.into_inner(), bio.into_inner())));
     target.configure_persistent(config, &header.policy, key, &mut actions).unwrap();
     assert_eq!(actions, host_restart, "the recovery");
     match actions.first() {
@@ -552,16 +537,11 @@ on_both_cpus!(linked_across_reset: a_linked_terminal_on_a_lossy_link_survives_a_
 /// identically throughout (actions, audit records, reports to the authority), and the
 /// authority's and the terminal's logs together are clean under the checker.
 fn linked_across_reset(cpu: Cpu) {
-    use gatelab_core::flash::MemFlash;
-    use gatelab_core::journal::StorageKey;
-    use gatelab_core::persist::PersistentTerminal;
     use gatelab_core::sync::{Authority, AuthorityAction, LinkKey};
-    use gatelab_core::wire::{STORAGE_BIOMETRIC, STORAGE_IDENTITY};
     use std::collections::VecDeque;
 
-    type Host = PersistentTerminal<MemFlash<Vec<u8>>, MemFlash<Vec<u8>>>;
     struct Rig {
-        host: Host,
+        host: HostMirror,
         target: Target<QemuUart>,
         authority: Authority,
         log: Vec<AuditRecord>,
@@ -604,7 +584,7 @@ fn linked_across_reset(cpu: Cpu) {
         /// One frame in seven down (0), one in five up (1), is lost.
         fn pass(&mut self, direction: usize) -> bool {
             self.sent[direction] += 1;
-            let lost = self.sent[direction] % [7, 5][direction] == 0;
+            let lost = self.sent[direction].is_multiple_of([7, 5][direction]);
             self.dropped[direction] += u64::from(lost);
             !lost
         }
@@ -666,18 +646,8 @@ fn linked_across_reset(cpu: Cpu) {
     let mine: Vec<&TraceEntry> = entries.iter().filter(|e| e.terminal == 0).collect();
     let half = mine.iter().rposition(|e| matches!(e.event, Event::Admin(_))).unwrap() + 40;
     assert!(half < mine.len(), "events after registration");
-    let open_host = |id: Vec<u8>, bio: Vec<u8>| {
-        PersistentTerminal::open(
-            config.clone(),
-            header.policy.clone(),
-            MemFlash::over(STORAGE_IDENTITY, id).unwrap(),
-            MemFlash::over(STORAGE_BIOMETRIC, bio).unwrap(),
-            &StorageKey::new(key),
-        )
-        .unwrap()
-    };
-    let blank = |g: gatelab_core::flash::Geometry| vec![0xFFu8; g.bytes() as usize];
-    let (host, host_restart, _) = open_host(blank(STORAGE_IDENTITY), blank(STORAGE_BIOMETRIC));
+    let open_host = |flash| host_mirror(config, &header.policy, key, flash);
+    let (host, host_restart, _) = open_host(None);
     let mut target = uart_on(cpu, false);
     let mut actions = Vec::new();
     target.configure_persistent(config, &header.policy, key, &mut actions).unwrap();
@@ -702,7 +672,7 @@ fn linked_across_reset(cpu: Cpu) {
         }
     };
     play(&mut rig, &mine[..half]);
-    assert!(rig.host.terminal().store().len() > 0, "the morning enrolled faces before the reset");
+    assert!(!rig.host.terminal().store().is_empty(), "the morning enrolled faces before the reset");
 
     // Reset the board mid-morning; reboot the host mirror from its flash bytes; link both again.
     rig.target.link().qemu.monitor("system_reset").unwrap();
@@ -713,7 +683,7 @@ fn linked_across_reset(cpu: Cpu) {
     let at = mine[half].at;
     let Rig { host, target, authority, log, sent, dropped } = rig;
     let (id, bio) = host.into_flash();
-    let (host, host_restart, _) = open_host(id.into_inner(), bio.into_inner());
+    let (host, host_restart, _) = open_host(Some((id.into_inner(), bio.into_inner())));
     let mut rig = Rig { host, target, authority, log, sent, dropped };
     rig.target.configure_persistent(config, &header.policy, key, &mut actions).unwrap();
     assert_eq!(actions, host_restart, "the recovery");
@@ -741,6 +711,34 @@ fn linked_across_reset(cpu: Cpu) {
         rig.dropped[1],
         rig.log.len()
     );
+}
+
+type HostMirror = gatelab_core::persist::PersistentTerminal<
+    gatelab_core::flash::MemFlash<Vec<u8>>,
+    gatelab_core::flash::MemFlash<Vec<u8>>,
+>;
+
+/// A host `PersistentTerminal` over the target's storage geometry: on blank flash, or on the
+/// bytes a previous one left (a reboot).
+fn host_mirror(
+    config: &gatelab_core::TerminalConfig,
+    policy: &gatelab_core::Policy,
+    key: [u8; 32],
+    flash: Option<(Vec<u8>, Vec<u8>)>,
+) -> (HostMirror, Vec<Action>, gatelab_core::persist::Recovery) {
+    use gatelab_core::flash::MemFlash;
+    use gatelab_core::wire::{STORAGE_BIOMETRIC, STORAGE_IDENTITY};
+    let (id, bio) = flash.unwrap_or_else(|| {
+        (vec![0xFF; STORAGE_IDENTITY.bytes() as usize], vec![0xFF; STORAGE_BIOMETRIC.bytes() as usize])
+    });
+    gatelab_core::persist::PersistentTerminal::open(
+        config.clone(),
+        policy.clone(),
+        MemFlash::over(STORAGE_IDENTITY, id).unwrap(),
+        MemFlash::over(STORAGE_BIOMETRIC, bio).unwrap(),
+        &gatelab_core::journal::StorageKey::new(key),
+    )
+    .unwrap()
 }
 
 fn audit_record(a: &Action) -> Option<AuditRecord> {

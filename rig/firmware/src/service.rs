@@ -121,11 +121,7 @@ impl Service {
                     }
                 }
             }
-            let mut actions = core::mem::take(&mut self.actions);
-            for a in actions.drain(..) {
-                self.reply(&TargetMsg::Action(a), send);
-            }
-            self.actions = actions;
+            self.send_actions(send);
         }
         self.reply(&TargetMsg::Error { error, status: self.status }, send);
     }
@@ -201,13 +197,7 @@ impl Service {
                     self.actions.clear();
                     return self.refuse(LinkError::Storage, send);
                 }
-                let n = self.actions.len() as u32;
-                // Moved out and back so `reply` can borrow the service; the buffer keeps its room.
-                let mut actions = core::mem::take(&mut self.actions);
-                for a in actions.drain(..) {
-                    self.reply(&TargetMsg::Action(a), send);
-                }
-                self.actions = actions;
+                let n = self.send_actions(send);
                 self.done(n, spent, send);
             }
             HostMsg::AttachAuthority { now, key } => {
@@ -226,12 +216,7 @@ impl Service {
                     self.actions.clear();
                     return self.refuse(LinkError::Storage, send);
                 }
-                let n = self.actions.len() as u32;
-                let mut actions = core::mem::take(&mut self.actions);
-                for a in actions.drain(..) {
-                    self.reply(&TargetMsg::Action(a), send);
-                }
-                self.actions = actions;
+                let n = self.send_actions(send);
                 self.done(n, 0, send);
             }
             HostMsg::Bench(request) => match bench(request, clock, self.heap_free) {
@@ -239,6 +224,18 @@ impl Service {
                 Err(e) => self.refuse(e, send),
             },
         }
+    }
+
+    /// Send the collected actions, one frame each; returns how many.
+    fn send_actions(&mut self, send: &mut impl FnMut(&[u8])) -> u32 {
+        let n = self.actions.len() as u32;
+        // Moved out and back so `reply` can borrow the service; the buffer keeps its room.
+        let mut actions = core::mem::take(&mut self.actions);
+        for a in actions.drain(..) {
+            self.reply(&TargetMsg::Action(a), send);
+        }
+        self.actions = actions;
+        n
     }
 
     /// Drop the terminal; a persistent one gives its storage regions back.
