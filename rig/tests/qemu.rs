@@ -558,15 +558,20 @@ fn linked_across_reset(cpu: Cpu) {
                 let mut got = Vec::new();
                 self.target.event(at, &event, &mut got).unwrap();
                 assert_eq!(got, want, "at {at} ({:?})", event.without_biometrics());
-                for action in want {
-                    match action {
-                        Action::Audit(r) => self.log.push(r),
-                        Action::ToAuthority(up) if self.pass(1) => {
-                            let answers: Vec<_> = self.authority.handle_uplink(at, &up).collect();
-                            self.authority_did(answers, &mut queue);
-                        }
-                        _ => {}
+                self.terminal_did(at, want, &mut queue);
+            }
+        }
+
+        /// Keep the terminal's records; carry its reports to the authority (unless lost).
+        fn terminal_did(&mut self, at: Timestamp, actions: Vec<Action>, queue: &mut VecDeque<Event>) {
+            for action in actions {
+                match action {
+                    Action::Audit(r) => self.log.push(r),
+                    Action::ToAuthority(up) if self.pass(1) => {
+                        let answers: Vec<_> = self.authority.handle_uplink(at, &up).collect();
+                        self.authority_did(answers, queue);
                     }
+                    _ => {}
                 }
             }
         }
@@ -620,16 +625,7 @@ fn linked_across_reset(cpu: Cpu) {
             self.target.attach_authority(at, link.to_bytes(), &mut got).unwrap();
             assert_eq!(got, want, "attaching at {at}");
             let mut queue = VecDeque::new();
-            for action in want {
-                match action {
-                    Action::Audit(r) => self.log.push(r),
-                    Action::ToAuthority(up) if self.pass(1) => {
-                        let answers: Vec<_> = self.authority.handle_uplink(at, &up).collect();
-                        self.authority_did(answers, &mut queue);
-                    }
-                    _ => {}
-                }
-            }
+            self.terminal_did(at, want, &mut queue);
             for event in queue {
                 self.feed(at, event);
             }
