@@ -350,7 +350,9 @@ impl<I: Flash, B: Flash> PersistentTerminal<I, B> {
             }
             AuditEvent::ConsentRecorded { person, .. } => match self.terminal.ledger().stored(person) {
                 Some(c) => self.put_identity(CLASS_CONSENT, u64::from(person.0), &encode(c)),
-                None => Ok(()),
+                // Recorded and already expired within the same call (an authority catching a
+                // terminal up): no older consent of theirs may come back from flash.
+                None => self.delete_identity(CLASS_CONSENT, u64::from(person.0)),
             },
             AuditEvent::ConsentWithdrawn { person } => self.delete_identity(CLASS_CONSENT, u64::from(person.0)),
             AuditEvent::TemplateStored { person, .. } => self.store_template(person),

@@ -699,6 +699,11 @@ fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// Seeds that once failed, run before the others. 205958, 325358 (found in a 240,000-schedule
+/// run): a consent recorded and expired within one catch-up call was never written, so after
+/// a restart the consent it had replaced came back from flash.
+const REGRESSIONS: [u64; 2] = [205_958, 325_358];
+
 #[test]
 fn consent_holds_under_every_schedule() {
     let ops = env_u64("GATELAB_DST_OPS", 200) as usize;
@@ -707,7 +712,7 @@ fn consent_holds_under_every_schedule() {
         Ok(seed) => vec![seed.parse().expect("GATELAB_DST_SEED is a number")],
         Err(_) => {
             let first = env_u64("GATELAB_DST_FIRST_SEED", 1);
-            (first..first + env_u64("GATELAB_DST_SCHEDULES", 10_000)).collect()
+            REGRESSIONS.iter().copied().chain(first..first + env_u64("GATELAB_DST_SCHEDULES", 10_000)).collect()
         }
     };
     let trace = std::env::var_os("GATELAB_DST_TRACE").is_some();
