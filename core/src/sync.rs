@@ -492,7 +492,7 @@ impl Authority {
         self.audit(now, AuditEvent::TemplateStored { person, delete_by });
         let version = self.append(command);
         self.held.entry(person).or_default().push(version);
-        self.purge_delivered(now);
+        self.purge_delivered();
         Ok(version)
     }
 
@@ -527,21 +527,12 @@ impl Authority {
     }
 
     /// Drop embeddings every camera terminal has acknowledged.
-    fn purge_delivered(&mut self, now: Timestamp) {
+    fn purge_delivered(&mut self) {
         let everywhere = self.peers.values().filter(|p| p.camera).map(|p| p.acked).min().unwrap_or(u64::MAX);
         let done: Vec<PersonId> =
             self.held.iter().filter(|(_, vs)| vs.iter().all(|&v| v <= everywhere)).map(|(&p, _)| p).collect();
         for person in done {
-            self.held.remove(&person);
-            for v in 1..=everywhere.min(self.head()) {
-                if let Some(entry) = self.log.get_mut(v as usize - 1)
-                    && matches!(entry.command, Some(AdminCommand::Enroll { person: p, .. }) if p == person)
-                {
-                    entry.command = None;
-                }
-            }
-            self.stats.embeddings_purged += 1;
-            self.audit(now, AuditEvent::TemplateDeleted { person, reason: DeletionReason::Delivered });
+            self.purge_person(person, DeletionReason::Delivered);
         }
     }
 
@@ -567,7 +558,7 @@ impl Authority {
             peer.acked = up.have;
         }
         self.purge_expired(now);
-        self.purge_delivered(now);
+        self.purge_delivered();
         self.send(now, up.terminal, Some(up.nonce));
         self.out.drain(..)
     }

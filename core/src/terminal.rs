@@ -731,7 +731,7 @@ impl Terminal {
             let skip = (applied + 1 - down.first) as usize;
             for command in down.entries.iter().skip(skip) {
                 if let Some(command) = command {
-                    self.apply_authority_entry(command);
+                    self.on_admin(command);
                 }
                 if let Some(r) = self.replica.as_mut() {
                     r.applied += 1;
@@ -749,11 +749,6 @@ impl Terminal {
             // Acknowledge, and ask for the rest (a gap, a batch that stopped short, a push).
             self.send_request();
         }
-    }
-
-    fn apply_authority_entry(&mut self, command: &AdminCommand) {
-        // The identity-full flag is the persistent driver's, set for the frame as a whole.
-        self.on_admin(command);
     }
 
     fn on_passage(&mut self) {
