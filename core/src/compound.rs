@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 
 use crate::domain::{CompoundId, TerminalId, Timestamp};
 use crate::policy::Policy;
+use crate::sync::LinkKey;
 use crate::template::TemplateError;
 use crate::terminal::{Action, AdminCommand, Event, Terminal, TerminalConfig};
 use crate::trace::TraceEntry;
@@ -76,6 +77,19 @@ impl Compound {
             }
             let id = t.id();
             out.extend(t.handle_admin(now, cmd).map(|a| (id, a)));
+        }
+        self.refresh_timeout();
+    }
+
+    /// Link every terminal to the compound's authority (see [`Terminal::attach_authority`]),
+    /// each with its key derived from `master`: from now on admin commands reach them only as
+    /// authority frames ([`Event::FromAuthority`]), and [`Compound::admin`] is refused by each.
+    /// Not recorded in a trace (a replay provisions keys itself).
+    pub fn link(&mut self, now: Timestamp, master: &[u8; 32], out: &mut Vec<(TerminalId, Action)>) {
+        for t in &mut self.terminals {
+            let id = t.id();
+            let key = LinkKey::derive(master, self.id, id);
+            out.extend(t.attach_authority(now, key, 0, 0).map(|a| (id, a)));
         }
         self.refresh_timeout();
     }

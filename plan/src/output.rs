@@ -159,6 +159,20 @@ pub fn render_table(plan: &Plan) -> String {
     if let Some(c) = &plan.cheapest {
         let _ = writeln!(out, "  cheapest that meets both targets: {} at {:.0}", c.label, c.cost);
     }
+    let shown = plan.recommended.as_ref().map(|r| &r.config);
+    if let Some(c) = plan.configurations.iter().find(|c| Some(&c.config) == shown)
+        && let Some(net) = &c.network
+    {
+        let _ = write!(
+            out,
+            "  LAN at {}: {:.1} terminal-min of lapsed leases, {:.1} faces refused under them",
+            c.label, net.lease_lapsed_terminal_min.mean, net.faces_refused_under_lapsed_lease.mean
+        );
+        if net.wait_s_p95_cost.n > 0 {
+            let _ = write!(out, ", p95 wait +{:.1} s over a perfect LAN", net.wait_s_p95_cost.mean);
+        }
+        let _ = writeln!(out);
+    }
     let _ = writeln!(out, "Decision — {}", plan.decision);
     let _ = writeln!(out, "{}", plan.sentence);
     out

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
+use gatelab_sim::figures::NetworkFigures;
 use gatelab_sim::stats::Stat;
 
 use crate::spec::Config;
@@ -406,6 +407,9 @@ pub fn html(plan: &Plan) -> Result<String> {
         escape(&plan.sentence),
         escape(plan.rule)
     );
+    if let Some(net) = plan.configurations.iter().find(|c| c.config == shown).and_then(|c| c.network.as_ref()) {
+        let _ = writeln!(out, "{}", network_section(net, &label));
+    }
     if !plan.non_monotone.is_empty() {
         let _ = writeln!(out, "<h2>Not monotone</h2><ul>");
         for n in &plan.non_monotone {
@@ -467,6 +471,47 @@ pub fn html(plan: &Plan) -> Result<String> {
          the M/M/c wait. Made by <code>gatelab plan</code>.</p>\n</body></html>"
     );
     Ok(out)
+}
+
+/// The LAN and the consent lease at the configuration shown: lapsed minutes, faces refused,
+/// the shift to cards and what the outages cost in p95 wait against a perfect LAN.
+fn network_section(net: &NetworkFigures<Stat>, label: &str) -> String {
+    let v = |s: &Stat| if s.n == 0 { "—".to_string() } else { format!("{:.1}", s.mean) };
+    let ci = |s: &Stat| s.ci95.map(|[lo, hi]| format!(" [{lo:.1}, {hi:.1}]")).unwrap_or_default();
+    let mut out = format!(
+        "<h2 id=\"network\">The compound's LAN and the consent lease ({})</h2>\n<table>\
+         <tr><td class=\"l\">lapsed leases, face terminals (terminal-minutes in the window)</td><td>{}{}</td></tr>\
+         <tr><td class=\"l\">faces refused under a lapsed lease (they used a card, ID or PIN)</td><td>{}{}</td></tr>\
+         <tr><td class=\"l\">consents lapsed at the re-confirmation (templates deleted)</td><td>{}</td></tr>\
+         <tr><td class=\"l\">passages by face / by card, ID or PIN</td><td>{} / {}</td></tr>",
+        escape(label),
+        v(&net.lease_lapsed_terminal_min),
+        ci(&net.lease_lapsed_terminal_min),
+        v(&net.faces_refused_under_lapsed_lease),
+        ci(&net.faces_refused_under_lapsed_lease),
+        v(&net.consents_lapsed_at_reconfirmation),
+        v(&net.passages_by_face),
+        v(&net.passages_by_credential),
+    );
+    if net.wait_s_p95_cost.n > 0 {
+        let _ = write!(
+            out,
+            "<tr><td class=\"l\">p95 wait on a perfect LAN → with the outages (s)</td><td>{} → {:.1}</td></tr>\
+             <tr><td class=\"l\">cost of the outages in p95 wait, everyone (s, same seeds)</td><td>{}{}</td></tr>\
+             <tr><td class=\"l\">cost of the outages in p95 wait, face users (s)</td><td>{}{}</td></tr>",
+            v(&net.wait_s_p95_perfect_lan),
+            net.wait_s_p95_perfect_lan.mean + net.wait_s_p95_cost.mean,
+            v(&net.wait_s_p95_cost),
+            ci(&net.wait_s_p95_cost),
+            v(&net.face_users_wait_s_p95_cost),
+            ci(&net.face_users_wait_s_p95_cost),
+        );
+    }
+    out.push_str(
+        "</table>\n<p>A terminal matches faces only while its lease from the compound's authority is live; \
+         cut off longer, it refuses faces and keeps cards, ID and PIN working (C7).</p>",
+    );
+    out
 }
 
 /// Registers the embedded Noto Sans as plotters' "sans-serif" (all styles fall back to it), once

@@ -457,6 +457,7 @@ mod tests {
                     figures: nan,
                     gates: vec![gate],
                     detail: None,
+                    network: None,
                 }
             })
             .collect()

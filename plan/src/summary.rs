@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use gatelab_scenario::Scenario;
-use gatelab_sim::figures::Figures;
+use gatelab_sim::figures::{Figures, NetworkFigures};
 use gatelab_sim::stats::{Stat, stat, stat_non_negative};
 
 use crate::analytic;
@@ -43,6 +43,10 @@ pub struct ConfigSummary {
     pub meets_target: bool,
     /// With the scenario's `[costs]`.
     pub cost: Option<f64>,
+    /// What the LAN and the consent lease did, with the outages' cost in p95 wait against the
+    /// same replications on a perfect LAN (scenarios with a `[network]` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkFigures<Stat>>,
 }
 
 /// The groups every plan reports, with how to read their p95 from a replication's figures.
@@ -252,6 +256,10 @@ pub fn summarise(spec: &SweepSpec, scenario: &Scenario, units: &[UnitResult]) ->
             booth: search::booth_verdict(us, gates, spec.booth_target()),
             meets_target: lanes == Verdict::Meets,
             cost: config.cost(scenario),
+            network: scenario
+                .network
+                .as_ref()
+                .map(|_| NetworkFigures::over(us.iter().filter_map(|u| u.network.as_ref()))),
         });
     }
     let recommended = decision.recommended.as_ref().and_then(|c| {
@@ -360,10 +368,18 @@ fn words(
                     ),
                 },
                 format!(
-                    "Install {what}: every group that uses the lanes waits at most {target:.0} s at p95 with 95 % confidence (worst: {who}, {mean:.1} s, upper bound {hi:.1} s, {} replications), and people without face wait {:.1} s {} than face users at p95.",
+                    "Install {what}: every group that uses the lanes waits at most {target:.0} s at p95 with 95 % confidence (worst: {who}, {mean:.1} s, upper bound {hi:.1} s, {} replications){}.",
                     r.replications,
-                    gap.abs(),
-                    if gap > 0.0 { "longer" } else { "less" }
+                    // No opt-outs (everyone enrolled), or no face users: there is no gap to state.
+                    if gap.is_finite() {
+                        format!(
+                            ", and people without face wait {:.1} s {} than face users at p95",
+                            gap.abs(),
+                            if gap > 0.0 { "longer" } else { "less" }
+                        )
+                    } else {
+                        String::new()
+                    }
                 ),
             )
         }

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use gatelab_scenario::Scenario;
 use gatelab_sim::engine::{Keep, simulate_keeping};
-use gatelab_sim::figures::{Figures, GateFigures};
+use gatelab_sim::figures::{Figures, GateFigures, NetworkFigures};
 use gatelab_sim::progress::Progress;
-use gatelab_sim::run::replication_seed;
+use gatelab_sim::run::{add_outage_cost, perfect_lan_twin, replication_seed};
 
 use crate::spec::{Config, SweepSpec};
 
@@ -26,6 +26,24 @@ pub struct UnitResult {
     pub gates: Vec<GateFigures>,
     #[serde(default)]
     pub detail: Option<Detail>,
+    /// What the LAN and the consent lease did (scenarios with a `[network]` only), with the
+    /// outages' cost against the same replication on a perfect LAN.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "network_nan_as_null")]
+    pub network: Option<NetworkFigures>,
+}
+
+/// JSON writes NaN as `null`; read it back as NaN.
+mod network_nan_as_null {
+    use gatelab_sim::figures::NetworkFigures;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(figures: &Option<NetworkFigures>, s: S) -> Result<S::Ok, S::Error> {
+        figures.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NetworkFigures>, D::Error> {
+        Ok(Option::<NetworkFigures<Option<f64>>>::deserialize(d)?.map(|f| f.map(&mut |v| v.unwrap_or(f64::NAN))))
+    }
 }
 
 /// What the report plots for one configuration (from its first replication).
@@ -77,8 +95,14 @@ pub fn run_list(
             s.validate().map_err(|e| anyhow::anyhow!("{label}: {}: {}", e.field, e.message))?;
             let keep = r == 0;
             // The report needs rows of the first replication, never the audit log.
-            let rep = simulate_keeping(&s, replication_seed(seed, r), Keep { rows: keep, ..Keep::NOTHING }, &|_| {})
-                .with_context(|| format!("{label} replication {r}"))?;
+            let mut rep =
+                simulate_keeping(&s, replication_seed(seed, r), Keep { rows: keep, ..Keep::NOTHING }, &|_| {})
+                    .with_context(|| format!("{label} replication {r}"))?;
+            if let Some(twin) = perfect_lan_twin(&s) {
+                let perfect = simulate_keeping(&twin, replication_seed(seed, r), Keep::NOTHING, &|_| {})
+                    .with_context(|| format!("{label} replication {r} on a perfect LAN"))?;
+                add_outage_cost(&mut rep, &perfect);
+            }
             progress.advance(1);
             let detail = keep.then(|| Detail {
                 queue: rep.queue.iter().map(|q| (q.t_s, format!("{} {}", q.gate, q.lane), q.queue)).collect(),
@@ -97,7 +121,14 @@ pub fn run_list(
                 },
                 hours: f64::from(s.run.duration_min) / 60.0,
             });
-            Ok(UnitResult { config: config.clone(), replication: r, figures: rep.figures, gates: rep.gates, detail })
+            Ok(UnitResult {
+                config: config.clone(),
+                replication: r,
+                figures: rep.figures,
+                gates: rep.gates,
+                detail,
+                network: rep.network,
+            })
         })
         .collect();
     progress.finish();

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{Stat, stat_non_negative};
+use crate::stats::{Stat, stat, stat_non_negative};
 
 /// One figure: a field of this type is a leaf of its figures struct.
 pub type Leaf<T> = T;
@@ -129,6 +129,59 @@ figures_struct! {
     pub struct AtBooth {
         passages: Leaf,
         wait_s_p95: Leaf,
+    }
+}
+
+figures_struct! {
+    /// What the compound's LAN and the consent lease did (scenarios with a `[network]`).
+    pub struct NetworkFigures {
+        /// Minutes of lapsed consent leases summed over the face terminals, inside the window:
+        /// terminal-minutes when no face could be matched.
+        lease_lapsed_terminal_min: Leaf,
+        /// Face probes refused because their terminal's lease had lapsed (those people then
+        /// used their card, ID or PIN, or went to the booth).
+        faces_refused_under_lapsed_lease: Leaf,
+        frames_delivered: Leaf,
+        frames_lost: Leaf,
+        /// Face consents that lapsed at the night's re-confirmation (templates deleted).
+        consents_lapsed_at_reconfirmation: Leaf,
+        /// Passages let in by face, and by card, ID or PIN at the lanes: the shift to cards.
+        passages_by_face: Leaf,
+        passages_by_credential: Leaf,
+        /// p95 wait of everyone with every link up (same seed: common random numbers), and what
+        /// the outages cost over it (NaN when the scenario has no outage).
+        wait_s_p95_perfect_lan: Leaf,
+        wait_s_p95_cost: Leaf,
+        /// The same for the residents who use their face (the ones the lapses push to cards).
+        face_users_wait_s_p95_cost: Leaf,
+    }
+}
+
+impl NetworkFigures<f64> {
+    /// Each figure's mean and 95 % interval over replications: counts and minutes as
+    /// [`stat_non_negative`], the costs (differences, either sign) as [`stat`].
+    pub fn over<'a>(replications: impl IntoIterator<Item = &'a NetworkFigures<f64>>) -> NetworkFigures<Stat> {
+        let replications: Vec<&NetworkFigures<f64>> = replications.into_iter().collect();
+        let mut columns: Vec<Vec<f64>> = Vec::new();
+        for figures in &replications {
+            let mut k = 0;
+            figures.for_each(&mut |&value| {
+                if columns.len() <= k {
+                    columns.push(Vec::new());
+                }
+                columns[k].push(value);
+                k += 1;
+            });
+        }
+        let mut k = 0;
+        let mut over = NetworkFigures::<()>::default().map(&mut |()| {
+            let s = stat_non_negative(columns.get(k).into_iter().flatten().copied());
+            k += 1;
+            s
+        });
+        over.wait_s_p95_cost = stat(replications.iter().map(|r| r.wait_s_p95_cost));
+        over.face_users_wait_s_p95_cost = stat(replications.iter().map(|r| r.face_users_wait_s_p95_cost));
+        over
     }
 }
 

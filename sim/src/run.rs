@@ -89,6 +89,25 @@ fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     Ok(())
 }
 
+/// The scenario with every link up, when `scenario` has LAN outages: each replication is also
+/// run on it with the same seed, and what the outages cost in p95 wait is the difference —
+/// common random numbers, so free of the replications' own noise.
+pub fn perfect_lan_twin(scenario: &Scenario) -> Option<Scenario> {
+    let network = scenario.network.as_ref().filter(|n| n.has_outages())?;
+    let mut twin = scenario.clone();
+    twin.network = Some(gatelab_scenario::Network { outage_mtbf_h: 0.0, outages: Vec::new(), ..network.clone() });
+    Some(twin)
+}
+
+/// Fill `replication`'s outage costs from its twin on a perfect LAN (same seed).
+pub fn add_outage_cost(replication: &mut Replication, perfect: &Replication) {
+    if let Some(net) = &mut replication.network {
+        net.wait_s_p95_perfect_lan = perfect.figures.wait_s.p95;
+        net.wait_s_p95_cost = replication.figures.wait_s.p95 - perfect.figures.wait_s.p95;
+        net.face_users_wait_s_p95_cost = replication.figures.enrolled.wait_s_p95 - perfect.figures.enrolled.wait_s_p95;
+    }
+}
+
 /// Run `replications` replications of `scenario` seeded from `seed`, in parallel. Details
 /// (rows, audit log) are kept for the first replication only.
 pub fn run(scenario: &Scenario, seed: u64, replications: u32, progress: &dyn Progress) -> Result<RunResult> {
@@ -104,7 +123,17 @@ pub fn run_keeping(
     first: Keep,
 ) -> Result<RunResult> {
     let ticks = u64::from(scenario.run.duration_min) * 60_000 / (scenario.run.dt_s * 1000.0).round().max(1.0) as u64;
-    progress.start(ticks * u64::from(replications), &format!("simulating {} × {}", replications, scenario.name));
+    let perfect_lan = perfect_lan_twin(scenario);
+    let runs = if perfect_lan.is_some() { 2 } else { 1 };
+    progress.start(
+        runs * ticks * u64::from(replications),
+        &format!(
+            "simulating {} × {}{}",
+            replications,
+            scenario.name,
+            if runs == 2 { " (and each with a perfect LAN)" } else { "" }
+        ),
+    );
     let results: Result<Vec<Replication>> = (0..replications)
         .into_par_iter()
         .map(|r| {
@@ -121,7 +150,15 @@ pub fn run_keeping(
             // Named after the run's seed (the one a user can re-run with, and `gatelab view
             // --seed` takes), not the replication's.
             let origin = format!("scenario {:?}, seed {seed}, replication {r}", scenario.name);
-            Ok(sim.finish_as(origin, seed))
+            let mut replication = sim.finish_as(origin, seed);
+            if let Some(twin) = &perfect_lan {
+                done.set(0);
+                let mut sim = Simulation::new(twin, replication_seed(seed, r), Keep::NOTHING)
+                    .with_context(|| format!("replication {r} of scenario {:?} with a perfect LAN", scenario.name))?;
+                sim.run_to_end(&report);
+                add_outage_cost(&mut replication, &sim.finish());
+            }
+            Ok(replication)
         })
         .collect();
     progress.finish();

@@ -9,7 +9,7 @@ use serde::Serialize;
 use gatelab_scenario::Scenario;
 
 use crate::engine::Replication;
-use crate::figures::Figures;
+use crate::figures::{Figures, NetworkFigures};
 use crate::stats::Stat;
 
 /// The run's figures over its replications: each a mean with its 95 % interval ([`Stat`]).
@@ -23,6 +23,9 @@ pub struct Summary {
     pub window: Window,
     #[serde(flatten)]
     pub figures: Figures<Stat>,
+    /// What the LAN and the consent lease did (scenarios with a `[network]` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkFigures<Stat>>,
     /// Violations by rule in the first replication (the one whose audit.jsonl is written).
     pub consent_rules_first_replication: BTreeMap<String, u64>,
     pub per_replication: Vec<Figures>,
@@ -55,6 +58,10 @@ impl Summary {
                 dt_s: scenario.run.dt_s,
             },
             figures: Figures::over(replications.iter().map(|r| &r.figures)),
+            network: scenario
+                .network
+                .as_ref()
+                .map(|_| NetworkFigures::over(replications.iter().filter_map(|r| r.network.as_ref()))),
             consent_rules_first_replication: rules,
             per_replication: replications.iter().map(|r| r.figures).collect(),
         }
@@ -115,6 +122,32 @@ impl Summary {
             let interval = st.ci95.map(|[lo, hi]| format!("[{lo:.1}, {hi:.1}]")).unwrap_or_default();
             let _ = writeln!(out, "  {name:<36} {value:>10}  {interval}");
         }
+        if let Some(net) = &self.network {
+            let _ = writeln!(out, "  the compound's LAN and the consent lease:");
+            for (name, st) in net.table_rows() {
+                if st.n == 0 {
+                    continue;
+                }
+                let interval = st.ci95.map(|[lo, hi]| format!("[{lo:.1}, {hi:.1}]")).unwrap_or_default();
+                let _ = writeln!(out, "  {name:<36} {:>10.1}  {interval}", st.mean);
+            }
+        }
         out
+    }
+}
+
+impl NetworkFigures<Stat> {
+    /// The network figures the printed table shows, with their labels, in order.
+    pub fn table_rows(&self) -> [(&'static str, Stat); 8] {
+        [
+            ("  lapsed leases (terminal-min)", self.lease_lapsed_terminal_min),
+            ("  faces refused, lease lapsed", self.faces_refused_under_lapsed_lease),
+            ("  consents lapsed, re-confirmation", self.consents_lapsed_at_reconfirmation),
+            ("  passages by face", self.passages_by_face),
+            ("  passages by card, ID or PIN", self.passages_by_credential),
+            ("  wait p95, perfect LAN (s)", self.wait_s_p95_perfect_lan),
+            ("  wait p95 cost of outages (s)", self.wait_s_p95_cost),
+            ("  face users: p95 cost (s)", self.face_users_wait_s_p95_cost),
+        ]
     }
 }

@@ -5,8 +5,14 @@ use gatelab_core::audit::{AuditEvent, UncontrolledCause};
 use gatelab_scenario::{Scenario, parse_clock};
 use gatelab_tests::{audit_log, run_window, shipped, workspace};
 
-const SHIPPED: [&str; 5] =
-    ["dongcheng", "dongcheng-forced-face", "tianjin-wenhuacun", "public-rental-estate", "courier-surge"];
+const SHIPPED: [&str; 6] = [
+    "dongcheng",
+    "dongcheng-forced-face",
+    "tianjin-wenhuacun",
+    "tianjin-reconfirmation",
+    "public-rental-estate",
+    "courier-surge",
+];
 
 #[test]
 fn every_shipped_scenario_is_valid_and_names_a_known_policy() {
@@ -23,7 +29,7 @@ fn every_shipped_scenario_runs_and_only_forced_face_breaks_consent_rules() {
     for name in SHIPPED {
         let scenario = shipped(name);
         // The busiest hour of the morning, short enough for a test.
-        let start = if name == "tianjin-wenhuacun" { "07:15" } else { "07:45" };
+        let start = if name.starts_with("tianjin") { "07:15" } else { "07:45" };
         let minutes = if name == "public-rental-estate" { 30 } else { 45 };
         let rep = run_window(scenario, start, minutes, 1);
         let f = rep.figures;

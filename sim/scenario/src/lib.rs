@@ -32,6 +32,13 @@ pub struct Scenario {
     pub behaviour: Behaviour,
     #[serde(default)]
     pub faults: Faults,
+    /// The compound's LAN between its management server and the terminals; absent: terminals
+    /// take admin commands in memory, as if the network were perfect and instantaneous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+    /// A consent re-confirmation the night before the window (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconfirmation: Option<Reconfirmation>,
     pub policy: PolicySpec,
     #[serde(default)]
     pub matcher: MatcherModel,
@@ -359,6 +366,60 @@ pub struct Outage {
     pub gate: Option<String>,
     pub from: String,
     pub to: String,
+}
+
+/// `[network]`: every terminal is linked to the compound's authority (the management server)
+/// over the LAN. Admin commands reach a terminal only as authenticated entries of the
+/// authority's log, and a terminal matches faces only while its consent lease
+/// (`policy.lease_ms`) is live; cut off longer than that, it refuses faces and keeps cards, ID
+/// and PIN working. Links are up unless an outage below takes them down.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Mean time between random link outages per terminal, hours (0: none at random).
+    #[serde(default)]
+    pub outage_mtbf_h: f64,
+    /// Mean length of a random link outage, minutes.
+    #[serde(default)]
+    pub outage_mttr_min: f64,
+    /// Scheduled link outages (an unplugged switch, a terminal off the LAN for repair).
+    #[serde(default)]
+    pub outages: Vec<LinkOutage>,
+}
+
+impl Network {
+    /// Whether any link can go down.
+    pub fn has_outages(&self) -> bool {
+        self.outage_mtbf_h > 0.0 || !self.outages.is_empty()
+    }
+}
+
+/// One scheduled link outage: the whole compound (no `gate`), every terminal of a gate, or
+/// one lane's terminal (`lane` as the plan names lanes: "in-1", "out-2").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkOutage {
+    #[serde(default)]
+    pub gate: Option<String>,
+    #[serde(default)]
+    pub lane: Option<String>,
+    /// "HH:MM" on the day of the window; may start before the window (the night before is
+    /// simulated for the network from midnight on).
+    pub from: String,
+    pub to: String,
+}
+
+/// `[reconfirmation]`: every face consent had to be re-signed by `at`; the households that did
+/// not (a share of them, drawn per household) have their consents lapse then, so the authority
+/// logs a withdrawal for each enrolled member and every terminal must delete their templates.
+/// Tianjin Wenhuacun, 2020: about 50 of 600 households did not re-sign.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reconfirmation {
+    /// "HH:MM", before `run.start` (the night before the morning simulated).
+    pub at: String,
+    /// Share of households that did not re-sign.
+    pub not_resigned_share: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -866,6 +927,74 @@ impl Scenario {
                     format!("faults.outages[{i}]"),
                     "a scanner_removed outage needs the gate it happened at",
                 ));
+            }
+        }
+        if let Some(net) = &self.network {
+            non_negative("network.outage_mtbf_h", net.outage_mtbf_h)?;
+            non_negative("network.outage_mttr_min", net.outage_mttr_min)?;
+            if net.outage_mtbf_h > 0.0 && net.outage_mttr_min <= 0.0 {
+                return Err(invalid(
+                    "network.outage_mttr_min",
+                    "links fail (outage_mtbf_h > 0) but never come back; give a mean outage length",
+                ));
+            }
+            for (i, o) in net.outages.iter().enumerate() {
+                let field = format!("network.outages[{i}]");
+                let (from, to) = (parse_clock(&o.from), parse_clock(&o.to));
+                if from.is_none() || to.is_none() || from >= to {
+                    return Err(invalid(
+                        field,
+                        format!("from = {:?}, to = {:?}: two \"HH:MM\" times, from before to", o.from, o.to),
+                    ));
+                }
+                match (&o.gate, &o.lane) {
+                    (None, Some(lane)) => {
+                        return Err(invalid(field, format!("lane = {lane:?} needs the gate it belongs to")));
+                    }
+                    (Some(gate), lane) => {
+                        let Some(spec) = self.gates.iter().find(|g| &g.name == gate) else {
+                            return Err(invalid(field, format!("gate = {gate:?}: no gate has that name")));
+                        };
+                        if let Some(lane) = lane {
+                            let known = |tag: &str, n: u32| {
+                                lane.strip_prefix(tag)
+                                    .and_then(|k| k.parse::<u32>().ok())
+                                    .is_some_and(|k| (1..=n).contains(&k))
+                            };
+                            if !known("in-", spec.lanes_in) && !known("out-", spec.lanes_out) {
+                                return Err(invalid(
+                                    field,
+                                    format!(
+                                        "lane = {lane:?}: gate {gate:?} has lanes in-1..in-{} and out-1..out-{}",
+                                        spec.lanes_in, spec.lanes_out
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+        if let Some(rc) = &self.reconfirmation {
+            if self.network.is_none() {
+                return Err(invalid(
+                    "reconfirmation",
+                    "the lapsed consents' deletions travel to the terminals over the compound's LAN: add a [network] section (it may be empty: every link up)",
+                ));
+            }
+            share("reconfirmation.not_resigned_share", rc.not_resigned_share)?;
+            match parse_clock(&rc.at) {
+                Some(at) if at < start => {}
+                _ => {
+                    return Err(invalid(
+                        "reconfirmation.at",
+                        format!(
+                            "{:?}: an \"HH:MM\" time before run.start = {:?} (the night before the morning simulated)",
+                            rc.at, self.run.start
+                        ),
+                    ));
+                }
             }
         }
         if self.policy.guard_opens_car_gate_above_queue == Some(0) {

@@ -1,16 +1,24 @@
 //! The only door between the simulation and `gatelab-core`: agents' actions go in as core
 //! events, core actions come back as door states and decisions, and every audit record goes to
 //! the streaming consent checker (and, when asked, to the run's `audit.jsonl`).
+//!
+//! With a `[network]` section the terminals are linked to the compound's [`Authority`]: admin
+//! commands are submitted to it and reach each terminal as authenticated frames over the
+//! [`Lan`], delivered at once while the link is up and lost while it is down (the protocol
+//! resends and asks again). Terminals then match faces only under their consent lease.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use bevy::prelude::*;
 use gatelab_core::audit::{AuditEvent, DecisionReason, OpenCause, UncontrolledCause};
 use gatelab_core::checker::Checker;
+use gatelab_core::sync::{Authority, AuthorityAction, Uplink};
 use gatelab_core::trace::{self, TRACE_VERSION, TraceEntry, TraceHeader};
 use gatelab_core::{
     Action, AdminCommand, AuditRecord, Compound, CredentialKind, Event, PersonId, TerminalId, Timestamp,
 };
+
+use super::network::Lan;
 
 /// What one event at one terminal led to.
 #[derive(Clone, Copy, Debug, Default)]
@@ -42,6 +50,54 @@ pub struct CoreLink {
     /// Why each terminal's door is commanded open, as its last `OpenDoor` said; absent when shut.
     doors: BTreeMap<TerminalId, OpenCause>,
     pub counts: AuditCounts,
+    /// The authority and the LAN, when the scenario has a `[network]`.
+    net: Option<Box<Net>>,
+}
+
+/// The compound's master key in the simulation (every terminal's link key derives from it).
+const MASTER_KEY: [u8; 32] = *b"gatelab simulated compound key!!";
+
+/// The authority side of a networked run, and what it measured.
+#[derive(Debug)]
+struct Net {
+    authority: Authority,
+    lan: Lan,
+    frames: VecDeque<(TerminalId, Vec<u8>)>,
+    uplinks: VecDeque<Uplink>,
+    /// Camera terminals: since when their lease has been lapsed (`None`: live).
+    lapsed_since: BTreeMap<TerminalId, Option<u64>>,
+    /// The simulated window, milliseconds since midnight: lapses are counted inside it.
+    window: (u64, u64),
+    tally: NetworkTally,
+}
+
+/// What the network did to one replication.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct NetworkTally {
+    /// Minutes of lapsed consent leases summed over the face terminals, inside the window.
+    pub lapsed_terminal_min: f64,
+    /// Face probes refused because the terminal's lease had lapsed.
+    pub faces_refused_lapsed: u64,
+    /// Frames (both ways) lost to a down link.
+    pub frames_lost: u64,
+    /// Frames delivered (both ways).
+    pub frames_delivered: u64,
+}
+
+impl Net {
+    fn lapse_ended(&mut self, terminal: TerminalId, at_ms: u64) {
+        if let Some(slot) = self.lapsed_since.get_mut(&terminal)
+            && let Some(since) = slot.take()
+        {
+            self.tally.lapsed_terminal_min += minutes_inside(self.window, since, at_ms);
+        }
+    }
+}
+
+/// Minutes of `[from, to)` inside `window`.
+fn minutes_inside(window: (u64, u64), from: u64, to: u64) -> f64 {
+    let (from, to) = (from.max(window.0), to.min(window.1));
+    to.saturating_sub(from) as f64 / 60_000.0
 }
 
 impl std::fmt::Debug for CoreLink {
@@ -60,7 +116,46 @@ impl CoreLink {
             audit_jsonl: keep_audit.then(Vec::new),
             doors: BTreeMap::new(),
             counts: AuditCounts::default(),
+            net: None,
         }
+    }
+
+    /// Link every terminal to a new authority of the compound over `lan`, at `now` (before
+    /// anyone is registered: the registration goes through the authority's log). `window` is
+    /// the simulated window (milliseconds since midnight), where lapsed leases are counted.
+    pub fn connect(&mut self, now: Timestamp, lan: Lan, window: (u64, u64)) -> anyhow::Result<()> {
+        let terminals: Vec<(TerminalId, bool)> =
+            self.compound.terminals().iter().map(|t| (t.id(), t.config().camera)).collect();
+        let authority =
+            Authority::new(self.compound.id(), self.compound.policy().clone(), &MASTER_KEY, terminals.iter().copied())
+                .map_err(|e| anyhow::anyhow!("the compound's authority could not start: {e}"))?;
+        let lapsed_since = terminals.iter().filter(|(_, camera)| *camera).map(|&(t, _)| (t, None)).collect();
+        self.net = Some(Box::new(Net {
+            authority,
+            lan,
+            frames: VecDeque::new(),
+            uplinks: VecDeque::new(),
+            lapsed_since,
+            window,
+            tally: NetworkTally::default(),
+        }));
+        let mut out = std::mem::take(&mut self.out);
+        self.compound.link(now, &MASTER_KEY, &mut out);
+        self.absorb(&mut out);
+        self.out = out;
+        self.pump(now);
+        Ok(())
+    }
+
+    /// What the network did so far (`None` without a `[network]`); leases still lapsed count
+    /// up to the end of the window.
+    pub fn network_tally(&self) -> Option<NetworkTally> {
+        let net = self.net.as_ref()?;
+        let mut tally = net.tally;
+        for &since in net.lapsed_since.values().flatten() {
+            tally.lapsed_terminal_min += minutes_inside(net.window, since, net.window.1);
+        }
+        Some(tally)
     }
 
     pub fn door_open(&self, terminal: TerminalId) -> bool {
@@ -79,11 +174,25 @@ impl CoreLink {
         self.compound.handle(terminal, now, event, &mut out);
         let reply = self.absorb(&mut out);
         self.out = out;
+        if self.net.is_some() {
+            // A request the event's timers sent goes out now, its answer comes back now.
+            let pumped = self.pump(now);
+            return merge(reply, pumped);
+        }
         reply
     }
 
-    /// Broadcast an admin command to every terminal.
+    /// Broadcast an admin command to every terminal (networked: submit it to the authority,
+    /// which pushes it to every terminal it can reach).
     pub fn admin(&mut self, now: Timestamp, cmd: &AdminCommand) -> Reply {
+        if let Some(net) = self.net.as_mut() {
+            let (actions, result) = net.authority.submit(now, cmd.clone());
+            let actions: Vec<AuthorityAction> = actions.collect();
+            let mut reply = self.carry_out(actions);
+            reply.rejected |= result.is_err();
+            let pumped = self.pump(now);
+            return merge(reply, pumped);
+        }
         let mut out = std::mem::take(&mut self.out);
         self.compound.admin(now, cmd, &mut out);
         let reply = self.absorb(&mut out);
@@ -91,28 +200,126 @@ impl CoreLink {
         reply
     }
 
-    /// Fire the terminals' timers that are due (door closing, template deletion deadlines).
+    /// Fire the timers that are due (door closing, template deletion deadlines; networked: the
+    /// terminals' requests, the authority's resends, links going down and up), in time order.
     pub fn advance(&mut self, now: Timestamp) {
-        if self.compound.poll_timeout().is_some_and(|at| at <= now) {
-            let mut out = std::mem::take(&mut self.out);
-            self.compound.advance_to(now, &mut out);
-            self.absorb(&mut out);
-            self.out = out;
+        if self.net.is_none() {
+            if self.compound.poll_timeout().is_some_and(|at| at <= now) {
+                let mut out = std::mem::take(&mut self.out);
+                self.compound.advance_to(now, &mut out);
+                self.absorb(&mut out);
+                self.out = out;
+            }
+            return;
+        }
+        let mut last = None;
+        while let Some(at) = self.poll_timeout().filter(|&at| at <= now) {
+            // Every timer fires or moves past `at`; the guard keeps a bug from looping forever.
+            if last == Some(at) {
+                break;
+            }
+            last = Some(at);
+            self.step_network(at);
+        }
+        if let Some(net) = self.net.as_mut() {
+            net.lan.advance(now.0);
         }
     }
 
-    /// The earliest time a terminal needs waking.
+    /// One instant of the networked compound: links, the authority's timers, the terminals'.
+    fn step_network(&mut self, at: Timestamp) {
+        let Some(net) = self.net.as_mut() else { return };
+        net.lan.advance(at.0);
+        let actions: Vec<AuthorityAction> = net.authority.tick(at).collect();
+        self.carry_out(actions);
+        let mut out = std::mem::take(&mut self.out);
+        self.compound.advance_to(at, &mut out);
+        self.absorb(&mut out);
+        self.out = out;
+        self.pump(at);
+    }
+
+    /// Carry out the authority's actions: its records to the checker, its frames onto the LAN.
+    fn carry_out(&mut self, actions: Vec<AuthorityAction>) -> Reply {
+        let mut reply = Reply::default();
+        for action in actions {
+            match action {
+                AuthorityAction::Audit(record) => self.record(&record, &mut reply),
+                AuthorityAction::Send { to, frame } => {
+                    if let Some(net) = self.net.as_mut() {
+                        net.frames.push_back((to, frame));
+                    }
+                }
+            }
+        }
+        reply
+    }
+
+    /// Deliver every frame in flight, both ways, until the LAN is quiet: at once over a link
+    /// that is up, lost over one that is down.
+    fn pump(&mut self, now: Timestamp) -> Reply {
+        let mut reply = Reply::default();
+        loop {
+            let Some(net) = self.net.as_mut() else { return reply };
+            if let Some(up) = net.uplinks.pop_front() {
+                if !net.lan.up(up.terminal) {
+                    net.tally.frames_lost += 1;
+                    continue;
+                }
+                net.tally.frames_delivered += 1;
+                let actions: Vec<AuthorityAction> = net.authority.handle_uplink(now, &up).collect();
+                reply = merge(reply, self.carry_out(actions));
+            } else if let Some((to, frame)) = net.frames.pop_front() {
+                if !net.lan.up(to) {
+                    net.tally.frames_lost += 1;
+                    continue;
+                }
+                net.tally.frames_delivered += 1;
+                let mut out = std::mem::take(&mut self.out);
+                self.compound.handle(to, now, Event::FromAuthority(frame), &mut out);
+                reply = merge(reply, self.absorb(&mut out));
+                self.out = out;
+            } else {
+                return reply;
+            }
+        }
+    }
+
+    /// The earliest time a terminal (or, networked, the authority or a link) needs waking.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.compound.poll_timeout()
+        let terminals = self.compound.poll_timeout();
+        let Some(net) = self.net.as_ref() else { return terminals };
+        let edge = net.lan.next_edge(net.lan.now_ms()).map(Timestamp);
+        [terminals, net.authority.poll_timeout(), edge].into_iter().flatten().min()
     }
 
     fn absorb(&mut self, out: &mut Vec<(TerminalId, Action)>) -> Reply {
         let mut reply = Reply::default();
         for (terminal, action) in out.drain(..) {
             match action {
-                Action::Audit(record) => self.record(&record, &mut reply),
+                Action::Audit(record) => {
+                    if let Some(net) = self.net.as_mut() {
+                        match record.event {
+                            AuditEvent::LeaseLapsed { .. } => {
+                                if let Some(slot) = net.lapsed_since.get_mut(&terminal) {
+                                    slot.get_or_insert(record.at.0);
+                                }
+                            }
+                            AuditEvent::LeaseRenewed { .. } => net.lapse_ended(terminal, record.at.0),
+                            _ => {}
+                        }
+                    }
+                    self.record(&record, &mut reply)
+                }
                 Action::Grant { person, credential } => reply.grant = Some((person, credential)),
-                Action::Deny { reason, .. } => reply.deny = Some(reason),
+                Action::Deny { reason, .. } => {
+                    if reason == DecisionReason::LeaseLapsed
+                        && let Some(net) = self.net.as_mut()
+                    {
+                        net.tally.faces_refused_lapsed += 1;
+                    }
+                    reply.deny = Some(reason)
+                }
                 Action::OpenDoor { cause } => {
                     reply.opened = true;
                     self.doors.insert(terminal, cause);
@@ -121,9 +328,12 @@ impl CoreLink {
                     self.doors.remove(&terminal);
                 }
                 Action::AdminRejected(_) => reply.rejected = true,
-                // The simulation's terminals take admin commands from the compound in memory;
-                // none is linked to an authority.
-                Action::Alarm(_) | Action::ToAuthority(_) => {}
+                Action::ToAuthority(up) => {
+                    if let Some(net) = self.net.as_mut() {
+                        net.uplinks.push_back(up);
+                    }
+                }
+                Action::Alarm(_) => {}
             }
         }
         reply
@@ -171,6 +381,17 @@ impl CoreLink {
     pub fn finish_check(&mut self) -> gatelab_core::checker::Report {
         let checker = self.checker.take().unwrap_or_else(|| Checker::new(self.compound.policy()));
         checker.finish()
+    }
+}
+
+/// Both replies of one call: what the pump delivered adds to what the call itself did.
+fn merge(first: Reply, then: Reply) -> Reply {
+    Reply {
+        grant: first.grant.or(then.grant),
+        deny: first.deny.or(then.deny),
+        uncontrolled: first.uncontrolled.or(then.uncontrolled),
+        opened: first.opened || then.opened,
+        rejected: first.rejected || then.rejected,
     }
 }
 

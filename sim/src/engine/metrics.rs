@@ -46,6 +46,8 @@ pub struct Completed {
     pub gate: usize,
     pub direction: Direction,
     pub via: Via,
+    /// What let them in (face, a card, a guard, …).
+    pub used: Used,
 }
 
 #[derive(Resource, Debug, Default)]
@@ -128,6 +130,7 @@ impl Metrics {
             gate: agent.gate,
             direction: agent.direction,
             via,
+            used: agent.used,
         });
         if self.keep_rows {
             self.rows.push(Metrics::row(agent, now_ms, gate, lane, agent.used.as_str(), decision));

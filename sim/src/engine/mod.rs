@@ -14,6 +14,7 @@ pub mod faults;
 pub mod gates;
 pub mod metrics;
 pub mod model;
+pub mod network;
 pub mod outcomes;
 pub mod population;
 pub mod walking;
@@ -25,14 +26,14 @@ use anyhow::{Context, Result};
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use gatelab_core::checker::Violation;
-use gatelab_core::{Compound, Direction, TerminalConfig};
+use gatelab_core::{Compound, Direction, TerminalConfig, Timestamp};
 
 use self::core_link::CoreLink;
 use self::gates::Gatehouse;
 use self::metrics::{Completed, Group, Metrics, Via};
-use self::model::{Activity, Clock, Layout, Rngs, ScenarioRes, SimSet};
+use self::model::{Activity, Clock, Layout, Rngs, ScenarioRes, SimSet, Used};
 use self::population::{COMPOUND, Population};
-use crate::figures::{AtBooth, AtLanes, Figures, GateFigures, Residents, Tailgating, Visitors, Waits};
+use crate::figures::{AtBooth, AtLanes, Figures, GateFigures, NetworkFigures, Residents, Tailgating, Visitors, Waits};
 use crate::rows::{PassageRow, QueueRow};
 use gatelab_scenario::Scenario;
 
@@ -58,6 +59,9 @@ pub struct Replication {
     pub agent_steps: u64,
     /// Everyone's arrival as drawn, when [`Keep::arrivals`] asked for it.
     pub arrivals: Option<Vec<arrivals::Arrived>>,
+    /// What the LAN and the consent lease did, for a scenario with a `[network]` (the costs
+    /// against a perfect LAN are filled in by the runner, which runs that twin).
+    pub network: Option<NetworkFigures>,
 }
 
 /// Nearest-rank percentile of sorted values; NaN if there are none.
@@ -127,9 +131,31 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
     }
     let mut core = CoreLink::new(compound, keep.audit);
     let mut rngs = Rngs::new(seed);
-    let population = Population::register(scenario, &policy, &mut rngs, &mut core);
     let dt_ms = (scenario.run.dt_s * 1000.0).round().max(1.0) as u64;
     let start_ms = u64::from(scenario.start_min()) * 60_000;
+    if let Some(network) = &scenario.network {
+        if keep.trace {
+            anyhow::bail!(
+                "scenario {:?} has a [network]: a terminal trace for the rig replays unlinked terminals only \
+                 (the rig tests the linked firmware with its own authority); run without --trace",
+                scenario.name
+            );
+        }
+        let window = (start_ms, start_ms + u64::from(scenario.run.duration_min) * 60_000);
+        core.connect(Timestamp(0), network::Lan::new(network, &layout, &rngs), window)?;
+    }
+    let mut population = Population::register(scenario, &policy, &mut rngs, &mut core);
+    let mut lapsed_at_reconfirmation = 0;
+    if let Some(rc) = &scenario.reconfirmation {
+        let at = Timestamp(u64::from(gatelab_scenario::parse_clock(&rc.at).unwrap_or(0)) * 60_000);
+        core.advance(at);
+        lapsed_at_reconfirmation =
+            population.reconfirm(at, rc.not_resigned_share, &mut rngs.reconfirmation(), &mut core);
+    }
+    if scenario.network.is_some() {
+        // The night before the window: requests, resends, links down and up.
+        core.advance(Timestamp(start_ms));
+    }
     let end_tick = u64::from(scenario.run.duration_min) * 60_000 / dt_ms;
     let clock = Clock { tick: 0, dt_ms, start_ms, end_tick, next_tick: u64::MAX, busy: false, finished: false };
     let gatehouse = Gatehouse::new(&layout);
@@ -147,6 +173,7 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
         .insert_resource(layout)
         .insert_resource(core)
         .insert_resource(population)
+        .insert_resource(LapsedAtReconfirmation(lapsed_at_reconfirmation))
         .insert_resource(gatehouse)
         .insert_resource(Metrics { keep_rows: keep.rows || keep.frames, ..Metrics::default() })
         .insert_resource(Started(false))
@@ -185,6 +212,10 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
 
 #[derive(Resource, Debug)]
 struct Started(bool);
+
+/// Consents that lapsed at the night's re-confirmation.
+#[derive(Resource, Debug)]
+struct LapsedAtReconfirmation(u32);
 
 fn advance_clock(mut clock: ResMut<Clock>, mut started: ResMut<Started>, mut core: ResMut<CoreLink>) {
     if started.0 {
@@ -398,7 +429,9 @@ fn collect(world: &mut World, updates: u64) -> Replication {
         let p = world.resource::<Population>();
         (f64::from(p.opted_out), f64::from(p.enrolled), f64::from(p.withdrawn))
     };
+    let lapsed_at_reconfirmation = f64::from(world.resource::<LapsedAtReconfirmation>().0);
     let mut core = world.resource_mut::<CoreLink>();
+    let tally = core.network_tally();
     let report = core.finish_check();
     let audit_jsonl = core.audit_jsonl.take();
     let trace = core.take_trace();
@@ -487,7 +520,21 @@ fn collect(world: &mut World, updates: u64) -> Replication {
         arrivals_suppressed: suppressed,
         consent_violations: report.violations.len() as f64,
     };
+    let network = tally.map(|t| NetworkFigures {
+        lease_lapsed_terminal_min: t.lapsed_terminal_min,
+        faces_refused_under_lapsed_lease: t.faces_refused_lapsed as f64,
+        frames_delivered: t.frames_delivered as f64,
+        frames_lost: t.frames_lost as f64,
+        consents_lapsed_at_reconfirmation: lapsed_at_reconfirmation,
+        passages_by_face: metrics.completed.iter().filter(|c| c.used == Used::Face).count() as f64,
+        passages_by_credential: metrics.completed.iter().filter(|c| matches!(c.used, Used::Credential(_))).count()
+            as f64,
+        wait_s_p95_perfect_lan: f64::NAN,
+        wait_s_p95_cost: f64::NAN,
+        face_users_wait_s_p95_cost: f64::NAN,
+    });
     Replication {
+        network,
         figures,
         gates,
         passages: std::mem::take(&mut metrics.rows),

@@ -85,6 +85,22 @@ impl Rngs {
         };
         stream(self.seed, 1 << 32 | (lane.gate as u64) << 17 | direction << 16 | lane.index_in_group as u64)
     }
+
+    /// The link-outage stream of the terminal at `(gate, direction, slot)` (`slot` a lane's
+    /// index in its group, or 999 for the guard path): like [`Rngs::lane_faults`], independent
+    /// of the lanes beside it, and of every other stream, so a perfect LAN changes no draw.
+    pub fn link_outages(&self, gate: usize, direction: Direction, slot: usize) -> ChaCha8Rng {
+        let direction = match direction {
+            Direction::Inbound => 0,
+            Direction::Outbound => 1,
+        };
+        stream(self.seed, 2 << 32 | (gate as u64) << 17 | direction << 16 | slot as u64)
+    }
+
+    /// The re-confirmation's draw (which households did not re-sign).
+    pub fn reconfirmation(&self) -> ChaCha8Rng {
+        stream(self.seed, 3 << 32)
+    }
 }
 
 fn stream(seed: u64, n: u64) -> ChaCha8Rng {

@@ -9,6 +9,7 @@ use gatelab_core::{
 };
 use rand::RngExt;
 use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 
 use super::core_link::CoreLink;
 use super::faces::FaceModel;
@@ -27,6 +28,7 @@ pub struct Resident {
     pub minor: bool,
     pub elderly: bool,
     pub opt_out: bool,
+    pub household: u32,
     /// Enrolled at the terminals (consent given and enrolment accepted).
     pub enrolled: bool,
     /// The IC card the property office issued, if the policy issues one.
@@ -90,6 +92,29 @@ impl Population {
             _ => None,
         };
         Means { face: res.enrolled, credential }
+    }
+
+    /// The re-confirmation at `at`: each household did not re-sign with probability
+    /// `not_resigned_share` (drawn per household from its own stream); the consents of their
+    /// enrolled members lapse — the office logs a withdrawal for each, so every template is
+    /// deleted — and they come through on cards the next morning. Returns how many lapsed.
+    pub fn reconfirm(
+        &mut self,
+        at: Timestamp,
+        not_resigned_share: f64,
+        rng: &mut ChaCha8Rng,
+        core: &mut CoreLink,
+    ) -> u32 {
+        let households = self.residents.iter().map(|r| r.household + 1).max().unwrap_or(0);
+        let lapsed: Vec<bool> = (0..households).map(|_| rng.random_bool(not_resigned_share)).collect();
+        let mut count = 0;
+        for r in self.residents.iter_mut().filter(|r| r.enrolled && lapsed[r.household as usize]) {
+            core.admin(at, &AdminCommand::WithdrawConsent(r.person));
+            r.enrolled = false;
+            count += 1;
+        }
+        self.enrolled -= count;
+        count
     }
 
     /// Registration day: build the population and register it in the core at midnight.
@@ -176,6 +201,7 @@ impl Population {
                 minor: is_minor[i],
                 elderly: is_elderly[i],
                 opt_out: rng.random_bool(p.opt_out_share),
+                household: (i % households) as u32,
                 enrolled: false,
                 ic_card,
                 id_card,
