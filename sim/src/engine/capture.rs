@@ -104,7 +104,9 @@ pub fn capture_frame(view: &SimView) -> Frame {
         .map(|(l, lane)| {
             let camera_down = lane.has_camera && view.faults.as_ref().is_some_and(|f| f.camera_down(l));
             let matcher_down = lane.has_camera && view.faults.as_ref().is_some_and(|f| f.matcher_down(l));
-            let state = if view.core.open_for_all(lane.terminal) || matcher_down {
+            // A lapsed consent lease (cut off from the authority) refuses faces like a matcher outage.
+            let lapsed = lane.has_camera && !view.core.lease_live(lane.terminal);
+            let state = if view.core.open_for_all(lane.terminal) || matcher_down || lapsed {
                 TerminalState::Degraded
             } else if camera_down {
                 TerminalState::CameraBroken

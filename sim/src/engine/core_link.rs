@@ -162,6 +162,11 @@ impl CoreLink {
         self.doors.contains_key(&terminal)
     }
 
+    /// The terminal's consent lease is live (always, for an unlinked one).
+    pub fn lease_live(&self, terminal: TerminalId) -> bool {
+        self.compound.terminal(terminal).is_none_or(|t| t.lease_live())
+    }
+
     /// The terminal holds its door open for everyone (a fault under an open-for-all policy).
     pub fn open_for_all(&self, terminal: TerminalId) -> bool {
         self.doors.get(&terminal) == Some(&OpenCause::FaultOpenAll)
