@@ -194,6 +194,35 @@ pub enum FacesCommand {
         #[arg(long)]
         strict: bool,
     },
+    /// Presentation-attack detection (liveness) on your own captures: BPCER (live people
+    /// refused) and APCER (attacks accepted, ISO/IEC 30107-3) at thresholds 0.05–0.95, the
+    /// threshold that keeps BPCER at --bpcer, and a DET-style plot. Every photo under each
+    /// folder is used (subfolders too; PNG, JPEG or WebP by content; unusable files listed).
+    ///
+    /// Without --attack only BPCER is measured: nothing is said about attack detection. To
+    /// measure it, capture attacks with the gate's own camera — prints of residents' photos
+    /// and phone or tablet replays, at the distances and light of the gate — and give that
+    /// folder as --attack; set the policy's liveness_min from the result.
+    PadEval {
+        /// Live (bona fide) captures.
+        #[arg(long, value_name = "DIR")]
+        bona_fide: PathBuf,
+        /// Attack presentations (prints, screens, masks) captured by the same camera.
+        #[arg(long, value_name = "DIR")]
+        attack: Option<PathBuf>,
+        /// Write pad.json and pad-det.png / pad-det.svg here.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The BPCER to hold (share of live presentations refused); the threshold for it is reported.
+        #[arg(long, default_value_t = 0.05)]
+        bpcer: f64,
+        /// What a photo with several faces means (as for `eval`).
+        #[arg(long, value_enum, default_value_t = MultiFaceArg::Largest)]
+        multi_face: MultiFaceArg,
+        /// Stop at the first file that cannot be used.
+        #[arg(long)]
+        strict: bool,
+    },
 }
 
 /// `--multi-face`.
@@ -394,6 +423,12 @@ pub struct FacesArgs {
     /// An embedder of your own: TOML with model, input_size, mean, std, channel_order, output_dim.
     #[arg(long, global = true, value_name = "TOML")]
     pub embedder: Option<PathBuf>,
+    /// A presentation-attack detection (liveness) model of your own: TOML with model,
+    /// input_size, box_scale, mean, std, channel_order, live_class (default: fr_liveness.onnx,
+    /// box ×2.7, 128×128 raw RGB, class 0 live). Every probe and enrolment photo is scored; the
+    /// policy's liveness_min (default 0.5) refuses those below it.
+    #[arg(long, global = true, value_name = "TOML")]
+    pub pad: Option<PathBuf>,
 }
 
 /// `gatelab calibrate --format`.

@@ -89,6 +89,64 @@ fn det<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, genuine: &[f32], impost
     root.present().map_err(err)
 }
 
+/// `faces pad-eval`'s plot as PNG bytes and SVG text: with attack presentations, the DET-style
+/// curve (BPCER against APCER over every threshold, log scales); without, BPCER against the
+/// threshold (what live people pay for each setting), titled so that nobody reads it as attack
+/// detection.
+pub fn pad_plot(bona_fide: &[f32], attacks: &[f32]) -> Result<(Vec<u8>, String)> {
+    gatelab_plan::report::register_font()?;
+    let png = png(|root| pad_curve(root, bona_fide, attacks)).context("could not draw pad-det.png")?;
+    let mut svg = String::new();
+    pad_curve(SVGBackend::with_string(&mut svg, SIZE).into_drawing_area(), bona_fide, attacks)
+        .context("could not draw pad-det.svg")?;
+    Ok((png, svg))
+}
+
+fn pad_curve<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, bona: &[f32], attacks: &[f32]) -> Result<()> {
+    root.fill(&WHITE).map_err(err)?;
+    let bpcer = |t: f32| bona.iter().filter(|&&s| s < t).count() as f64 / bona.len().max(1) as f64;
+    if attacks.is_empty() {
+        let points: Vec<(f64, f64)> = (0..=100).map(|k| (f64::from(k) / 100.0, bpcer(k as f32 / 100.0))).collect();
+        let mut chart = ChartBuilder::on(&root)
+            .caption("BPCER against the liveness threshold (no attacks given: APCER not measured)", ("sans-serif", 14))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0.0..1.0, 0.0..1.0)
+            .map_err(err)?;
+        chart.configure_mesh().x_desc("liveness_min").y_desc("BPCER (live refused)").draw().map_err(err)?;
+        chart.draw_series(LineSeries::new(points, RGBColor(31, 119, 180).stroke_width(2))).map_err(err)?;
+        return root.present().map_err(err);
+    }
+    let floor = 1.0 / (attacks.len().max(bona.len()) as f64 * 10.0);
+    let mut thresholds: Vec<f32> = bona.iter().chain(attacks).copied().collect();
+    thresholds.sort_by(f32::total_cmp);
+    let points: Vec<(f64, f64)> = thresholds
+        .iter()
+        .map(|&t| {
+            let apcer = attacks.iter().filter(|&&s| s >= t).count() as f64 / attacks.len() as f64;
+            (apcer.max(floor), bpcer(t).max(floor))
+        })
+        .collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption("DET: BPCER (live refused) against APCER (attacks accepted)", ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d((floor..1.0).log_scale(), (floor..1.0).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("APCER")
+        .y_desc("BPCER")
+        .x_label_formatter(&|v| rate(*v))
+        .y_label_formatter(&|v| rate(*v))
+        .draw()
+        .map_err(err)?;
+    chart.draw_series(LineSeries::new(points, RGBColor(214, 39, 40).stroke_width(2))).map_err(err)?;
+    root.present().map_err(err)
+}
+
 /// A rate on a log axis with one significant digit: 0.3, not 0.30000000000000004; 0.001, 1.
 fn rate(v: f64) -> String {
     let decimals = if v > 0.0 { (-v.log10().floor()).clamp(0.0, 12.0) as usize } else { 0 };

@@ -275,3 +275,117 @@ fn eval_reads_a_real_world_folder_and_lists_what_it_skipped() {
     assert!(text(&o).contains("--strict") && text(&o).contains("messy/biden/"), "{}", text(&o));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `../shared/faces/bbt` (TV stills, 150×150 crops), when present; in CI it must be.
+fn bbt() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/faces/bbt");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(std::env::var("CI").is_err(), "CI must have ../shared/faces/bbt");
+    eprintln!("skipped: no ../shared/faces/bbt here");
+    None
+}
+
+/// Liveness on real photos: a live capture passes, a photo the PAD model scores low is refused
+/// as a suspected spoof at the gate (audited, never matched) and never enrolled.
+#[test]
+fn a_presentation_below_the_liveness_threshold_is_refused_audited_and_never_enrolled() {
+    let Some(bbt) = bbt() else { return };
+    let amy = |n: u32| bbt.join(format!("amy/amy{n}.png")).to_string_lossy().into_owned();
+    let dir = std::env::temp_dir().join(format!("gatelab-faces-pad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let consent = dir.join("consent.toml");
+    std::fs::write(&consent, CONSENT).unwrap();
+    let store = dir.join("store");
+    let store_arg = store.to_str().unwrap();
+    // amy1 scores 0.11 with fr_liveness (a low-contrast TV still): no enrolment from it.
+    let o = gatelab(
+        &dir,
+        &["faces", "--store", store_arg, "enroll", "--person", "7", "--consent", consent.to_str().unwrap(), &amy(1)],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("amy1.png") && text(&o).contains("liveness_min"), "{}", text(&o));
+    // amy2 and amy3 score 0.97 and 0.99: enrolled.
+    let o = gatelab(
+        &dir,
+        &[
+            "faces",
+            "--store",
+            store_arg,
+            "enroll",
+            "--person",
+            "7",
+            "--consent",
+            consent.to_str().unwrap(),
+            &amy(2),
+            &amy(3),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // The same person, but a presentation the PAD model doubts: refused before any matching.
+    let o = gatelab(&dir, &["faces", "--store", store_arg, "identify", &amy(1)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("suspected presentation attack") && text(&o).contains("card"), "{}", text(&o));
+    let log = std::fs::read_to_string(store.join("audit.jsonl")).unwrap();
+    let last: Vec<&str> = log.lines().rev().take(2).collect();
+    assert!(last.iter().any(|l| l.contains("\"suspected_spoof\"") && l.contains("access_decision")), "{last:?}");
+    assert!(last.iter().any(|l| l.contains("frame_discarded")), "{last:?}");
+    assert!(!last.iter().any(|l| l.contains("match_attempt")), "refused before any matching: {last:?}");
+    assert!(!log.contains("liveness"), "the score is never written (C6)");
+    // A live capture of the same person still matches.
+    let o = gatelab(&dir, &["faces", "--store", store_arg, "identify", &amy(3)]);
+    assert!(o.status.success() && text(&o).contains("PersonId#7"), "{}", text(&o));
+    let o = gatelab(&dir, &["check-consent", store.join("audit.jsonl").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `pad-eval` on the bona fide photos at hand: BPCER is measured, APCER is said not to be.
+#[test]
+fn pad_eval_measures_bpcer_and_never_pretends_to_measure_attacks() {
+    let dir = std::env::temp_dir().join(format!("gatelab-pad-eval-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = dir.join("out");
+    let o = gatelab(
+        std::env::temp_dir().as_path(),
+        &["faces", "pad-eval", "--bona-fide", &photos().to_string_lossy(), "--out", out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let printed = text(&o);
+    assert!(printed.contains("APCER (attacks accepted) is NOT measured"), "{printed}");
+    // The face_recognition photos are real captures: every one passes the default 0.5.
+    assert!(printed.contains("4 of 4 live photos pass"), "{printed}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("pad.json")).unwrap()).unwrap();
+    assert_eq!(report["attacks_measured"], false);
+    assert_eq!(report["bona_fide"], 4);
+    assert!(report["points"].as_array().unwrap().iter().all(|p| p["apcer"].is_null()));
+    assert!(report["apcer_at_target"].is_null());
+    let png = image::load_from_memory(&std::fs::read(out.join("pad-det.png")).unwrap()).unwrap().to_rgb8();
+    let drawn = png.pixels().filter(|p| p.0 != [255, 255, 255]).count();
+    assert!(drawn > 2_000, "pad-det.png is nearly blank ({drawn} pixels drawn)");
+    assert!(std::fs::read_to_string(out.join("pad-det.svg")).unwrap().contains("BPCER"));
+    // With attack presentations (here: the bbt stills standing in, only to exercise the
+    // arithmetic — they are not attacks), APCER is reported beside BPCER.
+    if let Some(bbt) = bbt() {
+        let o = gatelab(
+            std::env::temp_dir().as_path(),
+            &[
+                "faces",
+                "pad-eval",
+                "--bona-fide",
+                &photos().to_string_lossy(),
+                "--attack",
+                &bbt.join("amy").to_string_lossy(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("pad.json")).unwrap()).unwrap();
+        assert_eq!(report["attacks"], 5);
+        assert!(report["points"].as_array().unwrap().iter().all(|p| p["apcer"].is_number()));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

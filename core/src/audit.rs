@@ -174,6 +174,9 @@ pub enum DiscardReason {
     Degraded,
     /// The camera saw a face but the terminal's consent lease has lapsed.
     LeaseLapsed,
+    /// Presentation-attack detection scored the face below `policy.liveness_min` (a photo, a
+    /// screen, a mask): not matched.
+    SuspectedSpoof,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +211,9 @@ pub enum DecisionReason {
     /// The terminal has lost touch with the authority for longer than its lease: face is off
     /// until it is back in sync, the person is told to use a card (C7).
     LeaseLapsed,
+    /// Presentation-attack detection scored the face below `policy.liveness_min`: refused
+    /// before any matching, the person is told to use a card (C7).
+    SuspectedSpoof,
 }
 
 impl DecisionReason {

@@ -20,7 +20,7 @@ pub enum FaultMode {
     OpenForAll,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Short name used in reports ("compliant", "forced-face", ...).
@@ -45,6 +45,20 @@ pub struct Policy {
     /// terminal that is cut off.
     #[serde(default = "default_lease_ms")]
     pub lease_ms: u64,
+    /// A face probe whose presentation-attack detection scored it below this (the PAD model's
+    /// bona fide probability, 0–1) is refused as a suspected spoof, before any matching; the
+    /// person's card still opens (C7). Probes sent without a score (a camera without PAD) are
+    /// not judged. 0 turns the check off.
+    #[serde(default = "default_liveness_min")]
+    pub liveness_min: f32,
+}
+
+/// The PAD model's own decision point: live more likely than not (fr_liveness.onnx gives the
+/// live class's softmax). Measured bona fide pass rate at it: see README ("liveness").
+pub const DEFAULT_LIVENESS_MIN: f32 = 0.5;
+
+fn default_liveness_min() -> f32 {
+    DEFAULT_LIVENESS_MIN
 }
 
 /// Half the default deletion bound: a terminal renews every third of it, so two lost answers
@@ -62,6 +76,8 @@ pub enum PolicyError {
     LeaseNotShorterThanBound { lease_ms: u64, deletion_bound_ms: u64 },
     /// The core could not build a terminal for it.
     Unusable,
+    /// `liveness_min` must be a probability, 0 to 1.
+    LivenessNotAProbability,
 }
 
 impl core::fmt::Display for PolicyError {
@@ -72,6 +88,9 @@ impl core::fmt::Display for PolicyError {
                 "lease_ms = {lease_ms} must be above 0 and below deletion_bound_ms = {deletion_bound_ms}: a terminal cut off from the authority would otherwise still match a withdrawn person after the deletion bound — shorten the lease (e.g. half the bound)"
             ),
             PolicyError::Unusable => f.write_str("the policy cannot be run"),
+            PolicyError::LivenessNotAProbability => f.write_str(
+                "liveness_min must be a probability from 0 to 1 (the PAD model's bona fide score; 0 turns the check off, 0.5 is the default)",
+            ),
         }
     }
 }
@@ -93,6 +112,7 @@ impl Policy {
             deletion_bound_ms: 60_000,
             on_fault: FaultMode::DegradeToNonFace,
             lease_ms: DEFAULT_LEASE_MS,
+            liveness_min: DEFAULT_LIVENESS_MIN,
         }
     }
 
@@ -110,6 +130,7 @@ impl Policy {
             deletion_bound_ms: 60_000,
             on_fault: FaultMode::OpenForAll,
             lease_ms: DEFAULT_LEASE_MS,
+            liveness_min: DEFAULT_LIVENESS_MIN,
         }
     }
 
@@ -122,13 +143,17 @@ impl Policy {
         }
     }
 
-    /// Whether the policy can be run: the lease is shorter than the deletion bound.
+    /// Whether the policy can be run: the lease is shorter than the deletion bound, the
+    /// liveness threshold a probability.
     pub fn validate(&self) -> Result<(), PolicyError> {
         if self.lease_ms == 0 || self.lease_ms >= self.deletion_bound_ms {
             return Err(PolicyError::LeaseNotShorterThanBound {
                 lease_ms: self.lease_ms,
                 deletion_bound_ms: self.deletion_bound_ms,
             });
+        }
+        if !(0.0..=1.0).contains(&self.liveness_min) {
+            return Err(PolicyError::LivenessNotAProbability);
         }
         Ok(())
     }

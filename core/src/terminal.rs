@@ -121,6 +121,14 @@ pub enum Event {
     /// A frame from the compound's authority ([`crate::sync::Downlink::seal`]'s bytes), for a
     /// terminal provisioned with a link key ([`Terminal::attach_authority`]).
     FromAuthority(Vec<u8>),
+    /// A face probe whose presentation-attack detection ran on the terminal's camera:
+    /// `liveness` is the PAD model's bona fide probability (0–1). Below `policy.liveness_min`
+    /// (or not a number) it is refused as a suspected spoof before any matching; the score is
+    /// never stored or audited (C6). A camera without PAD sends [`Event::FaceProbe`].
+    ScoredFaceProbe {
+        embedding: Vec<f32>,
+        liveness: f32,
+    },
 }
 
 impl Event {
@@ -129,6 +137,9 @@ impl Event {
     pub fn without_biometrics(&self) -> Event {
         match self {
             Event::FaceProbe { .. } => Event::FaceProbe { embedding: Vec::new() },
+            Event::ScoredFaceProbe { liveness, .. } => {
+                Event::ScoredFaceProbe { embedding: Vec::new(), liveness: *liveness }
+            }
             Event::Admin(AdminCommand::Enroll { person, .. }) => {
                 Event::Admin(AdminCommand::Enroll { person: *person, embedding: Vec::new() })
             }
@@ -229,6 +240,8 @@ pub struct TerminalStats {
     pub audit_records: u64,
     /// Authority-link messages refused (forged, foreign, replayed, malformed).
     pub sync_refused: u64,
+    /// Face probes refused as suspected spoofs (presentation-attack detection).
+    pub presentations_refused: u64,
 }
 
 #[derive(Debug)]
@@ -468,7 +481,8 @@ impl Terminal {
             Event::CredentialPresented { kind, credential, frame_captured } => {
                 self.on_credential(kind, credential, frame_captured)
             }
-            Event::FaceProbe { embedding } => self.on_face(&embedding),
+            Event::FaceProbe { embedding } => self.on_face(&embedding, None),
+            Event::ScoredFaceProbe { embedding, liveness } => self.on_face(&embedding, Some(liveness)),
             Event::PassageSensed => self.on_passage(),
             Event::DoorSensor { open } => self.on_door_sensor(open),
             Event::ComponentFault(c) => self.on_fault(c),
@@ -882,7 +896,7 @@ impl Terminal {
         self.decide(Some(person), kind, reason);
     }
 
-    fn on_face(&mut self, embedding: &[f32]) {
+    fn on_face(&mut self, embedding: &[f32], liveness: Option<f32>) {
         if !self.lease_live() {
             // Cut off from the authority for longer than the lease: a withdrawal may be
             // waiting; the person uses a card (C7).
@@ -894,6 +908,15 @@ impl Terminal {
             self.stats.frames_discarded += 1;
             self.audit(AuditEvent::FrameDiscarded { reason: DiscardReason::Degraded });
             return self.decide(None, CredentialKind::Face, DecisionReason::FaceUnavailable);
+        }
+        // A score that is not a number is no evidence of a live face either.
+        if let Some(score) = liveness
+            && (score.is_nan() || score < self.policy.liveness_min)
+        {
+            self.stats.presentations_refused += 1;
+            self.stats.frames_discarded += 1;
+            self.audit(AuditEvent::FrameDiscarded { reason: DiscardReason::SuspectedSpoof });
+            return self.decide(None, CredentialKind::Face, DecisionReason::SuspectedSpoof);
         }
         if self.probe.prepare(embedding, self.config.dim).is_err() {
             self.audit(AuditEvent::MatchAttempt { outcome: MatchOutcome::Rejected });

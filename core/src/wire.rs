@@ -40,7 +40,7 @@ use crate::template::TemplateError;
 use crate::terminal::{Action, AdminRejection, Event, TerminalConfig};
 
 /// Bumped on any change to the messages below.
-pub const VERSION: u8 = 4;
+pub const VERSION: u8 = 5;
 
 /// Largest decoded frame (version + body + CRC) either side accepts. A 512-d embedding is
 /// about 2.1 KB of postcard; anything larger is refused as oversize, never buffered.
@@ -428,14 +428,15 @@ disclosable_checked! {
         DeletionReason::Withdrawn | DeletionReason::RetentionExpired | DeletionReason::PurposeEnded
         | DeletionReason::PersonLeft | DeletionReason::Delivered => {}
     };
-    DiscardReason => |r| match r { DiscardReason::NonFaceCredentialInUse | DiscardReason::Degraded | DiscardReason::LeaseLapsed => {} };
+    DiscardReason => |r| match r { DiscardReason::NonFaceCredentialInUse | DiscardReason::Degraded | DiscardReason::LeaseLapsed
+        | DiscardReason::SuspectedSpoof => {} };
     MatchOutcome => |m| match m { MatchOutcome::Matched(p) => need(p), MatchOutcome::NoMatch | MatchOutcome::Rejected => {} };
     DecisionReason => |r| match r {
         DecisionReason::CredentialValid | DecisionReason::FaceMatched | DecisionReason::GuardOverride
         | DecisionReason::UnknownCredential | DecisionReason::CredentialExpired | DecisionReason::CredentialRevoked
         | DecisionReason::CredentialNotAccepted | DecisionReason::FaceRequiredByPolicy | DecisionReason::NoFaceMatch
         | DecisionReason::FaceUnavailable | DecisionReason::BadProbe | DecisionReason::UnknownPerson
-        | DecisionReason::LeaseLapsed => {}
+        | DecisionReason::LeaseLapsed | DecisionReason::SuspectedSpoof => {}
     };
     OpenCause => |c| match c { OpenCause::Grant | OpenCause::GuardOverride | OpenCause::FaultOpenAll => {} };
     UncontrolledCause => |c| match c {

@@ -145,6 +145,45 @@ fn faults_degrade_to_cards_and_never_open_the_door() {
 }
 
 #[test]
+fn a_presentation_scored_below_the_liveness_threshold_is_refused_and_the_card_still_opens() {
+    let mut t = populated(Policy::compliant());
+    let min = Policy::compliant().liveness_min;
+    for score in [min - 0.01, 0.0, f32::NAN] {
+        let a = run(&mut t, 1_000, Event::ScoredFaceProbe { embedding: face(2), liveness: score });
+        assert!(
+            a.iter().any(|x| matches!(x, Action::Deny { reason: DecisionReason::SuspectedSpoof, .. })),
+            "{score}: {a:?}"
+        );
+        let records = audits(&a);
+        assert!(
+            records
+                .contains(&AuditEvent::FrameDiscarded { reason: gatelab_core::audit::DiscardReason::SuspectedSpoof })
+        );
+        assert!(
+            !records.iter().any(|e| matches!(e, AuditEvent::MatchAttempt { .. })),
+            "{score}: a suspected spoof is never searched"
+        );
+        assert!(!a.iter().any(|x| matches!(x, Action::OpenDoor { .. })));
+    }
+    assert_eq!(t.stats().presentations_refused, 3);
+    // The resident behind it (or the real one) still has a card (C7).
+    let a = run(&mut t, 2_000, card(2));
+    assert!(a.iter().any(|x| matches!(x, Action::Grant { .. })), "the card opens");
+    run(&mut t, 2_500, Event::PassageSensed);
+    // At the threshold a live face is matched as before.
+    let a = run(&mut t, 9_000, Event::ScoredFaceProbe { embedding: face(2), liveness: min });
+    assert!(a.iter().any(|x| matches!(x, Action::Grant { person: PersonId(2), .. })), "{a:?}");
+    // A camera without PAD sends unscored probes: not judged.
+    run(&mut t, 9_500, Event::PassageSensed);
+    let a = run(&mut t, 20_000, Event::FaceProbe { embedding: face(2) });
+    assert!(a.iter().any(|x| matches!(x, Action::Grant { .. })));
+    // 0 turns the check off.
+    let mut off = populated(Policy { liveness_min: 0.0, ..Policy::compliant() });
+    let a = run(&mut off, 1_000, Event::ScoredFaceProbe { embedding: face(2), liveness: 0.0 });
+    assert!(a.iter().any(|x| matches!(x, Action::Grant { .. })));
+}
+
+#[test]
 fn open_for_all_policy_holds_the_door_and_audits_every_passage() {
     let mut policy = Policy::compliant();
     policy.on_fault = FaultMode::OpenForAll;
@@ -317,7 +356,8 @@ fn arb_event() -> impl Strategy<Value = Event> {
             credential: CredentialId(i),
             frame_captured
         }),
-        floats.prop_map(|embedding| Event::FaceProbe { embedding }),
+        floats.clone().prop_map(|embedding| Event::FaceProbe { embedding }),
+        (floats, any::<f32>()).prop_map(|(embedding, liveness)| Event::ScoredFaceProbe { embedding, liveness }),
         Just(Event::PassageSensed),
         any::<bool>().prop_map(|open| Event::DoorSensor { open }),
         prop_oneof![Just(Component::Camera), Just(Component::Matcher)].prop_map(Event::ComponentFault),

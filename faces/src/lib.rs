@@ -13,4 +13,4 @@ pub mod runtime;
 pub mod store;
 
 pub use error::FaceError;
-pub use pipeline::{EmbedderConfig, MultiFace, Pipeline, Rgb};
+pub use pipeline::{EmbedderConfig, MultiFace, PadConfig, Pipeline, Probe, Rgb};

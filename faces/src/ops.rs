@@ -117,8 +117,26 @@ fn mean_template(embeddings: &[Vec<f32>]) -> Vec<f32> {
     sum.iter().map(|v| v / norm).collect()
 }
 
-fn embed_all(pipeline: &mut Pipeline, images: &[PathBuf]) -> Result<Vec<Vec<f32>>> {
-    images.iter().map(|p| pipeline.embed_file(p).map_err(anyhow::Error::from)).collect()
+/// Every photo's face, each a live capture: a photo that presentation-attack detection scores
+/// below `liveness_min` (a print, a screen) is refused, naming it — the wrong face must never
+/// be enrolled, and a template from a replayed photo would let that photo in later.
+fn embed_all_live(pipeline: &mut Pipeline, images: &[PathBuf], liveness_min: f32) -> Result<Vec<Vec<f32>>> {
+    let mut out = Vec::with_capacity(images.len());
+    for path in images {
+        let probe = pipeline.probe_file(path)?;
+        if let Some(score) = probe.liveness
+            && (score.is_nan() || score < liveness_min)
+        {
+            bail!(
+                "{}: presentation-attack detection scored it {score:.2}, below liveness_min {liveness_min}: \
+                 enrolment needs a live capture (a photo of a print or of a screen is refused); take the \
+                 photo again in front of the camera",
+                path.display()
+            );
+        }
+        out.push(probe.embedding);
+    }
+    Ok(out)
 }
 
 pub fn embed(pipeline: &mut Pipeline, images: &[PathBuf]) -> Result<String> {
@@ -154,8 +172,9 @@ pub fn enroll(
     let dim = pipeline.embedder().output_dim;
     // The core decides, before any photo is looked at: no valid separate consent, no processing (C1/C3).
     consent_first(person, &consent, dim)?;
-    let template = mean_template(&embed_all(pipeline, images)?);
     let mut terminal = open_store(store_dir, threshold, dim)?;
+    let liveness_min = terminal.terminal().policy().liveness_min;
+    let template = mean_template(&embed_all_live(pipeline, images, liveness_min)?);
     let now = terminal.terminal().now().max(consent.given_at);
     handle(&mut terminal, now, registration(person))?;
     // A non-face way in must always exist (C2): everyone enrolled here also holds a card.
@@ -185,26 +204,42 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// The core's 1:N decision for one photo: who it grants, if anyone.
+/// The core's 1:N decision for one photo: who it grants, if anyone, how many are enrolled,
+/// and why it refused when it did.
 fn decide(
     pipeline: &mut Pipeline,
     store_dir: &Path,
     image: &Path,
     threshold: f32,
-) -> Result<(Option<PersonId>, usize)> {
+) -> Result<(Option<PersonId>, usize, Option<String>)> {
     if !store_dir.exists() {
         bail!("no store at {} (enrol someone first: `gatelab faces enroll`)", store_dir.display());
     }
-    let probe = pipeline.embed_file(image)?;
-    let mut terminal = open_store(store_dir, threshold, probe.len())?;
+    let probe = pipeline.probe_file(image)?;
+    let mut terminal = open_store(store_dir, threshold, probe.embedding.len())?;
     let enrolled = terminal.terminal().store().len();
     let now = terminal.terminal().now();
-    let actions = handle(&mut terminal, now, Event::FaceProbe { embedding: probe })?;
+    let liveness_min = terminal.terminal().policy().liveness_min;
+    // The score goes to the core with the probe, which judges it; it is never written (C6).
+    let event = match probe.liveness {
+        Some(liveness) => Event::ScoredFaceProbe { embedding: probe.embedding, liveness },
+        None => Event::FaceProbe { embedding: probe.embedding },
+    };
+    let actions = handle(&mut terminal, now, event)?;
     let granted = actions.iter().find_map(|a| match a {
         Action::Grant { person, .. } => Some(*person),
         _ => None,
     });
-    Ok((granted, enrolled))
+    let spoof = actions
+        .iter()
+        .any(|a| matches!(a, Action::Deny { reason: gatelab_core::audit::DecisionReason::SuspectedSpoof, .. }));
+    let why = spoof.then(|| {
+        format!(
+            "refused as a suspected presentation attack (liveness {:.2} below {liveness_min}); a card still opens the gate",
+            probe.liveness.unwrap_or(f32::NAN)
+        )
+    });
+    Ok((granted, enrolled, why))
 }
 
 /// 1:1 through the core: the photo's best match at or above the threshold is this person.
@@ -216,9 +251,10 @@ pub fn verify(
     threshold: f32,
 ) -> Result<(bool, String)> {
     let person = PersonId(person);
-    let (granted, _) = decide(pipeline, store_dir, image, threshold)?;
+    let (granted, _, why) = decide(pipeline, store_dir, image, threshold)?;
     let ok = granted == Some(person);
     let verdict = match granted {
+        _ if why.is_some() => why.unwrap_or_default(),
         Some(p) if p == person => format!("is {person}"),
         Some(p) => format!("is not {person} (the core matched {p})"),
         None => format!("is not {person} (no enrolled face at or above threshold {threshold})"),
@@ -227,8 +263,9 @@ pub fn verify(
 }
 
 pub fn identify(pipeline: &mut Pipeline, store_dir: &Path, image: &Path, threshold: f32) -> Result<(bool, String)> {
-    let (granted, enrolled) = decide(pipeline, store_dir, image, threshold)?;
+    let (granted, enrolled, why) = decide(pipeline, store_dir, image, threshold)?;
     Ok(match granted {
+        _ if why.is_some() => (false, format!("{}: {}\n", image.display(), why.unwrap_or_default())),
         Some(p) => (true, format!("{}: {p} (1:N over {enrolled} enrolled)\n", image.display())),
         None => (false, format!("{}: nobody enrolled matches (1:N over {enrolled})\n", image.display())),
     })
@@ -413,4 +450,151 @@ pub fn eval(pipeline: &mut Pipeline, dir: &Path, options: EvalOptions) -> Result
         skipped,
     };
     Ok((evaluation, genuine, impostor))
+}
+
+/// One operating point of presentation-attack detection (ISO/IEC 30107-3 names).
+#[derive(Debug, Clone, Serialize)]
+pub struct PadPoint {
+    pub threshold: f64,
+    /// Bona fide presentations classified as attacks (score below the threshold).
+    pub bpcer: f64,
+    /// Attack presentations classified as bona fide (score at or above it); null when no attack
+    /// presentation was given — then nothing about attack detection is measured.
+    pub apcer: Option<f64>,
+}
+
+/// What `faces pad-eval` reports (pad.json).
+#[derive(Debug, Serialize)]
+pub struct PadEvaluation {
+    pub model: String,
+    pub bona_fide: usize,
+    pub attacks: usize,
+    /// False when no attack folder was given: APCER is then not measured, only BPCER.
+    pub attacks_measured: bool,
+    pub bona_fide_mean: f64,
+    pub bona_fide_sd: f64,
+    pub attack_mean: Option<f64>,
+    pub attack_sd: Option<f64>,
+    pub points: Vec<PadPoint>,
+    /// The BPCER asked for, the highest threshold that keeps BPCER at or under it, and the
+    /// APCER there (when attacks were given).
+    pub target_bpcer: f64,
+    pub threshold_for_target: f64,
+    pub apcer_at_target: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+}
+
+/// Every file under `dir` (subfolders too), sorted.
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).with_context(|| format!("could not read {}", d.display()))? {
+            let path = entry.with_context(|| format!("could not read {}", d.display()))?.path();
+            if path.is_dir() { stack.push(path) } else { out.push(path) }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Liveness scores of every photo under `dir`; unusable photos are skipped (listed with their
+/// reason) unless `strict`.
+fn pad_scores(
+    pipeline: &mut Pipeline,
+    dir: &Path,
+    options: EvalOptions,
+    skipped: &mut Vec<Skipped>,
+) -> Result<Vec<f32>> {
+    let mut scores = Vec::new();
+    for file in files_under(dir)? {
+        match pipeline.probe_file_choosing(&file, options.multi_face) {
+            Ok(probe) => scores.push(probe.liveness.context("no presentation-attack detection model is loaded")?),
+            Err(e) if options.strict => {
+                return Err(anyhow::Error::from(e).context("--strict: stopped at the first unusable photo"));
+            }
+            Err(e @ FaceError::SeveralFaces { .. }) if options.multi_face == MultiFace::Error => {
+                return Err(anyhow::Error::from(e).context("--multi-face error"));
+            }
+            Err(e @ (FaceError::Image { .. } | FaceError::NoFace { .. } | FaceError::SeveralFaces { .. })) => {
+                skipped.push(Skipped { file: file.display().to_string(), reason: short_reason(&e) });
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(scores)
+}
+
+/// Presentation-attack detection on a folder of bona fide (live) photos and, when given, one of
+/// attack presentations (prints, screens, masks captured by the same camera): BPCER and APCER
+/// at thresholds, and the threshold that keeps BPCER at `target_bpcer`. Returns the report and
+/// the scores (bona fide, attack) for the plot.
+pub fn pad_eval(
+    pipeline: &mut Pipeline,
+    bona_fide_dir: &Path,
+    attack_dir: Option<&Path>,
+    target_bpcer: f64,
+    options: EvalOptions,
+) -> Result<(PadEvaluation, Vec<f32>, Vec<f32>)> {
+    let model = pipeline
+        .pad()
+        .map(|c| c.model.display().to_string())
+        .context("no presentation-attack detection model is loaded (run `cargo xtask setup`, or give --pad)")?;
+    if !(0.0..1.0).contains(&target_bpcer) {
+        bail!("--bpcer {target_bpcer}: a share from 0 to below 1, e.g. 0.05");
+    }
+    let mut skipped = Vec::new();
+    let mut bona = pad_scores(pipeline, bona_fide_dir, options, &mut skipped)?;
+    let attack = match attack_dir {
+        Some(dir) => pad_scores(pipeline, dir, options, &mut skipped)?,
+        None => Vec::new(),
+    };
+    if bona.is_empty() {
+        bail!("{}: no usable bona fide photo (every file was skipped)", bona_fide_dir.display());
+    }
+    if attack_dir.is_some() && attack.is_empty() {
+        bail!("the attack folder holds no usable photo (every file was skipped)");
+    }
+    bona.sort_by(f32::total_cmp);
+    let measured = !attack.is_empty();
+    let bpcer = |t: f64| bona.iter().filter(|&&s| f64::from(s) < t).count() as f64 / bona.len() as f64;
+    let apcer =
+        |t: f64| measured.then(|| attack.iter().filter(|&&s| f64::from(s) >= t).count() as f64 / attack.len() as f64);
+    let points = (1..=19)
+        .map(|k| f64::from(k) * 0.05)
+        .map(|t| PadPoint { threshold: (t * 100.0).round() / 100.0, bpcer: bpcer(t), apcer: apcer(t) })
+        .collect();
+    // The k-th lowest bona fide score: at most k scores lie below it.
+    let k = ((target_bpcer * bona.len() as f64).floor() as usize).min(bona.len() - 1);
+    let threshold_for_target = f64::from(bona[k]);
+    let stats = |v: &[f32]| {
+        let n = v.len() as f64;
+        let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+        let var = v.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        (mean, var.sqrt())
+    };
+    let (bona_fide_mean, bona_fide_sd) = stats(&bona);
+    let (attack_mean, attack_sd) = if measured {
+        let (m, s) = stats(&attack);
+        (Some(m), Some(s))
+    } else {
+        (None, None)
+    };
+    let report = PadEvaluation {
+        model,
+        bona_fide: bona.len(),
+        attacks: attack.len(),
+        attacks_measured: measured,
+        bona_fide_mean,
+        bona_fide_sd,
+        attack_mean,
+        attack_sd,
+        points,
+        target_bpcer,
+        threshold_for_target,
+        apcer_at_target: apcer(threshold_for_target),
+        skipped,
+    };
+    Ok((report, bona, attack))
 }

@@ -50,6 +50,48 @@ impl EmbedderConfig {
     }
 }
 
+/// The presentation-attack detection (PAD, "liveness") model and its preprocessing, so a
+/// MiniFASNet-style model of your own plugs in: the detector's box scaled by `box_scale` about
+/// its centre (shrunk to fit, then shifted inside the photo), resized to `input_size`², NCHW,
+/// `(v − mean) / std`; the output's softmax at `live_class` is the bona fide probability.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PadConfig {
+    pub model: PathBuf,
+    pub input_size: u32,
+    pub box_scale: f32,
+    pub mean: f32,
+    pub std: f32,
+    /// "rgb" or "bgr".
+    pub channel_order: String,
+    /// Which output class is a live (bona fide) presentation.
+    pub live_class: usize,
+}
+
+impl PadConfig {
+    /// fr_liveness.onnx (faceplugin-face-recognition-js 0.0.1, as its `lib/fr_liveness.js`
+    /// prepares it): the box ×2.7, 128×128 raw RGB 0–255, 3 logits, class 0 = live.
+    pub fn fr_liveness(models: &Path) -> PadConfig {
+        PadConfig {
+            model: models.join("fr_liveness.onnx"),
+            input_size: 128,
+            box_scale: 2.7,
+            mean: 0.0,
+            std: 1.0,
+            channel_order: "rgb".into(),
+            live_class: 0,
+        }
+    }
+}
+
+/// A photo's face, embedded, with its liveness score when a PAD model is loaded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Probe {
+    pub embedding: Vec<f32>,
+    /// The PAD model's bona fide probability in [0, 1].
+    pub liveness: Option<f32>,
+}
+
 /// A detected face in image pixels, with its landmarks' five points.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Face {
@@ -145,7 +187,7 @@ pub enum MultiFace {
     Error,
 }
 
-/// The three ONNX sessions.
+/// The ONNX sessions: detector, landmarks, embedder, and the PAD model when loaded.
 #[derive(Debug)]
 pub struct Pipeline {
     detector: Session,
@@ -153,6 +195,7 @@ pub struct Pipeline {
     embedder: Session,
     config: EmbedderConfig,
     paths: [PathBuf; 3],
+    pad: Option<(Session, PadConfig)>,
 }
 
 fn infer_fail(path: &Path) -> impl Fn(ort::Error) -> FaceError + '_ {
@@ -170,6 +213,7 @@ impl Pipeline {
             embedder: runtime::session(library, &embedder.model)?,
             paths: [detect, landmark, embedder.model.clone()],
             config: embedder,
+            pad: None,
         };
         if pipeline.embedder.inputs().is_empty() || pipeline.embedder.outputs().is_empty() {
             return Err(FaceError::ModelShape {
@@ -181,10 +225,81 @@ impl Pipeline {
         Ok(pipeline)
     }
 
-    /// The default pipeline from the cache `cargo xtask setup` fills.
+    /// The default pipeline from the cache `cargo xtask setup` fills, with its PAD model.
     pub fn default_models() -> Result<Pipeline, FaceError> {
         let models = paths::models_dir();
-        Pipeline::load(&paths::runtime_library(), &models, EmbedderConfig::fr_feature(&models))
+        let library = paths::runtime_library();
+        Pipeline::load(&library, &models, EmbedderConfig::fr_feature(&models))?
+            .with_pad(&library, PadConfig::fr_liveness(&models))
+    }
+
+    /// Run `pad` on every face from now on ([`Pipeline::probe_file`] gives its score).
+    pub fn with_pad(mut self, library: &Path, pad: PadConfig) -> Result<Pipeline, FaceError> {
+        let session = runtime::session(library, &pad.model)?;
+        if session.inputs().is_empty() || session.outputs().is_empty() {
+            return Err(FaceError::ModelShape {
+                path: pad.model.clone(),
+                role: "presentation-attack detector",
+                reason: "it has no input or no output".into(),
+            });
+        }
+        self.pad = Some((session, pad));
+        Ok(self)
+    }
+
+    pub fn pad(&self) -> Option<&PadConfig> {
+        self.pad.as_ref().map(|(_, c)| c)
+    }
+
+    /// The PAD model's bona fide probability for `face` of `img` (the photo as taken: the box
+    /// scaled about its centre reaches into the surroundings, where a phone's or a print's edge
+    /// shows). `None` without a PAD model.
+    pub fn liveness(&mut self, img: &Rgb, face: &Face) -> Result<Option<f32>, FaceError> {
+        let Some((session, config)) = self.pad.as_mut() else { return Ok(None) };
+        let size = config.input_size as usize;
+        let (w, h) = (img.width as f64, img.height as f64);
+        let [x1, y1, x2, y2] = face.box_xyxy;
+        let (bw, bh) = ((x2 - x1).abs().max(1.0), (y2 - y1).abs().max(1.0));
+        let scale = f64::from(config.box_scale).min((h - 1.0) / bh).min((w - 1.0) / bw);
+        let (nw, nh) = (bw * scale, bh * scale);
+        let (cx, cy) = (x1.min(x2) + bw / 2.0, y1.min(y2) + bh / 2.0);
+        // Shift the scaled box inside the photo rather than cut it (the PAD model was trained so).
+        let left = (cx - nw / 2.0).clamp(0.0, (w - 1.0 - nw).max(0.0));
+        let top = (cy - nh / 2.0).clamp(0.0, (h - 1.0 - nh).max(0.0));
+        let (rx, ry) = (left as usize, top as usize);
+        let rw = (nw as usize).clamp(1, img.width - rx);
+        let rh = (nh as usize).clamp(1, img.height - ry);
+        // Only the box's pixels become floats (a camera frame is a few megapixels).
+        let mut region = Vec::with_capacity(rw * rh * 3);
+        for y in ry..ry + rh {
+            let row = &img.pixels[(y * img.width + rx) * 3..(y * img.width + rx + rw) * 3];
+            region.extend(row.iter().map(|&v| f32::from(v)));
+        }
+        let crop = resize_bilinear(&region, rw, 3, (0, 0, rw, rh), size, size);
+        let plane = size * size;
+        let bgr = config.channel_order.eq_ignore_ascii_case("bgr");
+        let mut input = vec![0.0f32; 3 * plane];
+        for (i, px) in crop.chunks_exact(3).enumerate() {
+            for (c, value) in px.iter().enumerate() {
+                let channel = if bgr { 2 - c } else { c };
+                input[channel * plane + i] = (value - config.mean) / config.std;
+            }
+        }
+        let path = config.model.clone();
+        let live_class = config.live_class;
+        let tensor = Tensor::from_array(([1usize, 3, size, size], input)).map_err(infer_fail(&path))?;
+        let outputs = session.run(ort::inputs![tensor]).map_err(infer_fail(&path))?;
+        let (_, logits) = outputs[0].try_extract_tensor::<f32>().map_err(infer_fail(&path))?;
+        if logits.len() <= live_class {
+            return Err(FaceError::ModelShape {
+                path,
+                role: "presentation-attack detector",
+                reason: format!("{} outputs, the configuration names class {live_class} as live", logits.len()),
+            });
+        }
+        let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f32 = logits.iter().map(|v| (v - top).exp()).sum();
+        Ok(Some((logits[live_class] - top).exp() / sum))
     }
 
     pub fn embedder(&self) -> &EmbedderConfig {
@@ -314,22 +429,50 @@ impl Pipeline {
     /// The face in the photo at `path`, embedded; a photo with several faces is an error unless
     /// `multi` is [`MultiFace::Largest`], which takes the largest face (for evaluation folders).
     pub fn embed_file_choosing(&mut self, path: &Path, multi: MultiFace) -> Result<Vec<f32>, FaceError> {
+        let (_, padded, _, face) = self.one_face(path, multi)?;
+        let input = self.aligned_input(&padded, &face);
+        self.embed_input(input)
+    }
+
+    /// The one face in the photo at `path`, embedded, with its liveness score when a PAD
+    /// model is loaded (probes and enrolments: several faces are an error).
+    pub fn probe_file(&mut self, path: &Path) -> Result<Probe, FaceError> {
+        self.probe_file_choosing(path, MultiFace::Error)
+    }
+
+    /// [`Pipeline::probe_file`], choosing what a photo with several faces means.
+    pub fn probe_file_choosing(&mut self, path: &Path, multi: MultiFace) -> Result<Probe, FaceError> {
+        let (img, padded, pad, face) = self.one_face(path, multi)?;
+        let input = self.aligned_input(&padded, &face);
+        drop(padded);
+        let embedding = self.embed_input(input)?;
+        let p = pad as f64;
+        let unpadded = Face {
+            box_xyxy: [face.box_xyxy[0] - p, face.box_xyxy[1] - p, face.box_xyxy[2] - p, face.box_xyxy[3] - p],
+            ..face
+        };
+        let liveness = self.liveness(&img, &unpadded)?;
+        Ok(Probe { embedding, liveness })
+    }
+
+    /// The photo, the photo inside the border its detection needed, that border, and its face
+    /// (in the bordered image).
+    fn one_face(&mut self, path: &Path, multi: MultiFace) -> Result<(Rgb, Rgb, usize, Face), FaceError> {
         let img = Rgb::open(path)?;
         // Tight crops need a border to be found: a quarter of the larger side, black (as the
         // warp's outside).
         let pad = (img.width.max(img.height) / 4).min(256);
-        let img = img.padded(pad);
-        let faces = self.detect(&img)?;
+        let padded = img.padded(pad);
+        let faces = self.detect(&padded)?;
         let area = |f: &&Face| (f.box_xyxy[2] - f.box_xyxy[0]) * (f.box_xyxy[3] - f.box_xyxy[1]);
         let face = match faces.len() {
             0 => return Err(FaceError::NoFace { path: path.to_path_buf() }),
-            1 => &faces[0],
+            1 => faces[0].clone(),
             _ if multi == MultiFace::Largest => {
-                faces.iter().max_by(|a, b| area(a).total_cmp(&area(b))).unwrap_or(&faces[0])
+                faces.iter().max_by(|a, b| area(a).total_cmp(&area(b))).unwrap_or(&faces[0]).clone()
             }
             count => return Err(FaceError::SeveralFaces { path: path.to_path_buf(), count }),
         };
-        let input = self.aligned_input(&img, face);
-        self.embed_input(input)
+        Ok((img, padded, pad, face))
     }
 }

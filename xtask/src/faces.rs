@@ -2,7 +2,7 @@
 //! cache, verify their SHA-256, and do nothing once they are there (works offline).
 //!
 //! - ONNX Runtime 1.31.1's `libonnxruntime.so` from the PyPI `onnxruntime` wheel (pip download);
-//! - `fr_detect.onnx`, `fr_landmark.onnx`, `fr_feature.onnx` from the npm package
+//! - `fr_detect.onnx`, `fr_landmark.onnx`, `fr_feature.onnx`, `fr_liveness.onnx` from the npm package
 //!   `faceplugin-face-recognition-js@0.0.1` (npm pack). Never vendored: fetched at setup.
 
 use std::path::{Path, PathBuf};
@@ -12,10 +12,12 @@ use sha2::{Digest, Sha256};
 
 pub const RUNTIME_FILE: &str = "libonnxruntime.so.1.31.1";
 const RUNTIME_SHA256: &str = "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3";
-const MODELS: [(&str, &str); 3] = [
+const MODELS: [(&str, &str); 4] = [
     ("fr_detect.onnx", "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854"),
     ("fr_landmark.onnx", "f10b0ba1d2a8a099adefede1ebf3733e44fe370715e7303dbeb7f59c02142258"),
     ("fr_feature.onnx", "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581"),
+    // Presentation-attack detection (MiniFASNet-style, 128×128 raw RGB, 3 classes, 0 = live).
+    ("fr_liveness.onnx", "afa783b7e902fdfcf323a7240cac2a1c580c25314ea4161129dc1b0d100dc32d"),
 ];
 
 /// `$GATELAB_CACHE`, else `$XDG_CACHE_HOME/gatelab`, else `~/.cache/gatelab` (the same rule

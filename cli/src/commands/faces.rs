@@ -9,7 +9,7 @@ use gatelab_faces::ops as faces;
 use crate::args::{ExportWhat, FacesArgs, FacesCommand, MultiFaceArg};
 
 pub fn faces(args: FacesArgs) -> Result<ExitCode> {
-    let FacesArgs { command, store, threshold, embedder } = args;
+    let FacesArgs { command, store, threshold, embedder, pad } = args;
     let store = store.as_path();
     let models = gatelab_faces::paths::models_dir();
     let config = match embedder {
@@ -31,7 +31,16 @@ pub fn faces(args: FacesArgs) -> Result<ExitCode> {
         print!("{}", faces::export(store, what, config.output_dim)?);
         return Ok(ExitCode::from(3));
     }
-    let mut pipeline = gatelab_faces::Pipeline::load(&gatelab_faces::paths::runtime_library(), &models, config)?;
+    let pad = match pad {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("could not read {}", path.display()))?;
+            toml::from_str(&text)
+                .with_context(|| format!("{} is not a presentation-attack detection configuration", path.display()))?
+        }
+        None => gatelab_faces::PadConfig::fr_liveness(&models),
+    };
+    let library = gatelab_faces::paths::runtime_library();
+    let mut pipeline = gatelab_faces::Pipeline::load(&library, &models, config)?.with_pad(&library, pad)?;
     let verdict = |(ok, text): (bool, String)| {
         print!("{text}");
         if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
@@ -50,13 +59,54 @@ pub fn faces(args: FacesArgs) -> Result<ExitCode> {
         }
         FacesCommand::Identify { image } => verdict(faces::identify(&mut pipeline, store, &image, threshold)?),
         FacesCommand::Withdraw { .. } | FacesCommand::Export { .. } => ExitCode::SUCCESS,
+        FacesCommand::PadEval { bona_fide, attack, out, bpcer, multi_face, strict } => {
+            let options = faces::EvalOptions { multi_face: multi_face.into(), strict };
+            let (e, bona, attacks) = faces::pad_eval(&mut pipeline, &bona_fide, attack.as_deref(), bpcer, options)?;
+            println!(
+                "{} bona fide photo(s): liveness mean {:.3} (sd {:.3}); {}",
+                e.bona_fide,
+                e.bona_fide_mean,
+                e.bona_fide_sd,
+                match (e.attack_mean, e.attack_sd) {
+                    (Some(m), Some(sd)) => format!("{} attack presentation(s): mean {m:.3} (sd {sd:.3})", e.attacks),
+                    _ => "no attack presentations given: APCER (attacks accepted) is NOT measured".into(),
+                }
+            );
+            if !e.skipped.is_empty() {
+                println!("  skipped {} file(s) (--strict stops at the first instead):", e.skipped.len());
+                for s in &e.skipped {
+                    println!("    {}: {}", s.file, s.reason);
+                }
+            }
+            let min = gatelab_core::Policy::compliant().liveness_min;
+            let at_default = bona.iter().filter(|&&s| s >= min).count();
+            println!(
+                "  at the default liveness_min {min}: {at_default} of {} live photos pass (BPCER {:.3})",
+                e.bona_fide,
+                1.0 - at_default as f64 / e.bona_fide as f64
+            );
+            println!(
+                "  threshold for BPCER ≤ {}: {:.3}{}",
+                e.target_bpcer,
+                e.threshold_for_target,
+                e.apcer_at_target.map(|a| format!(" (APCER there {a:.3})")).unwrap_or_default()
+            );
+            if let Some(dir) = out {
+                std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+                let json = dir.join("pad.json");
+                std::fs::write(&json, serde_json::to_string_pretty(&e)? + "\n")
+                    .with_context(|| format!("could not write {}", json.display()))?;
+                let (png, svg) = crate::faces_plots::pad_plot(&bona, &attacks)?;
+                for (name, bytes) in [("pad-det.png", png.as_slice()), ("pad-det.svg", svg.as_bytes())] {
+                    let path = dir.join(name);
+                    std::fs::write(&path, bytes).with_context(|| format!("could not write {}", path.display()))?;
+                }
+                println!("  wrote {}/pad.json, pad-det.png (and .svg)", dir.display());
+            }
+            ExitCode::SUCCESS
+        }
         FacesCommand::Eval { dir, out, emit_calibration, multi_face, strict } => {
-            let multi_face = match multi_face {
-                MultiFaceArg::Largest => gatelab_faces::MultiFace::Largest,
-                MultiFaceArg::Skip => gatelab_faces::MultiFace::Skip,
-                MultiFaceArg::Error => gatelab_faces::MultiFace::Error,
-            };
-            let options = faces::EvalOptions { multi_face, strict };
+            let options = faces::EvalOptions { multi_face: multi_face.into(), strict };
             let (e, genuine, impostor) = faces::eval(&mut pipeline, &dir, options)?;
             println!(
                 "{} identities, {} photos: {} genuine pairs (mean {:.3}), {} impostor pairs (mean {:.3})",
@@ -104,6 +154,16 @@ pub fn faces(args: FacesArgs) -> Result<ExitCode> {
             ExitCode::SUCCESS
         }
     })
+}
+
+impl From<MultiFaceArg> for gatelab_faces::MultiFace {
+    fn from(arg: MultiFaceArg) -> Self {
+        match arg {
+            MultiFaceArg::Largest => gatelab_faces::MultiFace::Largest,
+            MultiFaceArg::Skip => gatelab_faces::MultiFace::Skip,
+            MultiFaceArg::Error => gatelab_faces::MultiFace::Error,
+        }
+    }
 }
 
 /// `--emit-calibration`: the scenario's own `[matcher]` type (`gatelab_scenario::MatcherModel`),
