@@ -216,6 +216,11 @@ pub enum FacesCommand {
         /// The BPCER to hold (share of live presentations refused); the threshold for it is reported.
         #[arg(long, default_value_t = 0.05)]
         bpcer: f64,
+        /// Write the score distributions as an `[attacks]` scenario fragment (a scenario
+        /// `include`s it and sets `per_hour` itself); the attack distribution only when
+        /// --attack was given.
+        #[arg(long, value_name = "FILE")]
+        emit_calibration: Option<PathBuf>,
         /// What a photo with several faces means (as for `eval`).
         #[arg(long, value_enum, default_value_t = MultiFaceArg::Largest)]
         multi_face: MultiFaceArg,

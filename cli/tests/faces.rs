@@ -366,6 +366,32 @@ fn pad_eval_measures_bpcer_and_never_pretends_to_measure_attacks() {
     let drawn = png.pixels().filter(|p| p.0 != [255, 255, 255]).count();
     assert!(drawn > 2_000, "pad-det.png is nearly blank ({drawn} pixels drawn)");
     assert!(std::fs::read_to_string(out.join("pad-det.svg")).unwrap().contains("BPCER"));
+    // --emit-calibration: an [attacks] fragment a scenario includes (it sets per_hour itself).
+    std::fs::create_dir_all(&dir).unwrap();
+    let fragment = dir.join("pad.toml");
+    let o = gatelab(
+        std::env::temp_dir().as_path(),
+        &[
+            "faces",
+            "pad-eval",
+            "--bona-fide",
+            &photos().to_string_lossy(),
+            "--emit-calibration",
+            fragment.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let scenario_text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/dongcheng.toml"))
+            .unwrap()
+            .replacen("name = \"dongcheng\"", "include = [\"pad.toml\"]\nname = \"dongcheng\"", 1)
+            + "\n[attacks]\nper_hour = 2.0\n";
+    let scenario_path = dir.join("with-pad.toml");
+    std::fs::write(&scenario_path, scenario_text).unwrap();
+    let scenario = gatelab_scenario::Scenario::load(&scenario_path).unwrap_or_else(|e| panic!("{e}"));
+    let attacks = scenario.attacks.expect("the fragment's [attacks] merged");
+    assert!((attacks.bona_fide_mean - report["bona_fide_mean"].as_f64().unwrap()).abs() < 1e-3, "{attacks:?}");
+    assert_eq!(attacks.attack_mean, 0.20, "no attacks measured: the scenario's own attack distribution stays");
     // With attack presentations (here: the bbt stills standing in, only to exercise the
     // arithmetic — they are not attacks), APCER is reported beside BPCER.
     if let Some(bbt) = bbt() {

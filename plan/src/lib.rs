@@ -25,7 +25,7 @@ use gatelab_sim::progress::Progress;
 pub use output::{render_table, write_outputs};
 pub use search::{Verdict, decide};
 pub use shards::{check_complete, read_shards, write_shard, write_spec};
-pub use spec::{Config, FACTORS, Factor, Run, SweepSpec, shard_from};
+pub use spec::{Config, FACTORS, Factor, Run, SweepSpec, factors, shard_from};
 pub use summary::{ConfigSummary, GROUPS, GroupWait, LANE_GROUPS, Plan, RULE, Recommended, Sensitivity, summarise};
 pub use units::{Detail, UnitResult, run_list, run_units};
 
@@ -59,7 +59,7 @@ pub fn plan(
             .or(decision.recommended)
             .unwrap_or_else(|| Config::uniform(scenario, spec.lanes_to));
         let mut extra = Vec::new();
-        for f in FACTORS {
+        for f in spec::factors(scenario) {
             for high in [false, true] {
                 let c = Config { vary: Some((f, high)), ..base.clone() };
                 extra.extend((0..spec.replications).map(|r| (c.clone(), r)));

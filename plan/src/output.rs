@@ -173,6 +173,20 @@ pub fn render_table(plan: &Plan) -> String {
         }
         let _ = writeln!(out);
     }
+    if let Some(c) = plan.configurations.iter().find(|c| Some(&c.config) == shown)
+        && let Some(a) = &c.attacks
+    {
+        let _ = writeln!(
+            out,
+            "  attacks at {}: APCER {:.3} ({:.1} of {:.1} accepted), BPCER {:.3}, face users' p95 +{:.1} s for the check",
+            c.label,
+            a.apcer.mean,
+            a.attacks_accepted.mean,
+            a.attack_presentations.mean,
+            a.bpcer.mean,
+            a.face_users_wait_s_p95_cost.mean
+        );
+    }
     let _ = writeln!(out, "Decision — {}", plan.decision);
     let _ = writeln!(out, "{}", plan.sentence);
     out

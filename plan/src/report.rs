@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
-use gatelab_sim::figures::NetworkFigures;
+use gatelab_sim::figures::{AttackFigures, NetworkFigures};
 use gatelab_sim::stats::Stat;
 
 use crate::spec::Config;
@@ -410,6 +410,9 @@ pub fn html(plan: &Plan) -> Result<String> {
     if let Some(net) = plan.configurations.iter().find(|c| c.config == shown).and_then(|c| c.network.as_ref()) {
         let _ = writeln!(out, "{}", network_section(net, &label));
     }
+    if let Some(a) = plan.configurations.iter().find(|c| c.config == shown).and_then(|c| c.attacks.as_ref()) {
+        let _ = writeln!(out, "{}", attacks_section(a, &label));
+    }
     if !plan.non_monotone.is_empty() {
         let _ = writeln!(out, "<h2>Not monotone</h2><ul>");
         for n in &plan.non_monotone {
@@ -512,6 +515,33 @@ fn network_section(net: &NetworkFigures<Stat>, label: &str) -> String {
          cut off longer, it refuses faces and keeps cards, ID and PIN working (C7).</p>",
     );
     out
+}
+
+/// Presentation attacks at the configuration shown: APCER, BPCER and what the false refusals
+/// cost live people, against the same seeds without the check.
+fn attacks_section(a: &AttackFigures<Stat>, label: &str) -> String {
+    let v = |s: &Stat, digits: usize| if s.n == 0 { "—".to_string() } else { format!("{:.digits$}", s.mean) };
+    let ci =
+        |s: &Stat, digits: usize| s.ci95.map(|[lo, hi]| format!(" [{lo:.digits$}, {hi:.digits$}]")).unwrap_or_default();
+    format!(
+        "<h2 id=\"attacks\">Presentation attacks and the liveness check ({})</h2>\n<table>\
+         <tr><td class=\"l\">attack presentations (printed photos, phone replays) / accepted</td><td>{} / {}</td></tr>\
+         <tr><td class=\"l\">APCER: attacks accepted</td><td>{}{}</td></tr>\
+         <tr><td class=\"l\">BPCER: live faces refused (they used a card)</td><td>{}{}</td></tr>\
+         <tr><td class=\"l\">face users' p95 wait without the check → with it (s, same seeds)</td><td>{} → +{}{}</td></tr>\
+         </table>\n<p>The attack score distribution is the scenario's; until it comes from the compound's own \
+         captures (<code>gatelab faces pad-eval --attack</code>) APCER is a what-if, not a measurement.</p>",
+        escape(label),
+        v(&a.attack_presentations, 1),
+        v(&a.attacks_accepted, 1),
+        v(&a.apcer, 3),
+        ci(&a.apcer, 3),
+        v(&a.bpcer, 3),
+        ci(&a.bpcer, 3),
+        v(&a.face_users_wait_s_p95_without_check, 1),
+        v(&a.face_users_wait_s_p95_cost, 1),
+        ci(&a.face_users_wait_s_p95_cost, 1),
+    )
 }
 
 /// Registers the embedded Noto Sans as plotters' "sans-serif" (all styles fall back to it), once

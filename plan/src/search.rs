@@ -458,6 +458,7 @@ mod tests {
                     gates: vec![gate],
                     detail: None,
                     network: None,
+                    attacks: None,
                 }
             })
             .collect()

@@ -72,10 +72,23 @@ pub enum Factor {
     Tailgating,
     CourierVolume,
     DoorOpenTime,
+    /// The policy's `liveness_min` (only for scenarios with `[attacks]`, where it matters).
+    LivenessThreshold,
 }
 
+/// The inputs every sensitivity analysis varies.
 pub const FACTORS: [Factor; 5] =
     [Factor::OptOutShare, Factor::CameraMtbf, Factor::Tailgating, Factor::CourierVolume, Factor::DoorOpenTime];
+
+/// The inputs varied for `scenario`: [`FACTORS`], and the liveness threshold when its cameras
+/// run presentation-attack detection.
+pub fn factors(scenario: &Scenario) -> Vec<Factor> {
+    let mut out = FACTORS.to_vec();
+    if scenario.attacks.is_some() {
+        out.push(Factor::LivenessThreshold);
+    }
+    out
+}
 
 impl Factor {
     pub fn label(self) -> &'static str {
@@ -85,6 +98,7 @@ impl Factor {
             Factor::Tailgating => "tailgating propensity",
             Factor::CourierVolume => "courier volume",
             Factor::DoorOpenTime => "door-open time",
+            Factor::LivenessThreshold => "liveness threshold",
         }
     }
 }
@@ -211,6 +225,13 @@ impl Config {
                     s.population.food_couriers_per_hour *= scale;
                 }
                 Factor::DoorOpenTime => s.gates.iter_mut().for_each(|g| g.door_open_s *= scale),
+                Factor::LivenessThreshold => {
+                    if let Ok(mut policy) = s.policy() {
+                        let base = if policy.liveness_min > 0.0 { policy.liveness_min } else { 0.5 };
+                        policy.liveness_min = (base * scale as f32).clamp(0.0, 1.0);
+                        s.policy.resolved = Some(policy);
+                    }
+                }
             }
         }
         s
@@ -304,7 +325,7 @@ impl SweepSpec {
         let mut out: Vec<Config> =
             (self.lanes_from..=self.lanes_to).map(|lanes| Config::uniform(scenario, lanes)).collect();
         if let Some(lanes) = self.sensitivity_lanes {
-            for f in FACTORS {
+            for f in factors(scenario) {
                 for high in [false, true] {
                     out.push(Config { vary: Some((f, high)), ..Config::uniform(scenario, lanes) });
                 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use gatelab_scenario::Scenario;
-use gatelab_sim::figures::{Figures, NetworkFigures};
+use gatelab_sim::figures::{AttackFigures, Figures, NetworkFigures};
 use gatelab_sim::stats::{Stat, stat, stat_non_negative};
 
 use crate::analytic;
@@ -43,6 +43,9 @@ pub struct ConfigSummary {
     pub meets_target: bool,
     /// With the scenario's `[costs]`.
     pub cost: Option<f64>,
+    /// Presentation attacks and the liveness check (scenarios with `[attacks]` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attacks: Option<AttackFigures<Stat>>,
     /// What the LAN and the consent lease did, with the outages' cost in p95 wait against the
     /// same replications on a perfect LAN (scenarios with a `[network]` only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -256,6 +259,10 @@ pub fn summarise(spec: &SweepSpec, scenario: &Scenario, units: &[UnitResult]) ->
             booth: search::booth_verdict(us, gates, spec.booth_target()),
             meets_target: lanes == Verdict::Meets,
             cost: config.cost(scenario),
+            attacks: scenario
+                .attacks
+                .as_ref()
+                .map(|_| AttackFigures::over(us.iter().filter_map(|u| u.attacks.as_ref()))),
             network: scenario
                 .network
                 .as_ref()
@@ -314,7 +321,7 @@ pub fn summarise(spec: &SweepSpec, scenario: &Scenario, units: &[UnitResult]) ->
 fn sensitivity(configurations: &[ConfigSummary]) -> Vec<Sensitivity> {
     let mut out = Vec::new();
     let find = |c: &Config| configurations.iter().find(|s| &s.config == c).map(|s| s.wait_s_p95_all.mean);
-    for f in FACTORS {
+    for f in FACTORS.into_iter().chain([Factor::LivenessThreshold]) {
         for base in configurations.iter().filter(|c| c.config.vary.is_none()) {
             let at = |high| find(&Config { vary: Some((f, high)), ..base.config.clone() });
             if let (Some(low), Some(high)) = (at(false), at(true)) {

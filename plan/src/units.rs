@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use gatelab_scenario::Scenario;
 use gatelab_sim::engine::{Keep, simulate_keeping};
-use gatelab_sim::figures::{Figures, GateFigures, NetworkFigures};
+use gatelab_sim::figures::{AttackFigures, Figures, GateFigures, NetworkFigures};
 use gatelab_sim::progress::Progress;
-use gatelab_sim::run::{add_outage_cost, perfect_lan_twin, replication_seed};
+use gatelab_sim::run::{add_liveness_cost, add_outage_cost, no_liveness_twin, perfect_lan_twin, replication_seed};
 
 use crate::spec::{Config, SweepSpec};
 
@@ -30,6 +30,24 @@ pub struct UnitResult {
     /// outages' cost against the same replication on a perfect LAN.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "network_nan_as_null")]
     pub network: Option<NetworkFigures>,
+    /// Presentation attacks and the liveness check (scenarios with `[attacks]` only), with
+    /// what false refusals cost against the same replication without the check.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "attacks_nan_as_null")]
+    pub attacks: Option<AttackFigures>,
+}
+
+/// JSON writes NaN as `null`; read it back as NaN.
+mod attacks_nan_as_null {
+    use gatelab_sim::figures::AttackFigures;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(figures: &Option<AttackFigures>, s: S) -> Result<S::Ok, S::Error> {
+        figures.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AttackFigures>, D::Error> {
+        Ok(Option::<AttackFigures<Option<f64>>>::deserialize(d)?.map(|f| f.map(&mut |v| v.unwrap_or(f64::NAN))))
+    }
 }
 
 /// JSON writes NaN as `null`; read it back as NaN.
@@ -103,6 +121,11 @@ pub fn run_list(
                     .with_context(|| format!("{label} replication {r} on a perfect LAN"))?;
                 add_outage_cost(&mut rep, &perfect);
             }
+            if let Some(twin) = no_liveness_twin(&s) {
+                let unchecked = simulate_keeping(&twin, replication_seed(seed, r), Keep::NOTHING, &|_| {})
+                    .with_context(|| format!("{label} replication {r} without the liveness check"))?;
+                add_liveness_cost(&mut rep, &unchecked);
+            }
             progress.advance(1);
             let detail = keep.then(|| Detail {
                 queue: rep.queue.iter().map(|q| (q.t_s, format!("{} {}", q.gate, q.lane), q.queue)).collect(),
@@ -128,6 +151,7 @@ pub fn run_list(
                 gates: rep.gates,
                 detail,
                 network: rep.network,
+                attacks: rep.attacks,
             })
         })
         .collect();

@@ -157,6 +157,56 @@ figures_struct! {
     }
 }
 
+figures_struct! {
+    /// Presentation attacks and the terminals' liveness check (scenarios with `[attacks]`), in
+    /// ISO/IEC 30107-3's names.
+    pub struct AttackFigures {
+        attack_presentations: Leaf,
+        attacks_accepted: Leaf,
+        /// Attack presentation classification error rate: attacks accepted / attack presentations.
+        apcer: Leaf,
+        /// Of the attacks, those made with a phone or tablet replay.
+        screen_presentations: Leaf,
+        live_presentations: Leaf,
+        /// Live faces refused as suspected spoofs (they then used a card).
+        live_refused: Leaf,
+        /// Bona fide presentation classification error rate: live refused / live presentations.
+        bpcer: Leaf,
+        /// Face users' p95 wait with no liveness check (same seed), and what the false refusals
+        /// cost them and everyone (mean wait) with it (NaN until the runner fills them in).
+        face_users_wait_s_p95_without_check: Leaf,
+        face_users_wait_s_p95_cost: Leaf,
+        wait_s_mean_cost: Leaf,
+    }
+}
+
+impl AttackFigures<f64> {
+    /// Means and 95 % intervals over replications; the costs are signed.
+    pub fn over<'a>(replications: impl IntoIterator<Item = &'a AttackFigures<f64>>) -> AttackFigures<Stat> {
+        let replications: Vec<&AttackFigures<f64>> = replications.into_iter().collect();
+        let mut columns: Vec<Vec<f64>> = Vec::new();
+        for figures in &replications {
+            let mut k = 0;
+            figures.for_each(&mut |&value| {
+                if columns.len() <= k {
+                    columns.push(Vec::new());
+                }
+                columns[k].push(value);
+                k += 1;
+            });
+        }
+        let mut k = 0;
+        let mut over = AttackFigures::<()>::default().map(&mut |()| {
+            let s = stat_non_negative(columns.get(k).into_iter().flatten().copied());
+            k += 1;
+            s
+        });
+        over.face_users_wait_s_p95_cost = stat(replications.iter().map(|r| r.face_users_wait_s_p95_cost));
+        over.wait_s_mean_cost = stat(replications.iter().map(|r| r.wait_s_mean_cost));
+        over
+    }
+}
+
 impl NetworkFigures<f64> {
     /// Each figure's mean and 95 % interval over replications: counts and minutes as
     /// [`stat_non_negative`], the costs (differences, either sign) as [`stat`].

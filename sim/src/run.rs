@@ -99,6 +99,26 @@ pub fn perfect_lan_twin(scenario: &Scenario) -> Option<Scenario> {
     Some(twin)
 }
 
+/// The scenario with the liveness check off (`liveness_min` 0), when `scenario` has
+/// `[attacks]`: what false refusals cost live people is the difference (same seed).
+pub fn no_liveness_twin(scenario: &Scenario) -> Option<Scenario> {
+    scenario.attacks.as_ref()?;
+    let mut twin = scenario.clone();
+    let mut policy = scenario.policy().ok()?;
+    policy.liveness_min = 0.0;
+    twin.policy.resolved = Some(policy);
+    Some(twin)
+}
+
+/// Fill `replication`'s liveness costs from its twin without the check (same seed).
+pub fn add_liveness_cost(replication: &mut Replication, unchecked: &Replication) {
+    if let Some(a) = &mut replication.attacks {
+        a.face_users_wait_s_p95_without_check = unchecked.figures.enrolled.wait_s_p95;
+        a.face_users_wait_s_p95_cost = replication.figures.enrolled.wait_s_p95 - unchecked.figures.enrolled.wait_s_p95;
+        a.wait_s_mean_cost = replication.figures.wait_s.mean - unchecked.figures.wait_s.mean;
+    }
+}
+
 /// Fill `replication`'s outage costs from its twin on a perfect LAN (same seed).
 pub fn add_outage_cost(replication: &mut Replication, perfect: &Replication) {
     if let Some(net) = &mut replication.network {
@@ -124,14 +144,20 @@ pub fn run_keeping(
 ) -> Result<RunResult> {
     let ticks = u64::from(scenario.run.duration_min) * 60_000 / (scenario.run.dt_s * 1000.0).round().max(1.0) as u64;
     let perfect_lan = perfect_lan_twin(scenario);
-    let runs = if perfect_lan.is_some() { 2 } else { 1 };
+    let unchecked = no_liveness_twin(scenario);
+    let runs = 1 + u64::from(perfect_lan.is_some()) + u64::from(unchecked.is_some());
     progress.start(
         runs * ticks * u64::from(replications),
         &format!(
             "simulating {} × {}{}",
             replications,
             scenario.name,
-            if runs == 2 { " (and each with a perfect LAN)" } else { "" }
+            match (perfect_lan.is_some(), unchecked.is_some()) {
+                (true, true) => " (and each on a perfect LAN, and without the liveness check)",
+                (true, false) => " (and each on a perfect LAN)",
+                (false, true) => " (and each without the liveness check)",
+                (false, false) => "",
+            }
         ),
     );
     let results: Result<Vec<Replication>> = (0..replications)
@@ -157,6 +183,14 @@ pub fn run_keeping(
                     .with_context(|| format!("replication {r} of scenario {:?} with a perfect LAN", scenario.name))?;
                 sim.run_to_end(&report);
                 add_outage_cost(&mut replication, &sim.finish());
+            }
+            if let Some(twin) = &unchecked {
+                done.set(0);
+                let mut sim = Simulation::new(twin, replication_seed(seed, r), Keep::NOTHING).with_context(|| {
+                    format!("replication {r} of scenario {:?} without the liveness check", scenario.name)
+                })?;
+                sim.run_to_end(&report);
+                add_liveness_cost(&mut replication, &sim.finish());
             }
             Ok(replication)
         })

@@ -9,7 +9,7 @@ use serde::Serialize;
 use gatelab_scenario::Scenario;
 
 use crate::engine::Replication;
-use crate::figures::{Figures, NetworkFigures};
+use crate::figures::{AttackFigures, Figures, NetworkFigures};
 use crate::stats::Stat;
 
 /// The run's figures over its replications: each a mean with its 95 % interval ([`Stat`]).
@@ -23,6 +23,9 @@ pub struct Summary {
     pub window: Window,
     #[serde(flatten)]
     pub figures: Figures<Stat>,
+    /// Presentation attacks and the liveness check (scenarios with `[attacks]` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attacks: Option<AttackFigures<Stat>>,
     /// What the LAN and the consent lease did (scenarios with a `[network]` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkFigures<Stat>>,
@@ -58,6 +61,10 @@ impl Summary {
                 dt_s: scenario.run.dt_s,
             },
             figures: Figures::over(replications.iter().map(|r| &r.figures)),
+            attacks: scenario
+                .attacks
+                .as_ref()
+                .map(|_| AttackFigures::over(replications.iter().filter_map(|r| r.attacks.as_ref()))),
             network: scenario
                 .network
                 .as_ref()
@@ -122,6 +129,16 @@ impl Summary {
             let interval = st.ci95.map(|[lo, hi]| format!("[{lo:.1}, {hi:.1}]")).unwrap_or_default();
             let _ = writeln!(out, "  {name:<36} {value:>10}  {interval}");
         }
+        if let Some(a) = &self.attacks {
+            let _ = writeln!(out, "  presentation attacks and the liveness check:");
+            for (name, st) in a.table_rows() {
+                if st.n == 0 {
+                    continue;
+                }
+                let interval = st.ci95.map(|[lo, hi]| format!("[{lo:.3}, {hi:.3}]")).unwrap_or_default();
+                let _ = writeln!(out, "  {name:<36} {:>10.3}  {interval}", st.mean);
+            }
+        }
         if let Some(net) = &self.network {
             let _ = writeln!(out, "  the compound's LAN and the consent lease:");
             for (name, st) in net.table_rows() {
@@ -148,6 +165,21 @@ impl NetworkFigures<Stat> {
             ("  wait p95, perfect LAN (s)", self.wait_s_p95_perfect_lan),
             ("  wait p95 cost of outages (s)", self.wait_s_p95_cost),
             ("  face users: p95 cost (s)", self.face_users_wait_s_p95_cost),
+        ]
+    }
+}
+
+impl AttackFigures<Stat> {
+    /// The attack figures the printed table shows, with their labels, in order.
+    pub fn table_rows(&self) -> [(&'static str, Stat); 7] {
+        [
+            ("  attack presentations", self.attack_presentations),
+            ("  attacks accepted", self.attacks_accepted),
+            ("  APCER (attacks accepted)", self.apcer),
+            ("  live face presentations", self.live_presentations),
+            ("  BPCER (live refused)", self.bpcer),
+            ("  face users: p95 cost of the check (s)", self.face_users_wait_s_p95_cost),
+            ("  everyone: mean wait cost (s)", self.wait_s_mean_cost),
         ]
     }
 }

@@ -5,9 +5,10 @@ use gatelab_core::audit::{AuditEvent, UncontrolledCause};
 use gatelab_scenario::{Scenario, parse_clock};
 use gatelab_tests::{audit_log, run_window, shipped, workspace};
 
-const SHIPPED: [&str; 6] = [
+const SHIPPED: [&str; 7] = [
     "dongcheng",
     "dongcheng-forced-face",
+    "dongcheng-spoofing",
     "tianjin-wenhuacun",
     "tianjin-reconfirmation",
     "public-rental-estate",

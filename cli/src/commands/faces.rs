@@ -59,7 +59,7 @@ pub fn faces(args: FacesArgs) -> Result<ExitCode> {
         }
         FacesCommand::Identify { image } => verdict(faces::identify(&mut pipeline, store, &image, threshold)?),
         FacesCommand::Withdraw { .. } | FacesCommand::Export { .. } => ExitCode::SUCCESS,
-        FacesCommand::PadEval { bona_fide, attack, out, bpcer, multi_face, strict } => {
+        FacesCommand::PadEval { bona_fide, attack, out, bpcer, emit_calibration, multi_face, strict } => {
             let options = faces::EvalOptions { multi_face: multi_face.into(), strict };
             let (e, bona, attacks) = faces::pad_eval(&mut pipeline, &bona_fide, attack.as_deref(), bpcer, options)?;
             println!(
@@ -102,6 +102,11 @@ pub fn faces(args: FacesArgs) -> Result<ExitCode> {
                     std::fs::write(&path, bytes).with_context(|| format!("could not write {}", path.display()))?;
                 }
                 println!("  wrote {}/pad.json, pad-det.png (and .svg)", dir.display());
+            }
+            if let Some(file) = emit_calibration {
+                std::fs::write(&file, pad_calibration_toml(&e))
+                    .with_context(|| format!("could not write {}", file.display()))?;
+                println!("  [attacks] distributions for the simulation: {}", file.display());
             }
             ExitCode::SUCCESS
         }
@@ -154,6 +159,33 @@ pub fn faces(args: FacesArgs) -> Result<ExitCode> {
             ExitCode::SUCCESS
         }
     })
+}
+
+/// `pad-eval --emit-calibration`: the `[attacks]` score distributions (Beta by mean and sd, the
+/// scenario's own fields), kept inside what a Beta can have.
+fn pad_calibration_toml(e: &faces::PadEvaluation) -> String {
+    let fit = |mean: f64, sd: f64| {
+        let mean = mean.clamp(0.001, 0.999);
+        let sd = sd.clamp(0.001, 0.99 * (mean * (1.0 - mean)).sqrt());
+        ((mean * 1e4).round() / 1e4, (sd * 1e4).round() / 1e4)
+    };
+    let (bm, bs) = fit(e.bona_fide_mean, e.bona_fide_sd);
+    let mut out = format!(
+        "# Written by `gatelab faces pad-eval --emit-calibration` ({}): {} bona fide presentation(s){}.\n\
+         # A scenario `include`s this and sets `[attacks] per_hour` itself.\n[attacks]\n\
+         bona_fide_mean = {bm}\nbona_fide_sd = {bs}\n",
+        e.model,
+        e.bona_fide,
+        if e.attacks_measured { format!(", {} attack presentation(s)", e.attacks) } else { String::new() }
+    );
+    match (e.attack_mean, e.attack_sd) {
+        (Some(m), Some(sd)) => {
+            let (am, asd) = fit(m, sd);
+            out.push_str(&format!("attack_mean = {am}\nattack_sd = {asd}\n"));
+        }
+        _ => out.push_str("# No attack presentations were given: the attack distribution stays the scenario's own.\n"),
+    }
+    out
 }
 
 impl From<MultiFaceArg> for gatelab_faces::MultiFace {

@@ -39,6 +39,10 @@ pub struct Scenario {
     /// A consent re-confirmation the night before the window (absent: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconfirmation: Option<Reconfirmation>,
+    /// Presentation attacks at the face terminals, and the terminals' liveness check (absent:
+    /// the cameras run no presentation-attack detection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attacks: Option<Attacks>,
     pub policy: PolicySpec,
     #[serde(default)]
     pub matcher: MatcherModel,
@@ -420,6 +424,56 @@ pub struct Reconfirmation {
     pub at: String,
     /// Share of households that did not re-sign.
     pub not_resigned_share: f64,
+}
+
+/// `[attacks]`: the face terminals run presentation-attack detection (PAD) on every probe, and
+/// someone tries `per_hour` times an hour to get in with a resident's printed photo or a phone
+/// replay. Scores are drawn from Beta distributions given by mean and standard deviation; the
+/// policy's `liveness_min` decides. Defaults: bona fide 0.85 ± 0.19 (fr_liveness on the real
+/// test photos: 4 of 4 pass 0.5, mean 0.848, sd 0.194); attacks 0.20 ± 0.20 — an ASSUMPTION
+/// (no attack captures can be had from the registries): measure yours with `gatelab faces
+/// pad-eval --attack`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attacks {
+    /// Attack attempts per hour over the whole compound (at its face lanes, at random).
+    pub per_hour: f64,
+    /// Share of the attempts made with a phone or tablet replay (the rest: printed photos).
+    #[serde(default = "half")]
+    pub screen_share: f64,
+    #[serde(default = "bona_fide_mean")]
+    pub bona_fide_mean: f64,
+    #[serde(default = "bona_fide_sd")]
+    pub bona_fide_sd: f64,
+    #[serde(default = "attack_mean")]
+    pub attack_mean: f64,
+    #[serde(default = "attack_sd")]
+    pub attack_sd: f64,
+}
+
+fn half() -> f64 {
+    0.5
+}
+fn bona_fide_mean() -> f64 {
+    0.85
+}
+fn bona_fide_sd() -> f64 {
+    0.19
+}
+fn attack_mean() -> f64 {
+    0.20
+}
+fn attack_sd() -> f64 {
+    0.20
+}
+
+impl Attacks {
+    /// The Beta distribution's (α, β) with this mean and standard deviation (validated: the
+    /// variance is below mean·(1 − mean)).
+    pub fn beta(mean: f64, sd: f64) -> (f64, f64) {
+        let k = mean * (1.0 - mean) / (sd * sd) - 1.0;
+        (mean * k, (1.0 - mean) * k)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -992,6 +1046,24 @@ impl Scenario {
                         format!(
                             "{:?}: an \"HH:MM\" time before run.start = {:?} (the night before the morning simulated)",
                             rc.at, self.run.start
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(a) = &self.attacks {
+            non_negative("attacks.per_hour", a.per_hour)?;
+            share("attacks.screen_share", a.screen_share)?;
+            for (field, mean, sd) in [
+                ("attacks.bona_fide_mean", a.bona_fide_mean, a.bona_fide_sd),
+                ("attacks.attack_mean", a.attack_mean, a.attack_sd),
+            ] {
+                if !(mean > 0.0 && mean < 1.0 && sd > 0.0 && sd * sd < mean * (1.0 - mean)) {
+                    return Err(invalid(
+                        field,
+                        format!(
+                            "mean {mean}, sd {sd}: a score distribution on (0, 1) needs 0 < mean < 1 and sd below √(mean·(1 − mean)) = {:.3}",
+                            (mean * (1.0 - mean)).max(0.0).sqrt()
                         ),
                     ));
                 }

@@ -7,6 +7,7 @@
 //! next thing due (an arrival, a service end, a door timer), which changes no result.
 
 pub mod arrivals;
+pub mod attacks;
 pub mod capture;
 pub mod core_link;
 pub mod faces;
@@ -33,7 +34,9 @@ use self::gates::Gatehouse;
 use self::metrics::{Completed, Group, Metrics, Via};
 use self::model::{Activity, Clock, Layout, Rngs, ScenarioRes, SimSet, Used};
 use self::population::{COMPOUND, Population};
-use crate::figures::{AtBooth, AtLanes, Figures, GateFigures, NetworkFigures, Residents, Tailgating, Visitors, Waits};
+use crate::figures::{
+    AtBooth, AtLanes, AttackFigures, Figures, GateFigures, NetworkFigures, Residents, Tailgating, Visitors, Waits,
+};
 use crate::rows::{PassageRow, QueueRow};
 use gatelab_scenario::Scenario;
 
@@ -62,6 +65,9 @@ pub struct Replication {
     /// What the LAN and the consent lease did, for a scenario with a `[network]` (the costs
     /// against a perfect LAN are filled in by the runner, which runs that twin).
     pub network: Option<NetworkFigures>,
+    /// Presentation attacks and the liveness check, for a scenario with `[attacks]` (the cost
+    /// of false refusals is filled in by the runner, which runs the twin without the check).
+    pub attacks: Option<AttackFigures>,
 }
 
 /// Nearest-rank percentile of sorted values; NaN if there are none.
@@ -202,7 +208,11 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
             gates::GatesPlugin,
             gates::GuardsPlugin,
             metrics::MetricsPlugin,
+            attacks::AttacksPlugin,
         ));
+    if let Some(scores) = scenario.attacks.as_ref().and_then(attacks::PadScores::new) {
+        app.insert_resource(scores);
+    }
     if keep.frames {
         // Reads the state after each step; changes nothing in it.
         app.add_plugins(capture::RecorderPlugin);
@@ -430,6 +440,7 @@ fn collect(world: &mut World, updates: u64) -> Replication {
         (f64::from(p.opted_out), f64::from(p.enrolled), f64::from(p.withdrawn))
     };
     let lapsed_at_reconfirmation = f64::from(world.resource::<LapsedAtReconfirmation>().0);
+    let pad = world.contains_resource::<attacks::PadScores>().then(|| *world.resource::<attacks::PadTally>());
     let mut core = world.resource_mut::<CoreLink>();
     let tally = core.network_tally();
     let report = core.finish_check();
@@ -533,7 +544,21 @@ fn collect(world: &mut World, updates: u64) -> Replication {
         wait_s_p95_cost: f64::NAN,
         face_users_wait_s_p95_cost: f64::NAN,
     });
+    let ratio = |a: u64, b: u64| if b == 0 { f64::NAN } else { a as f64 / b as f64 };
+    let attacks = pad.map(|t| AttackFigures {
+        attack_presentations: t.attack_presentations as f64,
+        attacks_accepted: t.attacks_accepted as f64,
+        apcer: ratio(t.attacks_accepted, t.attack_presentations),
+        screen_presentations: t.screen_presentations as f64,
+        live_presentations: t.live_presentations as f64,
+        live_refused: t.live_refused as f64,
+        bpcer: ratio(t.live_refused, t.live_presentations),
+        face_users_wait_s_p95_without_check: f64::NAN,
+        face_users_wait_s_p95_cost: f64::NAN,
+        wait_s_mean_cost: f64::NAN,
+    });
     Replication {
+        attacks,
         network,
         figures,
         gates,

@@ -97,6 +97,11 @@ impl Rngs {
         stream(self.seed, 2 << 32 | (gate as u64) << 17 | direction << 16 | slot as u64)
     }
 
+    /// The presentation attacks' stream (when, where, whose photo, their scores).
+    pub fn attacks(&self) -> ChaCha8Rng {
+        stream(self.seed, 4 << 32)
+    }
+
     /// The re-confirmation's draw (which households did not re-sign).
     pub fn reconfirmation(&self) -> ChaCha8Rng {
         stream(self.seed, 3 << 32)

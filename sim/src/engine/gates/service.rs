@@ -52,7 +52,17 @@ fn present(step: &mut Step, agents: &mut Agents, e: Entity, l: usize, method: Me
             let Some(template) = agent.template else { return Outcome::Retry };
             let embedding = step.population.faces.probe(step.population.template(template), &mut agent.draws);
             step.outcomes.push(GateOutcome::FaceAttempt);
-            let reply = step.core.send(now, lane.terminal, Event::FaceProbe { embedding });
+            let event = match step.pad {
+                Some(scores) => Event::ScoredFaceProbe { embedding, liveness: scores.live(&mut agent.draws) },
+                None => Event::FaceProbe { embedding },
+            };
+            let reply = step.core.send(now, lane.terminal, event);
+            if step.pad.is_some() && super::super::attacks::judged(reply.deny) {
+                step.pad_tally.live_presentations += 1;
+                if reply.deny == Some(DecisionReason::SuspectedSpoof) {
+                    step.pad_tally.live_refused += 1;
+                }
+            }
             if let Some((person, _)) = reply.grant {
                 if Some(person) != agent.person {
                     step.outcomes.push(GateOutcome::FalseAccept);

@@ -11,6 +11,7 @@ use gatelab_core::{CredentialId, CredentialKind, Direction, Event, Timestamp};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1, StandardNormal};
 
+use crate::engine::attacks::{PadScores, PadTally};
 use crate::engine::core_link::CoreLink;
 use crate::engine::metrics::direction_str;
 use crate::engine::model::{
@@ -197,6 +198,9 @@ pub(super) struct Step<'a> {
     pub(super) outcomes: &'a mut GateOutcomes,
     pub(super) population: &'a Population,
     pub(super) gatehouse: &'a mut Gatehouse,
+    /// Live faces' liveness scores, when the cameras run presentation-attack detection.
+    pub(super) pad: Option<&'a PadScores>,
+    pub(super) pad_tally: &'a mut PadTally,
     pub(super) wake: u64,
 }
 
@@ -289,6 +293,8 @@ pub(super) struct GateWorld<'w> {
     pub(super) outcomes: ResMut<'w, GateOutcomes>,
     pub(super) population: Res<'w, Population>,
     pub(super) gatehouse: ResMut<'w, Gatehouse>,
+    pub(super) pad: Option<Res<'w, PadScores>>,
+    pub(super) pad_tally: ResMut<'w, PadTally>,
 }
 
 impl GateWorld<'_> {
@@ -304,6 +310,8 @@ impl GateWorld<'_> {
             outcomes: &mut self.outcomes,
             population: &self.population,
             gatehouse: &mut self.gatehouse,
+            pad: self.pad.as_deref(),
+            pad_tally: &mut self.pad_tally,
             wake: u64::MAX,
         }
     }
