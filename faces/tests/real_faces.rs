@@ -126,6 +126,64 @@ y = s.run(None, {s.get_inputs()[0].name: x})[0][0].astype(np.float32)\n\
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The liveness score against an independent implementation of the package's own
+/// preprocessing (`lib/fr_liveness.js`: the box ×2.7 about its centre, shrunk to fit and shifted
+/// inside, OpenCV's bilinear resize to 128×128, raw RGB, softmax class 0) in numpy, run by
+/// Python onnxruntime on the same decoded pixels.
+#[test]
+fn liveness_equals_the_packages_preprocessing_in_python_within_1e3() {
+    let photos = gatelab_faces::paths::cache_dir().join("face_recognition/test_images");
+    let mut pipeline = Pipeline::default_models().unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::env::temp_dir().join(format!("gatelab-pad-parity-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = r#"import sys, numpy as np, onnxruntime as ort
+w, h = int(sys.argv[3]), int(sys.argv[4]); x1, y1, x2, y2 = map(float, sys.argv[5:9])
+img = np.fromfile(sys.argv[2], dtype=np.uint8).reshape(h, w, 3).astype(np.float32)
+bw, bh = abs(x2 - x1), abs(y2 - y1)
+scale = min((h - 1) / bh, (w - 1) / bw, 2.7)
+nw, nh = bw * scale, bh * scale
+cx, cy = min(x1, x2) + bw / 2, min(y1, y2) + bh / 2
+left = min(max(cx - nw / 2, 0.0), max(w - 1 - nw, 0.0)); top = min(max(cy - nh / 2, 0.0), max(h - 1 - nh, 0.0))
+rx, ry = int(left), int(top); rw = min(max(int(nw), 1), w - rx); rh = min(max(int(nh), 1), h - ry)
+crop = img[ry:ry + rh, rx:rx + rw]
+def axis(n, size):
+    s = np.clip((np.arange(n) + 0.5) * (size / n) - 0.5, 0, size - 1); i = np.floor(s).astype(int)
+    return i, (s - i).astype(np.float32), np.minimum(i + 1, size - 1)
+iy, fy, iy1 = axis(128, rh); ix, fx, ix1 = axis(128, rw)
+top_ = crop[iy][:, ix] * (1 - fx)[None, :, None] + crop[iy][:, ix1] * fx[None, :, None]
+bot = crop[iy1][:, ix] * (1 - fx)[None, :, None] + crop[iy1][:, ix1] * fx[None, :, None]
+out = top_ * (1 - fy)[:, None, None] + bot * fy[:, None, None]
+x = out.transpose(2, 0, 1)[None].astype(np.float32)
+so = ort.SessionOptions(); so.intra_op_num_threads = 1
+s = ort.InferenceSession(sys.argv[1], so, providers=['CPUExecutionProvider'])
+z = s.run(None, {s.get_inputs()[0].name: x})[0][0]
+e = np.exp(z - z.max()); print(float(e[0] / e.sum()))
+"#;
+    let python = gatelab_faces::paths::python();
+    let model = pipeline.pad().expect("the default pipeline runs PAD").model.clone();
+    for name in ["obama.jpg", "obama2.jpg", "biden.jpg"] {
+        let img = gatelab_faces::Rgb::open(&photos.join(name)).unwrap();
+        let face = pipeline.detect(&img.padded(64)).unwrap().remove(0);
+        let face = gatelab_faces::pipeline::Face { box_xyxy: face.box_xyxy.map(|v| v - 64.0), ..face };
+        let ours = pipeline.liveness(&img, &face).unwrap().expect("a score");
+        let raw = dir.join("rgb.bin");
+        std::fs::write(&raw, &img.pixels).unwrap();
+        let b = face.box_xyxy;
+        let out = std::process::Command::new(&python)
+            .args(["-c", script])
+            .arg(&model)
+            .arg(&raw)
+            .args([img.width.to_string(), img.height.to_string()])
+            .args(b.iter().map(|v| v.to_string()))
+            .output()
+            .unwrap_or_else(|e| panic!("{} does not run ({e}): run `cargo xtask setup`", python.display()));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let theirs: f32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        assert!((ours - theirs).abs() <= 1e-3, "{name}: ours {ours}, Python {theirs}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn bad_inputs_are_clear_errors() {
     let mut pipeline = Pipeline::default_models().unwrap_or_else(|e| panic!("{e}"));
