@@ -185,14 +185,8 @@ pub enum FacesCommand {
         /// Write the distribution parameters a scenario's synthetic matcher loads.
         #[arg(long, value_name = "FILE")]
         emit_calibration: Option<PathBuf>,
-        /// What a photo with several faces means: use the largest face (the person a labelled
-        /// folder's photo is of), skip the photo, or stop with an error.
-        #[arg(long, value_enum, default_value_t = MultiFaceArg::Largest)]
-        multi_face: MultiFaceArg,
-        /// Stop at the first file that cannot be used (not a picture, truncated, no face)
-        /// instead of skipping it and listing it in eval.json's `skipped`.
-        #[arg(long)]
-        strict: bool,
+        #[command(flatten)]
+        folder: PhotoFolderArgs,
     },
     /// Presentation-attack detection (liveness) on your own captures: BPCER (live people
     /// refused) and APCER (attacks accepted, ISO/IEC 30107-3) at thresholds 0.05–0.95, the
@@ -221,13 +215,22 @@ pub enum FacesCommand {
         /// --attack was given.
         #[arg(long, value_name = "FILE")]
         emit_calibration: Option<PathBuf>,
-        /// What a photo with several faces means (as for `eval`).
-        #[arg(long, value_enum, default_value_t = MultiFaceArg::Largest)]
-        multi_face: MultiFaceArg,
-        /// Stop at the first file that cannot be used.
-        #[arg(long)]
-        strict: bool,
+        #[command(flatten)]
+        folder: PhotoFolderArgs,
     },
+}
+
+/// How a command reading a folder of photos treats the ones it cannot use.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct PhotoFolderArgs {
+    /// What a photo with several faces means: use the largest face (the person a labelled
+    /// folder's photo is of), skip the photo, or stop with an error.
+    #[arg(long, value_enum, default_value_t = MultiFaceArg::Largest)]
+    pub multi_face: MultiFaceArg,
+    /// Stop at the first file that cannot be used (not a picture, truncated, no face) instead
+    /// of skipping it and listing it, with why, in the report's `skipped`.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `--multi-face`.

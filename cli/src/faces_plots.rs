@@ -58,7 +58,6 @@ fn png(draw: impl FnOnce(DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>) -
 }
 
 fn det<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, genuine: &[f32], impostor: &[f32]) -> Result<()> {
-    root.fill(&WHITE).map_err(err)?;
     let mut thresholds: Vec<f32> = genuine.iter().chain(impostor).copied().collect();
     thresholds.sort_by(f32::total_cmp);
     let floor = 1.0 / (impostor.len().max(genuine.len()) as f64 * 10.0);
@@ -70,8 +69,22 @@ fn det<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, genuine: &[f32], impost
             (fmr.max(floor), fnmr.max(floor))
         })
         .collect();
+    let caption = "DET: false non-match rate against false match rate";
+    log_log_curve(root, caption, ("FMR", "FNMR"), floor, points, RGBColor(31, 119, 180))
+}
+
+/// One error-rate curve on log–log axes from `floor` to 1, labelled with one significant digit.
+fn log_log_curve<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    caption: &str,
+    (x_desc, y_desc): (&str, &str),
+    floor: f64,
+    points: Vec<(f64, f64)>,
+    colour: RGBColor,
+) -> Result<()> {
+    root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("DET: false non-match rate against false match rate", ("sans-serif", 16))
+        .caption(caption, ("sans-serif", 16))
         .margin(10)
         .x_label_area_size(40)
         .y_label_area_size(55)
@@ -79,13 +92,13 @@ fn det<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, genuine: &[f32], impost
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc("FMR")
-        .y_desc("FNMR")
+        .x_desc(x_desc)
+        .y_desc(y_desc)
         .x_label_formatter(&|v| rate(*v))
         .y_label_formatter(&|v| rate(*v))
         .draw()
         .map_err(err)?;
-    chart.draw_series(LineSeries::new(points, RGBColor(31, 119, 180).stroke_width(2))).map_err(err)?;
+    chart.draw_series(LineSeries::new(points, colour.stroke_width(2))).map_err(err)?;
     root.present().map_err(err)
 }
 
@@ -128,23 +141,8 @@ fn pad_curve<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, bona: &[f32], att
             (apcer.max(floor), bpcer(t).max(floor))
         })
         .collect();
-    let mut chart = ChartBuilder::on(&root)
-        .caption("DET: BPCER (live refused) against APCER (attacks accepted)", ("sans-serif", 16))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(55)
-        .build_cartesian_2d((floor..1.0).log_scale(), (floor..1.0).log_scale())
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("APCER")
-        .y_desc("BPCER")
-        .x_label_formatter(&|v| rate(*v))
-        .y_label_formatter(&|v| rate(*v))
-        .draw()
-        .map_err(err)?;
-    chart.draw_series(LineSeries::new(points, RGBColor(214, 39, 40).stroke_width(2))).map_err(err)?;
-    root.present().map_err(err)
+    let caption = "DET: BPCER (live refused) against APCER (attacks accepted)";
+    log_log_curve(root, caption, ("APCER", "BPCER"), floor, points, RGBColor(214, 39, 40))
 }
 
 /// A rate on a log axis with one significant digit: 0.3, not 0.30000000000000004; 0.001, 1.

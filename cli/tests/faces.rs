@@ -342,16 +342,21 @@ fn a_presentation_below_the_liveness_threshold_is_refused_audited_and_never_enro
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `gatelab faces pad-eval` on the face_recognition photos as bona fide, with `args`.
+fn pad_eval(args: &[&str]) -> Output {
+    let bona_fide = photos().to_string_lossy().into_owned();
+    let all: Vec<&str> =
+        ["faces", "pad-eval", "--bona-fide", &bona_fide].into_iter().chain(args.iter().copied()).collect();
+    gatelab(std::env::temp_dir().as_path(), &all)
+}
+
 /// `pad-eval` on the bona fide photos at hand: BPCER is measured, APCER is said not to be.
 #[test]
 fn pad_eval_measures_bpcer_and_never_pretends_to_measure_attacks() {
     let dir = std::env::temp_dir().join(format!("gatelab-pad-eval-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let out = dir.join("out");
-    let o = gatelab(
-        std::env::temp_dir().as_path(),
-        &["faces", "pad-eval", "--bona-fide", &photos().to_string_lossy(), "--out", out.to_str().unwrap()],
-    );
+    let o = pad_eval(&["--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     let printed = text(&o);
     assert!(printed.contains("APCER (attacks accepted) is NOT measured"), "{printed}");
@@ -369,17 +374,7 @@ fn pad_eval_measures_bpcer_and_never_pretends_to_measure_attacks() {
     // --emit-calibration: an [attacks] fragment a scenario includes (it sets per_hour itself).
     std::fs::create_dir_all(&dir).unwrap();
     let fragment = dir.join("pad.toml");
-    let o = gatelab(
-        std::env::temp_dir().as_path(),
-        &[
-            "faces",
-            "pad-eval",
-            "--bona-fide",
-            &photos().to_string_lossy(),
-            "--emit-calibration",
-            fragment.to_str().unwrap(),
-        ],
-    );
+    let o = pad_eval(&["--emit-calibration", fragment.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     let scenario_text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/dongcheng.toml"))
@@ -395,19 +390,7 @@ fn pad_eval_measures_bpcer_and_never_pretends_to_measure_attacks() {
     // With attack presentations (here: the bbt stills standing in, only to exercise the
     // arithmetic — they are not attacks), APCER is reported beside BPCER.
     if let Some(bbt) = bbt() {
-        let o = gatelab(
-            std::env::temp_dir().as_path(),
-            &[
-                "faces",
-                "pad-eval",
-                "--bona-fide",
-                &photos().to_string_lossy(),
-                "--attack",
-                &bbt.join("amy").to_string_lossy(),
-                "--out",
-                out.to_str().unwrap(),
-            ],
-        );
+        let o = pad_eval(&["--attack", &bbt.join("amy").to_string_lossy(), "--out", out.to_str().unwrap()]);
         assert!(o.status.success(), "{}", text(&o));
         let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("pad.json")).unwrap()).unwrap();
         assert_eq!(report["attacks"], 5);

@@ -31,6 +31,28 @@ macro_rules! figures_struct {
                 $(figures_struct!(@each $kind self.$field, f);)*
             }
         }
+
+        impl $name<f64> {
+            /// Each figure's `stat` over `replications` (its column of values, in order).
+            pub fn stats_with<'a>(
+                replications: impl IntoIterator<Item = &'a $name<f64>>,
+                stat: impl Fn(Vec<f64>) -> Stat,
+            ) -> $name<Stat> {
+                let mut columns: Vec<Vec<f64>> = Vec::new();
+                for figures in replications {
+                    let mut k = 0;
+                    figures.for_each(&mut |&value| {
+                        if columns.len() <= k {
+                            columns.push(Vec::new());
+                        }
+                        columns[k].push(value);
+                        k += 1;
+                    });
+                }
+                let mut columns = columns.into_iter();
+                $name::<()>::default().map(&mut |()| stat(columns.next().unwrap_or_default()))
+            }
+        }
     };
     (@map Leaf $value:expr, $f:ident) => { $f($value) };
     (@map $nested:ident $value:expr, $f:ident) => { $value.map($f) };
@@ -184,23 +206,7 @@ impl AttackFigures<f64> {
     /// Means and 95 % intervals over replications; the costs are signed.
     pub fn over<'a>(replications: impl IntoIterator<Item = &'a AttackFigures<f64>>) -> AttackFigures<Stat> {
         let replications: Vec<&AttackFigures<f64>> = replications.into_iter().collect();
-        let mut columns: Vec<Vec<f64>> = Vec::new();
-        for figures in &replications {
-            let mut k = 0;
-            figures.for_each(&mut |&value| {
-                if columns.len() <= k {
-                    columns.push(Vec::new());
-                }
-                columns[k].push(value);
-                k += 1;
-            });
-        }
-        let mut k = 0;
-        let mut over = AttackFigures::<()>::default().map(&mut |()| {
-            let s = stat_non_negative(columns.get(k).into_iter().flatten().copied());
-            k += 1;
-            s
-        });
+        let mut over = AttackFigures::stats_with(replications.iter().copied(), stat_non_negative);
         over.face_users_wait_s_p95_cost = stat(replications.iter().map(|r| r.face_users_wait_s_p95_cost));
         over.wait_s_mean_cost = stat(replications.iter().map(|r| r.wait_s_mean_cost));
         over
@@ -212,23 +218,7 @@ impl NetworkFigures<f64> {
     /// [`stat_non_negative`], the costs (differences, either sign) as [`stat`].
     pub fn over<'a>(replications: impl IntoIterator<Item = &'a NetworkFigures<f64>>) -> NetworkFigures<Stat> {
         let replications: Vec<&NetworkFigures<f64>> = replications.into_iter().collect();
-        let mut columns: Vec<Vec<f64>> = Vec::new();
-        for figures in &replications {
-            let mut k = 0;
-            figures.for_each(&mut |&value| {
-                if columns.len() <= k {
-                    columns.push(Vec::new());
-                }
-                columns[k].push(value);
-                k += 1;
-            });
-        }
-        let mut k = 0;
-        let mut over = NetworkFigures::<()>::default().map(&mut |()| {
-            let s = stat_non_negative(columns.get(k).into_iter().flatten().copied());
-            k += 1;
-            s
-        });
+        let mut over = NetworkFigures::stats_with(replications.iter().copied(), stat_non_negative);
         over.wait_s_p95_cost = stat(replications.iter().map(|r| r.wait_s_p95_cost));
         over.face_users_wait_s_p95_cost = stat(replications.iter().map(|r| r.face_users_wait_s_p95_cost));
         over
@@ -277,23 +267,7 @@ impl Figures<f64> {
     /// Each figure's mean and 95 % interval over `replications` ([`stat_non_negative`]: every
     /// figure of a run is a count, a rate or a wait).
     pub fn over<'a>(replications: impl IntoIterator<Item = &'a Figures<f64>>) -> Figures<Stat> {
-        let mut columns: Vec<Vec<f64>> = Vec::new();
-        for figures in replications {
-            let mut k = 0;
-            figures.for_each(&mut |&value| {
-                if columns.len() <= k {
-                    columns.push(Vec::new());
-                }
-                columns[k].push(value);
-                k += 1;
-            });
-        }
-        let mut k = 0;
-        Figures::<()>::default().map(&mut |()| {
-            let stat = stat_non_negative(columns.get(k).into_iter().flatten().copied());
-            k += 1;
-            stat
-        })
+        Figures::stats_with(replications, stat_non_negative)
     }
 }
 

@@ -130,24 +130,10 @@ impl Summary {
             let _ = writeln!(out, "  {name:<36} {value:>10}  {interval}");
         }
         if let Some(a) = &self.attacks {
-            let _ = writeln!(out, "  presentation attacks and the liveness check:");
-            for (name, st) in a.table_rows() {
-                if st.n == 0 {
-                    continue;
-                }
-                let interval = st.ci95.map(|[lo, hi]| format!("[{lo:.3}, {hi:.3}]")).unwrap_or_default();
-                let _ = writeln!(out, "  {name:<36} {:>10.3}  {interval}", st.mean);
-            }
+            block(&mut out, "presentation attacks and the liveness check", &a.table_rows(), 3);
         }
         if let Some(net) = &self.network {
-            let _ = writeln!(out, "  the compound's LAN and the consent lease:");
-            for (name, st) in net.table_rows() {
-                if st.n == 0 {
-                    continue;
-                }
-                let interval = st.ci95.map(|[lo, hi]| format!("[{lo:.1}, {hi:.1}]")).unwrap_or_default();
-                let _ = writeln!(out, "  {name:<36} {:>10.1}  {interval}", st.mean);
-            }
+            block(&mut out, "the compound's LAN and the consent lease", &net.table_rows(), 1);
         }
         out
     }
@@ -166,6 +152,15 @@ impl NetworkFigures<Stat> {
             ("  wait p95 cost of outages (s)", self.wait_s_p95_cost),
             ("  face users: p95 cost (s)", self.face_users_wait_s_p95_cost),
         ]
+    }
+}
+
+/// A titled block of optional figures under the table (those with no value are left out).
+fn block(out: &mut String, title: &str, rows: &[(&str, Stat)], digits: usize) {
+    let _ = writeln!(out, "  {title}:");
+    for (name, st) in rows.iter().filter(|(_, st)| st.n > 0) {
+        let interval = st.ci95.map(|[lo, hi]| format!("[{lo:.digits$}, {hi:.digits$}]")).unwrap_or_default();
+        let _ = writeln!(out, "  {name:<36} {:>10.digits$}  {interval}", st.mean);
     }
 }
 

@@ -59,8 +59,8 @@ pub fn faces(args: FacesArgs) -> Result<ExitCode> {
         }
         FacesCommand::Identify { image } => verdict(faces::identify(&mut pipeline, store, &image, threshold)?),
         FacesCommand::Withdraw { .. } | FacesCommand::Export { .. } => ExitCode::SUCCESS,
-        FacesCommand::PadEval { bona_fide, attack, out, bpcer, emit_calibration, multi_face, strict } => {
-            let options = faces::EvalOptions { multi_face: multi_face.into(), strict };
+        FacesCommand::PadEval { bona_fide, attack, out, bpcer, emit_calibration, folder } => {
+            let options = faces::EvalOptions { multi_face: folder.multi_face.into(), strict: folder.strict };
             let (e, bona, attacks) = faces::pad_eval(&mut pipeline, &bona_fide, attack.as_deref(), bpcer, options)?;
             println!(
                 "{} bona fide photo(s): liveness mean {:.3} (sd {:.3}); {}",
@@ -110,8 +110,8 @@ pub fn faces(args: FacesArgs) -> Result<ExitCode> {
             }
             ExitCode::SUCCESS
         }
-        FacesCommand::Eval { dir, out, emit_calibration, multi_face, strict } => {
-            let options = faces::EvalOptions { multi_face: multi_face.into(), strict };
+        FacesCommand::Eval { dir, out, emit_calibration, folder } => {
+            let options = faces::EvalOptions { multi_face: folder.multi_face.into(), strict: folder.strict };
             let (e, genuine, impostor) = faces::eval(&mut pipeline, &dir, options)?;
             println!(
                 "{} identities, {} photos: {} genuine pairs (mean {:.3}), {} impostor pairs (mean {:.3})",
