@@ -113,6 +113,16 @@ pub enum Command {
         Then, at the top of a scenario: include = [\"calibrated/site.toml\"] (relative to the scenario;\n\
         leave out the keys the fragment sets), and `gatelab scenario check` it.")]
     Calibrate(CalibrateArgs),
+    /// Hold the walking model to measured pedestrian data: RiMEA tests 1, 4, 6, 7, 9 and 12,
+    /// lab bottleneck flows (doorways 0.8–2.5 m) and a saturated lane's service, each a
+    /// multi-seed mean against a stated band (sources in the table and in
+    /// `walk/src/validation.rs`). Prints case | measured | band | pass; exit status 1 when a case
+    /// is out of its band. Give model parameters to validate another parameter set.
+    #[command(after_long_help = "Examples:\n  \
+        gatelab validate\n  \
+        gatelab validate bottleneck rimea-4 --seeds 5 --json validation.json\n  \
+        gatelab validate --time-gap 0.8 --radius 0.2 --trajectories traj/   # then PedPy: load_trajectory(traj/bottleneck-1.txt)")]
+    Validate(ValidateArgs),
     /// Check an audit log (JSON Lines) against C1–C8. Exit status: 0 clean, 1 violations, 2 error.
     #[command(name = "check-consent", alias = "check")]
     Check(CheckArgs),
@@ -448,6 +458,36 @@ pub enum LogFormat {
     Gatelab,
     /// Any CSV, through --mapping FILE.
     Mapped,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// Cases to run (default: all): rimea-1, rimea-4, rimea-6, rimea-7, rimea-9, rimea-12,
+    /// bottleneck, lane.
+    #[arg(value_name = "CASE")]
+    pub cases: Vec<String>,
+    /// Replications per case (seeds 1..=N); each figure is their mean.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub seeds: u64,
+    /// Write the first replication of every case as CASE.txt trajectories here (the Jülich
+    /// text format PedPy's load_trajectory reads: id frame x y, metres, 20 fps).
+    #[arg(long, value_name = "DIR")]
+    pub trajectories: Option<PathBuf>,
+    /// Also write the table as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Time gap T kept to the person in front, s (default 0.6).
+    #[arg(long, value_name = "S")]
+    pub time_gap: Option<f64>,
+    /// Body radius r, m: the body depth l = 2r (default 0.15).
+    #[arg(long, value_name = "M")]
+    pub radius: Option<f64>,
+    /// Shoulder width: someone ahead closer than this to the side blocks you, m (default 0.45).
+    #[arg(long, value_name = "M")]
+    pub shoulder: Option<f64>,
+    /// Range of the neighbours' push on the walking direction, m (default 0.15).
+    #[arg(long, value_name = "M")]
+    pub neighbour_range: Option<f64>,
 }
 
 #[derive(Args, Debug)]

@@ -265,3 +265,27 @@ fn check_consent_flags_a_door_a_fault_opened_during_a_grant() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn validate_prints_the_table_writes_json_and_names_unknown_cases() {
+    let dir = std::env::temp_dir().join(format!("gatelab-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("v.json");
+    let out = gatelab(&["validate", "rimea-1", "rimea-7", "--seeds", "2", "--json", json.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("case ") && stdout.contains("| pass") && stdout.contains("rimea-7"), "{stdout}");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["seeds"], serde_json::json!([1, 2]));
+    let cases = doc["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 5, "one rimea-1 row, four rimea-7 rows");
+    assert!(cases.iter().all(|c| c["pass"] == true && c["source"].as_str().is_some_and(|s| !s.is_empty())));
+    // A parameter set that breaks the corridor walk fails with status 1 and says so.
+    let out = gatelab(&["validate", "rimea-1", "--radius", "4.5"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = gatelab(&["validate", "rimea-99"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rimea-99") && stderr.contains("bottleneck"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

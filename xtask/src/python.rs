@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Installed with their dependencies: (distribution, version, why).
-const PACKAGES: [(&str, &str, &str); 4] = [
+const PACKAGES: [(&str, &str, &str); 5] = [
     ("onnxruntime", "1.31.1", "the face parity test and benchmark reference"),
     ("numpy", "2.4.6", "the face parity test"),
     ("faiss-cpu", "1.15.1", "the 1:N search benchmark's reference"),
     ("shapely", "2.2.0", "JuPedSim's geometry"),
+    ("pedpy", "1.5.1", "reads the walking model's trajectories in the validation test"),
 ];
 
 /// Installed without their declared dependencies: JuPedSim 1.4.2 declares its visualiser's
@@ -28,7 +29,7 @@ const PACKAGES_NO_DEPS: [(&str, &str, &str); 3] = [
 ];
 
 /// Modules that must import once everything is installed.
-const IMPORTS: &str = "import onnxruntime, numpy, faiss, shapely, jupedsim";
+const IMPORTS: &str = "import onnxruntime, numpy, faiss, shapely, jupedsim, pedpy";
 
 pub fn venv_dir() -> PathBuf {
     crate::faces::cache_dir().join("venv")
