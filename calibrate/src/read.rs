@@ -752,6 +752,28 @@ mod tests {
         assert!(m.columns.person.is_some());
     }
 
+    /// Saved by a spreadsheet: a byte-order mark before the first heading, which is an optional
+    /// column of the mapping (the person; the csv reader drops the mark), and the other
+    /// spelling of an expired card.
+    #[test]
+    fn a_vendor_export_with_a_byte_order_mark_reads() {
+        let mapping =
+            crate::mapping::Mapping::parse(include_str!("../mappings/hikvision-ivms4200-ac-events.toml")).unwrap();
+        let format = Format::Mapped(Box::new(mapping));
+        let text = "\u{feff}Employee ID,Name,Device Name,Card Reader,Event Types,Time\n\
+            1001,A,East Gate,Exit Card Reader,Authenticated via Face,2025-03-04 07:31:12\n\
+            1002,B,East Gate,Entrance Card Reader,Expired Card,2025-03-04 07:32:00\n";
+        let mut names = Names::default();
+        let mut issues = Issues::default();
+        let mut events = Vec::new();
+        let sink = Sink { names: &mut names, issues: &mut issues, strict: false };
+        read_log(Path::new("export.csv"), text.as_bytes(), &format, sink, &mut |_| {}, &mut |e| events.push(e))
+            .unwrap();
+        assert_eq!(events.len(), 2, "{:?}", issues.listed);
+        assert!(events[0].person.is_some(), "the person column is found behind the mark");
+        assert_eq!((events[1].credential, events[1].granted), (Credential::IcCard, false));
+    }
+
     #[test]
     fn passages_rows_read_with_their_queue_signal_and_residents() {
         let text = "time,t_s,agent,kind,gate,lane,direction,credential,decision,wait_s,service_s,tailgated\n\

@@ -136,6 +136,46 @@ pub enum Command {
         #[command(subcommand)]
         command: ScenarioCommand,
     },
+    /// Work with a compound's site: its drawing (DXF, GeoJSON) or a [site] table of coordinates
+    /// or WKT.
+    ///
+    /// The layer convention (DXF layers, or a GeoJSON feature's "layer" property):
+    /// `walkable` — one closed outline of the ground people may walk on (pavement and yard);
+    /// `obstacles` — closed outlines: buildings, fences, planters, parked cars, gate housings;
+    /// `gate:<name>` — a line across each gate's opening, its ends on a fence or the outline;
+    /// `source:<name>` — a building entrance (a point) where residents start and end;
+    /// `street:<name>` — a street edge (a line) where visitors and couriers appear;
+    /// `queue:<gate>` — a closed outline in front of the gate where its queue stands.
+    /// Other layers are listed as skipped. DXF units come from $INSUNITS (millimetres, metres,
+    /// …); GeoJSON is lon/lat (projected locally) unless its "crs" names a UTM or CGCS2000
+    /// Gauss–Krüger zone. A [site] table: drawing = "FILE", or walkable / walkable_wkt,
+    /// obstacles / obstacles_wkt, [[site.gates]] (name, line or wkt), [[site.sources]] (name,
+    /// kind, share, at or wkt), [[site.queues]] (gate, area or wkt).
+    #[command(after_long_help = "Examples:\n  \
+        gatelab site check scenarios/sites/compound-entrance.toml --svg entrance.svg\n  \
+        gatelab site check my-compound.dxf --png my-compound.png\n  \
+        gatelab site check survey.geojson")]
+    Site {
+        #[command(subcommand)]
+        command: SiteCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SiteCommand {
+    /// Check sites: every problem named with its file, layer or feature and the fix (exit 1 if
+    /// any is invalid); print what each holds (areas, gates, sources, queue areas and how many
+    /// people they hold at each Fruin level), and draw one to scale.
+    Check {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Draw the site to scale as SVG here.
+        #[arg(long, value_name = "FILE.svg")]
+        svg: Option<PathBuf>,
+        /// Draw the site to scale as PNG here.
+        #[arg(long, value_name = "FILE.png")]
+        png: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -44,9 +44,17 @@ pub fn plots(genuine: &[f32], impostor: &[f32], threshold: f64) -> Result<Plots>
 
 /// Draws on an RGB bitmap of [`SIZE`] and encodes it as PNG.
 fn png(draw: impl FnOnce(DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>) -> Result<Vec<u8>> {
-    let (w, h) = SIZE;
+    png_sized(SIZE, draw)
+}
+
+/// Draws on an RGB bitmap of `size` and encodes it as PNG.
+pub(crate) fn png_sized(
+    size: (u32, u32),
+    draw: impl FnOnce(DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>,
+) -> Result<Vec<u8>> {
+    let (w, h) = size;
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
-    draw(BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area())?;
+    draw(BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area())?;
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, w, h);
     encoder.set_color(png::ColorType::Rgb);

@@ -37,6 +37,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Faces(args)) => commands::faces::faces(args),
         Some(Command::Calibrate(args)) => commands::calibrate::calibrate(args),
         Some(Command::Validate(args)) => commands::validate::validate(args),
+        Some(Command::Site { command }) => commands::site::site(command),
         Some(Command::Check(args)) => check::command(args),
         Some(Command::Describe) => commands::files::describe(),
         Some(Command::Policy { command }) => commands::files::policy(command),

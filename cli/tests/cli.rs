@@ -289,3 +289,35 @@ fn validate_prints_the_table_writes_json_and_names_unknown_cases() {
     assert!(stderr.contains("rimea-99") && stderr.contains("bottleneck"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn site_check_describes_the_shipped_drawing_draws_it_and_names_problems() {
+    let dir = std::env::temp_dir().join(format!("gatelab-site-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let site = format!("{}/../scenarios/sites/compound-entrance.toml", env!("CARGO_MANIFEST_DIR"));
+    let (svg, png) = (dir.join("site.svg"), dir.join("site.png"));
+    let out = gatelab(&["site", "check", &site, "--svg", svg.to_str().unwrap(), "--png", png.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("walkable 1940.3 m²") && stdout.contains("gate 'main': 4.00 m wide"), "{stdout}");
+    assert!(
+        stdout.contains("share 0.60") && stdout.contains("D 154") && stdout.contains("skipped: layer 'road'"),
+        "{stdout}"
+    );
+    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg_text.contains("<svg") && svg_text.contains("gate main"), "{svg_text}");
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    // A gate off the fence: exit 1, the file, the gate and the fix.
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[site]\nwalkable = [[0, 0], [20, 0], [20, 10], [0, 10]]\n[[site.gates]]\nname = \"yard\"\nline = [[5, 5], [7, 5]]\n\
+         [[site.sources]]\nname = \"a\"\nat = [[2, 2]]\n",
+    )
+    .unwrap();
+    let out = gatelab(&["site", "check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.toml") && stderr.contains("'yard'") && stderr.contains("snap both ends"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

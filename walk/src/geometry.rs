@@ -9,8 +9,10 @@ use crate::vec2::Vec2;
 /// Walls farther than this from a position are never asked for (the model's wall range is
 /// centimetres; one metre leaves room for the slide that keeps people off walls).
 pub const WALL_QUERY_M: f64 = 1.0;
-/// Side of a wall bucket, m.
+/// Side of a wall bucket, m, unless the area is so large that this would make more than
+/// [`MAX_BUCKETS`] of them (then the side grows).
 const BUCKET_M: f64 = 1.0;
+const MAX_BUCKETS: f64 = 1_000_000.0;
 
 /// Why a polygon is not a walkable area.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -71,6 +73,7 @@ pub struct Walkable {
     walls: Vec<Segment>,
     min: Vec2,
     max: Vec2,
+    bucket_m: f64,
     buckets_x: usize,
     buckets_y: usize,
     /// Per bucket, the walls within [`WALL_QUERY_M`] of it.
@@ -101,25 +104,30 @@ impl Walkable {
                 }
             }
         }
-        let buckets_x = (((max.x - min.x) / BUCKET_M).ceil() as usize).max(1);
-        let buckets_y = (((max.y - min.y) / BUCKET_M).ceil() as usize).max(1);
+        let (w, h) = (max.x - min.x, max.y - min.y);
+        if !(w.is_finite() && h.is_finite()) {
+            return Err(GeometryError::Empty(area));
+        }
+        let bucket_m = BUCKET_M.max((w * h / MAX_BUCKETS).sqrt());
+        let buckets_x = ((w / bucket_m).ceil() as usize).max(1);
+        let buckets_y = ((h / bucket_m).ceil() as usize).max(1);
         let mut buckets = vec![Vec::new(); buckets_x * buckets_y];
         for (i, wall) in walls.iter().enumerate() {
             let lo = Vec2::new(wall.a.x.min(wall.b.x), wall.a.y.min(wall.b.y)) - Vec2::splat(WALL_QUERY_M);
             let hi = Vec2::new(wall.a.x.max(wall.b.x), wall.a.y.max(wall.b.y)) + Vec2::splat(WALL_QUERY_M);
-            let (x0, y0) = bucket_of(min, buckets_x, buckets_y, lo);
-            let (x1, y1) = bucket_of(min, buckets_x, buckets_y, hi);
+            let (x0, y0) = bucket_of(min, bucket_m, buckets_x, buckets_y, lo);
+            let (x1, y1) = bucket_of(min, bucket_m, buckets_x, buckets_y, hi);
             for by in y0..=y1 {
                 for bx in x0..=x1 {
                     // Keep it only where the wall really comes near the bucket.
-                    let centre = min + Vec2::new((bx as f64 + 0.5) * BUCKET_M, (by as f64 + 0.5) * BUCKET_M);
-                    if wall.distance(centre) <= WALL_QUERY_M + BUCKET_M * std::f64::consts::FRAC_1_SQRT_2 {
+                    let centre = min + Vec2::new((bx as f64 + 0.5) * bucket_m, (by as f64 + 0.5) * bucket_m);
+                    if wall.distance(centre) <= WALL_QUERY_M + bucket_m * std::f64::consts::FRAC_1_SQRT_2 {
                         buckets[by * buckets_x + bx].push(i as u32);
                     }
                 }
             }
         }
-        Ok(Self { polygon, walls, min, max, buckets_x, buckets_y, buckets })
+        Ok(Self { polygon, walls, min, max, bucket_m, buckets_x, buckets_y, buckets })
     }
 
     /// An axis-aligned rectangle.
@@ -134,6 +142,16 @@ impl Walkable {
 
     pub fn polygon(&self) -> &Polygon<f64> {
         &self.polygon
+    }
+
+    /// The outline's corners (the closing corner not repeated).
+    pub fn outline(&self) -> Vec<Vec2> {
+        corners(self.polygon.exterior())
+    }
+
+    /// Each hole's corners.
+    pub fn holes(&self) -> Vec<Vec<Vec2>> {
+        self.polygon.interiors().iter().map(corners).collect()
     }
 
     pub fn walls(&self) -> &[Segment] {
@@ -155,7 +173,7 @@ impl Walkable {
 
     /// The walls that may lie within [`WALL_QUERY_M`] of `p`.
     pub fn walls_near(&self, p: Vec2) -> impl Iterator<Item = &Segment> + '_ {
-        let (bx, by) = bucket_of(self.min, self.buckets_x, self.buckets_y, p);
+        let (bx, by) = bucket_of(self.min, self.bucket_m, self.buckets_x, self.buckets_y, p);
         self.buckets[by * self.buckets_x + bx].iter().map(|&i| &self.walls[i as usize])
     }
 
@@ -183,10 +201,18 @@ impl Walkable {
     }
 }
 
-fn bucket_of(min: Vec2, nx: usize, ny: usize, p: Vec2) -> (usize, usize) {
-    let bx = ((p.x - min.x) / BUCKET_M).floor().clamp(0.0, (nx - 1) as f64) as usize;
-    let by = ((p.y - min.y) / BUCKET_M).floor().clamp(0.0, (ny - 1) as f64) as usize;
+fn bucket_of(min: Vec2, side: f64, nx: usize, ny: usize, p: Vec2) -> (usize, usize) {
+    let bx = ((p.x - min.x) / side).floor().clamp(0.0, (nx - 1) as f64) as usize;
+    let by = ((p.y - min.y) / side).floor().clamp(0.0, (ny - 1) as f64) as usize;
     (bx, by)
+}
+
+fn corners(ring: &LineString<f64>) -> Vec<Vec2> {
+    let mut out: Vec<Vec2> = ring.0.iter().map(|c| Vec2::new(c.x, c.y)).collect();
+    if out.len() > 1 && out.first() == out.last() {
+        out.pop();
+    }
+    out
 }
 
 fn ring(points: &[Vec2]) -> LineString<f64> {

@@ -395,15 +395,27 @@ fn room_with_doors(right_open: bool) -> Result<(Walkable, Vec<Segment>), String>
     Ok((Walkable::from_corners(&outline, &[]).map_err(|e| e.to_string())?, goals))
 }
 
-fn evacuate_room(settings: &Settings, right_open: bool, seed: u64, first: bool) -> Result<f64, String> {
+/// RiMEA 9's room (four doors, or two with the right ones locked), its doors' outer ends, and
+/// the 1,000 people of replication `seed` (position, free speed): the benchmark runs it too.
+pub type Room = (Walkable, Vec<Segment>, Vec<(Vec2, f64)>);
+
+pub fn rimea_9_room(right_open: bool, seed: u64) -> Result<Room, String> {
     let (area, goals) = room_with_doors(right_open)?;
+    let mut rng = rng_for(seed, 9);
+    let people = scatter(&mut rng, &area, Vec2::new(0.3, 0.3), Vec2::new(29.7, 19.7), 1_000, 0.4)?
+        .into_iter()
+        .map(|p| (p, speeds::weidmann_free_speed(&mut rng)))
+        .collect();
+    Ok((area, goals, people))
+}
+
+fn evacuate_room(settings: &Settings, right_open: bool, seed: u64, first: bool) -> Result<f64, String> {
+    let (area, goals, people) = rimea_9_room(right_open, seed)?;
     let area = Arc::new(area);
     let exits = field(&area, "nearest door", &goals)?;
     let mut crowd = Crowd::new(area.clone(), settings.params);
     let route = crowd.add_route(Route::Field(exits));
-    let mut rng = rng_for(seed, 9);
-    for p in scatter(&mut rng, &area, Vec2::new(0.3, 0.3), Vec2::new(29.7, 19.7), 1_000, 0.4)? {
-        let v0 = speeds::weidmann_free_speed(&mut rng);
+    for (p, v0) in people {
         crowd.add(p, v0, route);
     }
     let name = if right_open { "rimea-9-four-doors" } else { "rimea-9-two-doors" };

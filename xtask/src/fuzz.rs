@@ -18,8 +18,8 @@ use std::process::Command;
 use std::time::Instant;
 
 /// The targets, in `fuzz/Cargo.toml`'s `[[bin]]`s.
-pub const TARGETS: [&str; 6] =
-    ["wire_decode", "scenario_parse", "audit_parse", "consent_check", "storage_open", "sync_frame"];
+pub const TARGETS: [&str; 7] =
+    ["wire_decode", "scenario_parse", "audit_parse", "consent_check", "storage_open", "sync_frame", "site_loaders"];
 
 /// Seconds per target when `GATELAB_FUZZ_SECONDS` is not set.
 pub const DEFAULT_SECONDS: u64 = 60;
