@@ -716,21 +716,14 @@ mod tests {
     /// event type the mapping lacks reported by line, a missing column named.
     #[test]
     fn a_vendor_export_reads_through_its_mapping() {
-        let mapping =
-            crate::mapping::Mapping::parse(include_str!("../mappings/hikvision-ivms4200-ac-events.toml")).unwrap();
-        let format = Format::Mapped(Box::new(mapping));
+        let format = hikvision();
         let text = "Employee ID,Name,Device Name,Card Reader,Event Types,Time\n\
             1001,A,East Gate,Exit Card Reader,Face Authentication Failed,2025-03-04 07:31:10\n\
             1001,A,East Gate,Exit Card Reader,Authenticated via Face,2025-03-04 07:31:12\n\
             ,,East Gate,Exit Card Reader,Door Open Timeout,2025-03-04 07:31:40\n\
             1002,B,East Gate,Entrance Card Reader,Authenticated via Card,2025-03-04 07:32:00\n\
             1003,C,East Gate,Entrance Card Reader,Palm Vein Authenticated,2025-03-04 07:32:05\n";
-        let mut names = Names::default();
-        let mut issues = Issues::default();
-        let mut events = Vec::new();
-        let sink = Sink { names: &mut names, issues: &mut issues, strict: false };
-        read_log(Path::new("export.csv"), text.as_bytes(), &format, sink, &mut |_| {}, &mut |e| events.push(e))
-            .unwrap();
+        let (events, issues) = read_export(text, &format);
         assert_eq!(events.len(), 3);
         assert_eq!(
             (events[0].credential, events[0].granted, events[0].direction),
@@ -752,23 +745,33 @@ mod tests {
         assert!(m.columns.person.is_some());
     }
 
+    /// The shipped Hikvision mapping.
+    fn hikvision() -> Format {
+        let mapping =
+            crate::mapping::Mapping::parse(include_str!("../mappings/hikvision-ivms4200-ac-events.toml")).unwrap();
+        Format::Mapped(Box::new(mapping))
+    }
+
+    /// The events of an export `text` read in `format`, and what was skipped.
+    fn read_export(text: &str, format: &Format) -> (Vec<Event>, Issues) {
+        let mut names = Names::default();
+        let mut issues = Issues::default();
+        let mut events = Vec::new();
+        let sink = Sink { names: &mut names, issues: &mut issues, strict: false };
+        read_log(Path::new("export.csv"), text.as_bytes(), format, sink, &mut |_| {}, &mut |e| events.push(e)).unwrap();
+        (events, issues)
+    }
+
     /// Saved by a spreadsheet: a byte-order mark before the first heading, which is an optional
     /// column of the mapping (the person; the csv reader drops the mark), and the other
     /// spelling of an expired card.
     #[test]
     fn a_vendor_export_with_a_byte_order_mark_reads() {
-        let mapping =
-            crate::mapping::Mapping::parse(include_str!("../mappings/hikvision-ivms4200-ac-events.toml")).unwrap();
-        let format = Format::Mapped(Box::new(mapping));
+        let format = hikvision();
         let text = "\u{feff}Employee ID,Name,Device Name,Card Reader,Event Types,Time\n\
             1001,A,East Gate,Exit Card Reader,Authenticated via Face,2025-03-04 07:31:12\n\
             1002,B,East Gate,Entrance Card Reader,Expired Card,2025-03-04 07:32:00\n";
-        let mut names = Names::default();
-        let mut issues = Issues::default();
-        let mut events = Vec::new();
-        let sink = Sink { names: &mut names, issues: &mut issues, strict: false };
-        read_log(Path::new("export.csv"), text.as_bytes(), &format, sink, &mut |_| {}, &mut |e| events.push(e))
-            .unwrap();
+        let (events, issues) = read_export(text, &format);
         assert_eq!(events.len(), 2, "{:?}", issues.listed);
         assert!(events[0].person.is_some(), "the person column is found behind the mark");
         assert_eq!((events[1].credential, events[1].granted), (Credential::IcCard, false));

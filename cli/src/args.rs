@@ -380,6 +380,13 @@ pub struct PlanArgs {
     /// a card and anyone stuck are helped (default: --target-wait-p95).
     #[arg(long, value_name = "SECONDS")]
     pub booth_target_wait_p95: Option<f64>,
+    /// The worst level of service a gate's queue area may reach over its busiest 15 minutes
+    /// (Fruin's queuing levels by space per person: A ≥ 1.2 m², B ≥ 0.9, C ≥ 0.7, D ≥ 0.3,
+    /// E ≥ 0.2, F below). The queue area is the space in front of the lanes (a gate's
+    /// queue_area_depth_m deep); a configuration meets its targets only when the upper 95 %
+    /// bound of that density stays within the level, at every gate and direction.
+    #[arg(long, value_name = "LEVEL", default_value = "D")]
+    pub los: gatelab_sim::QueuingLevel,
     /// Lanes per gate and direction to try, FROM..TO.
     #[arg(long, value_name = "FROM..TO", default_value = "1..4", value_parser = parse_lanes)]
     pub lanes: (u32, u32),

@@ -41,6 +41,8 @@ pub fn write_outputs(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
         "throughput_per_min",
         "erlang_c_p95_s",
         "md_c_p95_s",
+        "queue_density_worst_15_min_per_m2",
+        "queuing_level",
         "lanes_verdict",
         "booth_verdict",
         "cost",
@@ -73,6 +75,8 @@ pub fn write_outputs(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
             num(c.throughput_per_min.mean),
             c.erlang_c_p95_s.map(num).unwrap_or_else(|| "overloaded".into()),
             c.md_c_p95_s.map(num).unwrap_or_else(|| "overloaded".into()),
+            num(c.queue_density_worst_15_min_per_m2.mean),
+            c.queuing_level.to_string(),
             verdict(c.lanes),
             verdict(c.booth),
             c.cost.map(num).unwrap_or_default(),
@@ -91,18 +95,19 @@ pub fn render_table(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} — policy '{}', target p95 wait {:.0} s at the lanes, {:.0} s at the booth; {} to {} replications per configuration",
+        "{} — policy '{}', target p95 wait {:.0} s at the lanes, {:.0} s at the booth, queue areas at level {} or better; {} to {} replications per configuration",
         plan.scenario,
         plan.policy,
         plan.target_wait_p95_s,
         plan.booth_target_wait_p95_s,
+        plan.los,
         plan.replications,
         plan.max_replications
     );
     let costs = plan.configurations.iter().any(|c| c.cost.is_some());
     let _ = writeln!(
         out,
-        "  {:<28} {:>4} {:>13} {:>13} {:>13} {:>13}  {:>8} {:>8}  {:<7} {:<7}{}",
+        "  {:<28} {:>4} {:>13} {:>13} {:>13} {:>13}  {:>8} {:>8} {:>3}  {:<7} {:<7}{}",
         "configuration",
         "reps",
         "face users",
@@ -111,6 +116,7 @@ pub fn render_table(plan: &Plan) -> String {
         "booth",
         "Erlang C",
         "M/D/c",
+        "LoS",
         "lanes",
         "booth",
         if costs { "     cost" } else { "" }
@@ -133,7 +139,7 @@ pub fn render_table(plan: &Plan) -> String {
         let a = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or("overload".into());
         let _ = writeln!(
             out,
-            "  {:<28} {:>4} {:>13} {:>13} {:>13} {:>13}  {:>8} {:>8}  {:<7} {:<7}{}",
+            "  {:<28} {:>4} {:>13} {:>13} {:>13} {:>13}  {:>8} {:>8} {:>3}  {:<7} {:<7}{}",
             c.label,
             c.replications,
             cell(c.at_lanes_wait_s_p95.get("face_users")),
@@ -142,6 +148,7 @@ pub fn render_table(plan: &Plan) -> String {
             cell(Some(&c.at_booth_wait_s_p95)),
             a(c.erlang_c_p95_s),
             a(c.md_c_p95_s),
+            c.queuing_level.to_string(),
             verdict(c.lanes),
             verdict(c.booth),
             c.cost.map(|x| format!(" {x:>8.0}")).unwrap_or_default()

@@ -394,12 +394,13 @@ pub fn html(plan: &Plan) -> Result<String> {
     let _ = writeln!(
         out,
         "<h1>Gate plan: {}</h1>\n<p>Policy <b>{}</b>; target p95 wait <b>{:.0} s</b> for everyone the lanes serve, \
-         <b>{:.0} s</b> at the guard booth; {} to {} replications per configuration, seed {}.</p>\n\
+         <b>{:.0} s</b> at the guard booth, queue areas at level <b>{}</b> or better; {} to {} replications per configuration, seed {}.</p>\n\
          <p class=\"rec\" id=\"recommendation\"><b>{}</b><br>{}</p>\n<p class=\"rule\">{}</p>",
         escape(&plan.scenario),
         escape(&plan.policy),
         plan.target_wait_p95_s,
         plan.booth_target_wait_p95_s,
+        plan.los,
         plan.replications,
         plan.max_replications,
         plan.seed,
@@ -435,7 +436,7 @@ pub fn html(plan: &Plan) -> Result<String> {
         out,
         "<h2>Every configuration</h2>\n<table><tr><th>configuration</th><th>reps</th><th>face p95 at lanes</th>\
          <th>opt-out p95 at lanes</th><th>courier p95 at lanes</th><th>booth p95</th><th>visitor p95</th>\
-         <th>opt-out − face</th><th>Erlang C p95</th><th>M/D/c p95</th><th>lanes</th><th>booth</th><th>cost</th>\
+         <th>opt-out − face</th><th>Erlang C p95</th><th>M/D/c p95</th><th>queue area, busiest 15 min</th><th>lanes</th><th>booth</th><th>cost</th>\
          <th class=\"l\">simulation vs formula</th></tr>"
     );
     for c in &plan.configurations {
@@ -450,7 +451,7 @@ pub fn html(plan: &Plan) -> Result<String> {
         let a = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or("overloaded".into());
         let _ = writeln!(
             out,
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{:?}</td><td>{:?}</td><td>{}</td><td class=\"l\">{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{:.2} /m² (level {})</td><td>{:?}</td><td>{:?}</td><td>{}</td><td class=\"l\">{}</td></tr>",
             escape(&c.label),
             c.replications,
             cell(c.at_lanes_wait_s_p95.get("face_users")),
@@ -461,6 +462,8 @@ pub fn html(plan: &Plan) -> Result<String> {
             c.opt_out_gap_s.mean,
             a(c.erlang_c_p95_s),
             a(c.md_c_p95_s),
+            c.queue_density_worst_15_min_per_m2.mean,
+            c.queuing_level,
             c.lanes,
             c.booth,
             c.cost.map(|x| format!("{x:.0}")).unwrap_or_default(),

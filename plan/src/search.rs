@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use gatelab_scenario::Scenario;
-use gatelab_sim::figures::{AtLanes, GateFigures};
+use gatelab_sim::QueuingLevel;
+use gatelab_sim::figures::{AtLanes, GateFigures, QueueAreaFigures};
 use gatelab_sim::stats::{Stat, stat, stat_non_negative};
 
 use crate::summary::LANE_GROUPS;
@@ -86,8 +87,24 @@ pub fn group_stats(units: &[&UnitResult]) -> [(&'static str, Stat); 3] {
     LANE_GROUPS.map(|(name, pick)| (name, stat_non_negative(units.iter().map(|u| pick(&u.figures)))))
 }
 
-fn slot_verdict(units: &[&UnitResult], slot: usize, target: f64) -> Verdict {
+/// The queue area in front of lane group `slot` in one replication.
+fn area_at_slot(gates: &[GateFigures], slot: usize) -> Option<&QueueAreaFigures> {
+    let g = gates.get(slot / 2)?;
+    Some(if slot.is_multiple_of(2) { &g.outbound_queue_area } else { &g.inbound_queue_area })
+}
+
+/// The busiest 15 minutes' density in the queue area of lane group `slot`, over the
+/// replications (persons per m²).
+pub fn slot_density_stat(units: &[&UnitResult], slot: usize) -> Stat {
+    stat_non_negative(units.iter().filter_map(|u| Some(area_at_slot(&u.gates, slot)?.density_worst_15_min_per_m2)))
+}
+
+/// A lane group meets the targets when its p95 wait does and its queue area's busiest 15
+/// minutes stay at the chosen level of service or better (the density's upper bound at most
+/// the level's highest density).
+fn slot_verdict(units: &[&UnitResult], slot: usize, target: f64, los: QueuingLevel) -> Verdict {
     Verdict::of(&slot_stat(units, slot), target)
+        .and(Verdict::of(&slot_density_stat(units, slot), los.max_density_per_m2()))
 }
 
 fn groups_verdict(units: &[&UnitResult], target: f64) -> Verdict {
@@ -96,13 +113,13 @@ fn groups_verdict(units: &[&UnitResult], target: f64) -> Verdict {
 
 /// The lanes' verdict: everyone served at each gate and direction (what its lane count
 /// controls), and each lane-served group over all gates (so no group is left behind).
-pub fn lanes_verdict(config: &Config, units: &[&UnitResult], target: f64) -> Verdict {
+pub fn lanes_verdict(config: &Config, units: &[&UnitResult], target: f64, los: QueuingLevel) -> Verdict {
     if units.is_empty() {
         return Verdict::Unclear;
     }
     (0..config.lanes.len())
         .filter(|&s| config.lanes[s] > 0)
-        .fold(groups_verdict(units, target), |v, s| v.and(slot_verdict(units, s, target)))
+        .fold(groups_verdict(units, target), |v, s| v.and(slot_verdict(units, s, target, los)))
 }
 
 /// Each booth's p95 wait over the replications, by gate.
@@ -203,7 +220,7 @@ impl Walk<'_, '_> {
     }
 
     fn lanes_verdict(&self, c: &Config) -> Verdict {
-        lanes_verdict(c, self.units(c), self.spec.target_wait_p95_s)
+        lanes_verdict(c, self.units(c), self.spec.target_wait_p95_s, self.spec.los)
     }
 }
 
@@ -268,12 +285,14 @@ fn per_gate(walk: &mut Walk, scenario: &Scenario, decision: &mut Decision) -> bo
     let (from, to) = (walk.spec.lanes_from, walk.spec.lanes_to);
     let mut lanes = Config::uniform(scenario, from).lanes;
     let target = walk.spec.target_wait_p95_s;
+    let los = walk.spec.los;
     // The lane groups to give a lane: those missing the target; if only a group over all gates
     // misses it, the lane group with the highest upper bound.
     let failing = |walk: &Walk, c: &Config| -> Vec<usize> {
         let units = walk.units(c);
         let used = (0..c.lanes.len()).filter(|&s| c.lanes[s] > 0);
-        let slots: Vec<usize> = used.clone().filter(|&s| slot_verdict(units, s, target) != Verdict::Meets).collect();
+        let slots: Vec<usize> =
+            used.clone().filter(|&s| slot_verdict(units, s, target, los) != Verdict::Meets).collect();
         if slots.is_empty() && groups_verdict(units, target) != Verdict::Meets {
             return used
                 .max_by(|&a, &b| upper(&slot_stat(units, a)).total_cmp(&upper(&slot_stat(units, b))))
@@ -496,6 +515,24 @@ mod tests {
         let n = &d.non_monotone[0];
         assert_eq!(n.cause, "noise", "{}", n.explanation);
         assert!(n.explanation.contains("--max-replications"));
+    }
+
+    #[test]
+    fn a_queue_area_more_crowded_than_the_chosen_level_fails_the_lanes() {
+        let s = scenario();
+        let mut all = units(&s, 1, &[10.0, 12.0, 11.0, 9.0]);
+        // About 0.76 m² a person over the busiest 15 minutes: level C.
+        for (u, d) in all.iter_mut().zip([1.30, 1.35, 1.25, 1.32]) {
+            u.gates[0].outbound_queue_area.density_worst_15_min_per_m2 = d;
+        }
+        let c = Config::uniform(&s, 1);
+        let units: Vec<&UnitResult> = all.iter().collect();
+        assert_eq!(lanes_verdict(&c, &units, 30.0, QueuingLevel::D), Verdict::Meets);
+        assert_eq!(lanes_verdict(&c, &units, 30.0, QueuingLevel::C), Verdict::Meets, "upper bound 1.39 ≤ 1/0.7");
+        assert_eq!(lanes_verdict(&c, &units, 30.0, QueuingLevel::B), Verdict::Fails, "lower bound above 1/0.9");
+        assert_eq!(lanes_verdict(&c, &units, 5.0, QueuingLevel::D), Verdict::Fails, "the wait still counts");
+        let spec = SweepSpec { los: QueuingLevel::B, ..SweepSpec::new(30.0, 1, 1, 4) };
+        assert_eq!(decide(&spec, &s, &results(&all)).recommended, None);
     }
 
     #[test]

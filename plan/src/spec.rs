@@ -8,6 +8,7 @@ use anyhow::{Context, Result, ensure};
 use serde::{Deserialize, Serialize};
 
 use gatelab_scenario::Scenario;
+use gatelab_sim::QueuingLevel;
 
 /// What to sweep. `plan` builds one from its arguments and writes it, with the runs it made,
 /// as `spec.json`; `sweep` reads one (TOML by hand, or that JSON) and runs a shard of it.
@@ -22,6 +23,10 @@ pub struct SweepSpec {
     /// The p95 wait at the guard booth (default: `target_wait_p95_s`).
     #[serde(default)]
     pub booth_target_wait_p95_s: Option<f64>,
+    /// The worst level of service (Fruin's queuing levels) a gate's queue area may reach over
+    /// its busiest 15 minutes (default D).
+    #[serde(default)]
+    pub los: QueuingLevel,
     /// Lanes per gate and direction, from..=to.
     pub lanes_from: u32,
     pub lanes_to: u32,
@@ -246,6 +251,7 @@ impl SweepSpec {
             scenario: None,
             target_wait_p95_s,
             booth_target_wait_p95_s: None,
+            los: QueuingLevel::default(),
             lanes_from,
             lanes_to,
             desks_from: None,

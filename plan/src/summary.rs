@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use gatelab_scenario::Scenario;
+use gatelab_sim::QueuingLevel;
 use gatelab_sim::figures::{AttackFigures, Figures, NetworkFigures};
 use gatelab_sim::stats::{Stat, stat, stat_non_negative};
 
@@ -35,7 +36,12 @@ pub struct ConfigSummary {
     pub erlang_c_p95_s: Option<f64>,
     pub md_c_p95_s: Option<f64>,
     pub why_they_differ: String,
-    /// The lanes' verdict: every lane-served group at every gate and direction.
+    /// The busiest 15 minutes' density in the most crowded queue area (persons per m²), and
+    /// its level of service.
+    pub queue_density_worst_15_min_per_m2: Stat,
+    pub queuing_level: QueuingLevel,
+    /// The lanes' verdict: every lane-served group at every gate and direction, and every
+    /// queue area at the chosen level of service.
     pub lanes: Verdict,
     /// The booths' verdict against the booth's target.
     pub booth: Verdict,
@@ -74,7 +80,9 @@ pub const LANE_GROUPS: [(&str, GroupWait); 3] = [
 pub const RULE: &str = "A deployment meets the target when the upper end of the 95 % Student-t interval (over \
     replications) of each of these p95 waits is within it: everyone served by a gate's lanes in one direction, and \
     each group that uses the lanes (face users, opt-outs, couriers with a card) over all gates. Replications are added where that \
-    interval still straddles the target, up to the cap. The recommendation is the smallest deployment that \
+    interval still straddles the target, up to the cap. Each gate's queue area (the space in front of its lanes) must \
+    also stay at the chosen level of service (Fruin's queuing levels, default D) over its busiest 15 minutes: the \
+    upper end of that density's interval within the level. The recommendation is the smallest deployment that \
     meets it and from which one lane more never fails it. The guard booth (visitors registering, couriers \
     without a card, anyone stuck) is not served by lanes: it is sized on its own, in desks, against its own \
     target.";
@@ -95,6 +103,8 @@ pub struct Plan {
     pub policy: String,
     pub target_wait_p95_s: f64,
     pub booth_target_wait_p95_s: f64,
+    /// The worst level of service a queue area may reach over its busiest 15 minutes.
+    pub los: QueuingLevel,
     /// Replications each configuration started with, and the sequential rule's cap.
     pub replications: u32,
     pub max_replications: u32,
@@ -239,7 +249,13 @@ pub fn summarise(spec: &SweepSpec, scenario: &Scenario, units: &[UnitResult]) ->
         {
             details.insert(config.clone(), d);
         }
-        let lanes = search::lanes_verdict(config, us, spec.target_wait_p95_s);
+        let lanes = search::lanes_verdict(config, us, spec.target_wait_p95_s, spec.los);
+        let density = (0..config.lanes.len())
+            .filter(|&s| config.lanes[s] > 0)
+            .map(|s| search::slot_density_stat(us, s))
+            .filter(|d| d.n > 0)
+            .max_by(|a, b| a.mean.total_cmp(&b.mean))
+            .unwrap_or_else(|| stat_non_negative(std::iter::empty()));
         configurations.push(ConfigSummary {
             config: config.clone(),
             label: config.label(scenario),
@@ -255,6 +271,8 @@ pub fn summarise(spec: &SweepSpec, scenario: &Scenario, units: &[UnitResult]) ->
             erlang_c_p95_s: mmc,
             md_c_p95_s: mdc,
             why_they_differ: why_they_differ(all.mean, mmc, &figs),
+            queue_density_worst_15_min_per_m2: density,
+            queuing_level: QueuingLevel::of_density(if density.n > 0 { density.mean } else { 0.0 }),
             lanes,
             booth: search::booth_verdict(us, gates, spec.booth_target()),
             meets_target: lanes == Verdict::Meets,
@@ -299,6 +317,7 @@ pub fn summarise(spec: &SweepSpec, scenario: &Scenario, units: &[UnitResult]) ->
         policy: scenario.policy.name.clone(),
         target_wait_p95_s: spec.target_wait_p95_s,
         booth_target_wait_p95_s: spec.booth_target(),
+        los: spec.los,
         replications: spec.replications,
         max_replications: spec.cap(),
         per_gate: spec.per_gate,
@@ -375,8 +394,14 @@ fn words(
                     ),
                 },
                 format!(
-                    "Install {what}: every group that uses the lanes waits at most {target:.0} s at p95 with 95 % confidence (worst: {who}, {mean:.1} s, upper bound {hi:.1} s, {} replications){}.",
+                    "Install {what}: every group that uses the lanes waits at most {target:.0} s at p95 with 95 % confidence (worst: {who}, {mean:.1} s, upper bound {hi:.1} s, {} replications){}{}.",
                     r.replications,
+                    configurations.iter().find(|c| c.config == r.config).map_or(String::new(), |c| format!(
+                        ", the queue areas stay at level {} or better (the most crowded holds {:.2} persons/m² over its busiest 15 minutes: level {})",
+                        spec.los,
+                        c.queue_density_worst_15_min_per_m2.mean,
+                        c.queuing_level
+                    )),
                     // No opt-outs (everyone enrolled), or no face users: there is no gap to state.
                     if gap.is_finite() {
                         format!(

@@ -155,6 +155,37 @@ figures_struct! {
 }
 
 figures_struct! {
+    /// The space in front of one gate's lanes in one direction where their queue stands: how
+    /// crowded it got (Fruin's queuing levels judge the space per person) and whether the queue
+    /// spilled beyond it. NaN throughout for a direction the gate has no lanes in, and when
+    /// walking is off (nobody stands anywhere).
+    pub struct QueueAreaFigures {
+        area_m2: Leaf,
+        /// Most people inside at once.
+        people_max: Leaf,
+        /// The mean density over the busiest 15 minutes, persons per m² (its inverse is the
+        /// space per person the level of service is read from).
+        density_worst_15_min_per_m2: Leaf,
+        /// Minutes with less than 0.7 m² per person (Fruin's level D or worse).
+        minutes_at_d_or_worse: Leaf,
+        /// Minutes from the window's start when the queue first reached beyond the area (NaN:
+        /// never).
+        spill_back_first_min: Leaf,
+        /// How far beyond the area's far edge the queue's last place reached at most, m.
+        spill_back_longest_m: Leaf,
+        /// Minutes the queue reached beyond the area.
+        spill_back_minutes: Leaf,
+    }
+}
+
+impl QueueAreaFigures<f64> {
+    /// A direction with no lanes: nothing to measure.
+    pub fn none() -> QueueAreaFigures<f64> {
+        QueueAreaFigures::<()>::default().map(&mut |()| f64::NAN)
+    }
+}
+
+figures_struct! {
     /// What the compound's LAN and the consent lease did (scenarios with a `[network]`).
     pub struct NetworkFigures {
         /// Minutes of lapsed consent leases summed over the face terminals, inside the window:
@@ -239,6 +270,9 @@ pub struct GateFigures {
     /// p95 wait at the booth per quarter hour from the window's start, by when people reached
     /// the gate (NaN: nobody that quarter).
     pub booth_wait_s_p95_by_quarter: Vec<f64>,
+    /// The queue areas in front of the outbound and the inbound lanes.
+    pub outbound_queue_area: QueueAreaFigures,
+    pub inbound_queue_area: QueueAreaFigures,
 }
 
 impl<'de> Deserialize<'de> for GateFigures {
@@ -250,6 +284,11 @@ impl<'de> Deserialize<'de> for GateFigures {
             at_booth: AtBooth<Option<f64>>,
             lanes_wait_s_p95_by_quarter: Vec<Option<f64>>,
             booth_wait_s_p95_by_quarter: Vec<Option<f64>>,
+            // Absent from units written before the queue areas were measured.
+            #[serde(default)]
+            outbound_queue_area: Option<QueueAreaFigures<Option<f64>>>,
+            #[serde(default)]
+            inbound_queue_area: Option<QueueAreaFigures<Option<f64>>>,
         }
         let j = Json::deserialize(d)?;
         let nan = &mut |v: Option<f64>| v.unwrap_or(f64::NAN);
@@ -259,6 +298,8 @@ impl<'de> Deserialize<'de> for GateFigures {
             at_booth: j.at_booth.map(nan),
             lanes_wait_s_p95_by_quarter: j.lanes_wait_s_p95_by_quarter.into_iter().map(&mut *nan).collect(),
             booth_wait_s_p95_by_quarter: j.booth_wait_s_p95_by_quarter.into_iter().map(&mut *nan).collect(),
+            outbound_queue_area: j.outbound_queue_area.map_or_else(QueueAreaFigures::none, |q| q.map(nan)),
+            inbound_queue_area: j.inbound_queue_area.map_or_else(QueueAreaFigures::none, |q| q.map(nan)),
         })
     }
 }

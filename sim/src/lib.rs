@@ -2,7 +2,8 @@
 //! terminal ([`engine`]), runs with replications, their statistics and output files ([`run`]),
 //! recordings for the viewer ([`record`]) and the viewer itself (feature `viewer`).
 //!
-//! It knows Bevy, the core and the scenario crate; never ONNX Runtime, plotters, clap or a
+//! It knows Bevy, the core, the scenario crate and the walking crate (today only for Fruin's
+//! queuing levels, [`QueuingLevel`]); never ONNX Runtime, plotters, clap or a
 //! terminal progress bar (long work reports through [`progress::Progress`]). The planner
 //! (`gatelab-plan`) and the `gatelab` binary (`gatelab-cli`) sit on top of it.
 
@@ -16,3 +17,5 @@ pub mod stats;
 pub mod summary;
 #[cfg(feature = "viewer")]
 pub mod viewer;
+
+pub use gatelab_walk::QueuingLevel;

@@ -9,8 +9,10 @@ use serde::Serialize;
 use gatelab_scenario::Scenario;
 
 use crate::engine::Replication;
-use crate::figures::{AttackFigures, Figures, NetworkFigures};
-use crate::stats::Stat;
+use gatelab_walk::QueuingLevel;
+
+use crate::figures::{AttackFigures, Figures, NetworkFigures, QueueAreaFigures};
+use crate::stats::{Stat, stat_non_negative};
 
 /// The run's figures over its replications: each a mean with its 95 % interval ([`Stat`]).
 /// `summary.json` is this, its keys sorted (as serde_json's map writes them).
@@ -29,9 +31,72 @@ pub struct Summary {
     /// What the LAN and the consent lease did (scenarios with a `[network]` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkFigures<Stat>>,
+    /// Per gate: its queue areas' level of service and spill-back.
+    pub gates: Vec<GateSummary>,
     /// Violations by rule in the first replication (the one whose audit.jsonl is written).
     pub consent_rules_first_replication: BTreeMap<String, u64>,
     pub per_replication: Vec<Figures>,
+}
+
+/// One gate's queue areas over the replications (a direction without lanes is left out).
+#[derive(Clone, Debug, Serialize)]
+pub struct GateSummary {
+    pub gate: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbound_queue_area: Option<QueueAreaSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inbound_queue_area: Option<QueueAreaSummary>,
+}
+
+/// A queue area's figures over the replications, and the levels of service they mean.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueueAreaSummary {
+    #[serde(flatten)]
+    pub figures: QueueAreaFigures<Stat>,
+    /// Fruin's queuing level at the mean over replications of the busiest 15 minutes' density.
+    pub worst_15_min_level: QueuingLevel,
+    /// The worst level any replication's busiest 15 minutes reached.
+    pub worst_15_min_level_any_replication: QueuingLevel,
+    /// Replications whose queue reached beyond the area.
+    pub replications_with_spill_back: usize,
+}
+
+impl QueueAreaSummary {
+    /// `None` for a direction without lanes (every replication's figures NaN).
+    pub fn over<'a>(replications: impl IntoIterator<Item = &'a QueueAreaFigures>) -> Option<QueueAreaSummary> {
+        let replications: Vec<&QueueAreaFigures> = replications.into_iter().collect();
+        let figures = QueueAreaFigures::stats_with(replications.iter().copied(), stat_non_negative);
+        if figures.area_m2.n == 0 {
+            return None;
+        }
+        let densities = replications.iter().map(|r| r.density_worst_15_min_per_m2).filter(|d| !d.is_nan());
+        Some(QueueAreaSummary {
+            worst_15_min_level: QueuingLevel::of_density(figures.density_worst_15_min_per_m2.mean),
+            worst_15_min_level_any_replication: densities.map(QueuingLevel::of_density).max().unwrap_or_default(),
+            replications_with_spill_back: replications.iter().filter(|r| r.spill_back_longest_m > 0.0).count(),
+            figures,
+        })
+    }
+
+    /// One line for the printed table.
+    fn line(&self, replications: usize) -> String {
+        let f = &self.figures;
+        let spill = match self.replications_with_spill_back {
+            0 => format!("no spill-back in {replications}"),
+            k => format!(
+                "spill-back in {k} of {replications}, first at {:.0} min, up to {:.1} m",
+                f.spill_back_first_min.mean, f.spill_back_longest_m.mean
+            ),
+        };
+        format!(
+            "{:.0} m², busiest 15 min {:.2} /m² = level {} (worst {}), D or worse {:.1} min, {spill}",
+            f.area_m2.mean,
+            f.density_worst_15_min_per_m2.mean,
+            self.worst_15_min_level,
+            self.worst_15_min_level_any_replication,
+            f.minutes_at_d_or_worse.mean,
+        )
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -69,6 +134,20 @@ impl Summary {
                 .network
                 .as_ref()
                 .map(|_| NetworkFigures::over(replications.iter().filter_map(|r| r.network.as_ref()))),
+            gates: scenario
+                .gates
+                .iter()
+                .enumerate()
+                .map(|(g, spec)| GateSummary {
+                    gate: spec.name.clone(),
+                    outbound_queue_area: QueueAreaSummary::over(
+                        replications.iter().filter_map(|r| r.gates.get(g)).map(|x| &x.outbound_queue_area),
+                    ),
+                    inbound_queue_area: QueueAreaSummary::over(
+                        replications.iter().filter_map(|r| r.gates.get(g)).map(|x| &x.inbound_queue_area),
+                    ),
+                })
+                .collect(),
             consent_rules_first_replication: rules,
             per_replication: replications.iter().map(|r| r.figures).collect(),
         }
@@ -128,6 +207,18 @@ impl Summary {
             let value = if st.n == 0 { "—".to_string() } else { format!("{:.1}", st.mean) };
             let interval = st.ci95.map(|[lo, hi]| format!("[{lo:.1}, {hi:.1}]")).unwrap_or_default();
             let _ = writeln!(out, "  {name:<36} {value:>10}  {interval}");
+        }
+        let areas = self.gates.iter().flat_map(|g| {
+            [("out", &g.outbound_queue_area), ("in", &g.inbound_queue_area)]
+                .into_iter()
+                .filter_map(move |(side, area)| Some((&g.gate, side, area.as_ref()?)))
+        });
+        let mut areas = areas.peekable();
+        if areas.peek().is_some() {
+            let _ = writeln!(out, "  queue areas (Fruin's queuing levels; replications):");
+            for (gate, side, area) in areas {
+                let _ = writeln!(out, "    {gate} {side:<3}  {}", area.line(r));
+            }
         }
         if let Some(a) = &self.attacks {
             block(&mut out, "presentation attacks and the liveness check", &a.table_rows(), 3);

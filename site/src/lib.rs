@@ -20,11 +20,8 @@ pub mod toml_in;
 use std::fmt;
 use std::path::Path;
 
+pub use gatelab_walk::QueuingLevel;
 use gatelab_walk::{Segment, Vec2, Walkable};
-
-/// Levels of service for queuing (Fruin; TCQSM): the least space per person, m², of A to E
-/// (below E's 0.2 m² it is F).
-pub const FRUIN_QUEUING: [(char, f64); 5] = [('A', 1.2), ('B', 0.9), ('C', 0.7), ('D', 0.3), ('E', 0.2)];
 
 /// One problem with a site file.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,9 +96,9 @@ pub struct QueueArea {
 }
 
 impl QueueArea {
-    /// How many people the area holds at a queuing level of service ('A'…'E').
-    pub fn holds_at(&self, level: char) -> Option<u32> {
-        FRUIN_QUEUING.iter().find(|(l, _)| *l == level).map(|(_, m2)| (self.area_m2 / m2).floor() as u32)
+    /// How many people the area holds at a queuing level of service (`None` for F: no limit).
+    pub fn holds_at(&self, level: QueuingLevel) -> Option<u32> {
+        (level != QueuingLevel::F).then(|| (self.area_m2 / level.min_space_m2()).floor() as u32)
     }
 }
 

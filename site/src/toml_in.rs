@@ -168,22 +168,14 @@ pub fn read(
     for gate in &spec.gates {
         let at = format!("line {}: [[site.gates]] '{}'", line_of(text, gate.span().start), gate.get_ref().name);
         let g = gate.get_ref();
-        let shape = match (&g.line, &g.wkt) {
-            (Some(line), None) => Shape { points: coords(line), closed: false },
-            (None, Some(w)) => match wkt_line_or_point(w, &file, &at) {
-                Ok(s) => s,
-                Err(e) => {
-                    errors.push(e);
-                    continue;
-                }
-            },
-            _ => {
-                errors.push(SiteError::new(
-                    &file,
-                    &at,
-                    "needs exactly one of `line` and `wkt`",
-                    "give line = [[x, y], [x, y]]",
-                ));
+        let given = (
+            g.line.as_ref().map(|line| Shape { points: coords(line), closed: false }),
+            g.wkt.as_ref().map(|w| wkt_line_or_point(w, &file, &at)),
+        );
+        let shape = match coords_or_wkt(given, &file, &at, "`line` and `wkt`", "give line = [[x, y], [x, y]]") {
+            Ok(shape) => shape,
+            Err(e) => {
+                errors.push(e);
                 continue;
             }
         };
@@ -243,26 +235,33 @@ pub fn read(
     for queue in &spec.queues {
         let at = format!("line {}: [[site.queues]] for '{}'", line_of(text, queue.span().start), queue.get_ref().gate);
         let q = queue.get_ref();
-        let shape = match (&q.area, &q.wkt) {
-            (Some(points), None) => Shape { points: coords(points), closed: true },
-            (None, Some(w)) => match wkt_polygon(w, &file, &at) {
-                Ok((outline, _)) => outline,
-                Err(e) => {
-                    errors.push(e);
-                    continue;
-                }
-            },
-            _ => {
-                errors.push(SiteError::new(
-                    &file,
-                    &at,
-                    "needs exactly one of `area` and `wkt`",
-                    "give area = [[x, y], …]",
-                ));
+        let given = (
+            q.area.as_ref().map(|points| Shape { points: coords(points), closed: true }),
+            q.wkt.as_ref().map(|w| wkt_polygon(w, &file, &at).map(|(outline, _)| outline)),
+        );
+        let shape = match coords_or_wkt(given, &file, &at, "`area` and `wkt`", "give area = [[x, y], …]") {
+            Ok(shape) => shape,
+            Err(e) => {
+                errors.push(e);
                 continue;
             }
         };
         raw.add(Role::Queue(q.gate.clone()), shape, None, at);
     }
     if errors.is_empty() { Ok(raw) } else { Err(errors) }
+}
+
+/// A shape given either as coordinates or as WKT (already read), never both nor neither.
+fn coords_or_wkt(
+    given: (Option<Shape>, Option<Result<Shape, SiteError>>),
+    file: &str,
+    at: &str,
+    which: &str,
+    example: &str,
+) -> Result<Shape, SiteError> {
+    match given {
+        (Some(shape), None) => Ok(shape),
+        (None, Some(read)) => read,
+        _ => Err(SiteError::new(file, at, format!("needs exactly one of {which}"), example)),
+    }
 }

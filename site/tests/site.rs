@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use gatelab_site::{SourceKind, load, parse};
+use gatelab_site::{QueuingLevel, SourceKind, load, parse};
 
 /// The test site in metres: pavement y −4…0, fence at y 0 with a 4 m opening at x 24…28,
 /// one building, one gate, one entrance, one street edge, one queue area.
@@ -54,7 +54,7 @@ fn coordinates_in_the_table_make_one_walkable_polygon_with_its_gate_and_queue() 
     let queue = &site.queues[0];
     assert!((queue.area_m2 - 8.0 * 5.8).abs() < 1e-9);
     // Fruin: A holds ⌊46.4 / 1.2⌋, D ⌊46.4 / 0.3⌋.
-    assert_eq!((queue.holds_at('A'), queue.holds_at('D')), (Some(38), Some(154)));
+    assert_eq!((queue.holds_at(QueuingLevel::A), queue.holds_at(QueuingLevel::D)), (Some(38), Some(154)));
 }
 
 #[test]

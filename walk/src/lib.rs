@@ -5,6 +5,7 @@
 //! - [`crowd`]: the collision-free speed model stepping everyone at once; barriers; lines.
 //! - [`lane`]: a lane's terminal serving the head of its queue through a barrier.
 //! - [`speeds`]: free speeds (Weidmann; RiMEA 7's demographic table).
+//! - [`service_level`]: Fruin's queuing levels of service.
 //! - [`validation`]: the RiMEA cases, lab bottleneck flows and the lane case, with their bands.
 //! - [`trajectory`]: the Jülich text format PedPy reads.
 //!
@@ -15,6 +16,7 @@ pub mod crowd;
 pub mod field;
 pub mod geometry;
 pub mod lane;
+pub mod service_level;
 pub mod speeds;
 pub mod trajectory;
 pub mod validation;
@@ -23,4 +25,5 @@ pub mod vec2;
 pub use crowd::{Crowd, ModelParams, Person, Route, StepEvents};
 pub use field::FloorField;
 pub use geometry::{GeometryError, Segment, Walkable};
+pub use service_level::QueuingLevel;
 pub use vec2::Vec2;

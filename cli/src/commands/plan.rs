@@ -22,6 +22,7 @@ pub fn plan(args: PlanArgs) -> Result<ExitCode> {
         scenario: scenario_path,
         target_wait_p95_s: args.target_wait_p95,
         booth_target_wait_p95_s: args.booth_target_wait_p95,
+        los: args.los,
         lanes_from,
         lanes_to,
         desks_from: args.desks.map(|d| d.0),

@@ -76,9 +76,9 @@ pub fn summary(site: &Site) -> String {
         }
     }
     for queue in &site.queues {
-        let holds: Vec<String> = gatelab_site::FRUIN_QUEUING
-            .iter()
-            .map(|(level, _)| format!("{level} {}", queue.holds_at(*level).unwrap_or(0)))
+        let holds: Vec<String> = gatelab_site::QueuingLevel::ALL
+            .into_iter()
+            .filter_map(|level| Some(format!("{level} {}", queue.holds_at(level)?)))
             .collect();
         out.push_str(&format!(
             "  queue area for '{}': {:.1} m², holds at Fruin level {}\n",

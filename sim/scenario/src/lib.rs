@@ -144,6 +144,12 @@ pub struct GateSpec {
     /// card and anyone stuck are helped there): each serves one person at a time.
     #[serde(default = "one")]
     pub booth_desks: u32,
+    /// How deep the space in front of the lanes is where a queue may stand, on each side, from
+    /// the end of the lane cabinets (a pavement before the kerb is typically 3–5 m). The
+    /// queue's density there gives the level of service; a queue longer than this spills back
+    /// (onto the street, or into the compound's path).
+    #[serde(default = "default_queue_area_depth")]
+    pub queue_area_depth_m: f64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -525,6 +531,10 @@ impl Default for MatcherModel {
 fn default_dt() -> f64 {
     0.1
 }
+fn default_queue_area_depth() -> f64 {
+    5.0
+}
+
 fn one() -> u32 {
     1
 }
@@ -845,6 +855,15 @@ impl Scenario {
                 return Err(invalid(
                     f("walk_distance_m"),
                     format!("{} m: at most 5,000 m from the buildings to a gate", g.walk_distance_m),
+                ));
+            }
+            if !(0.5..=200.0).contains(&g.queue_area_depth_m) {
+                return Err(invalid(
+                    f("queue_area_depth_m"),
+                    format!(
+                        "{} m: the space in front of the lanes where a queue stands is 0.5 to 200 m deep",
+                        g.queue_area_depth_m
+                    ),
                 ));
             }
             if !(1..=8).contains(&g.booth_desks) {

@@ -18,6 +18,7 @@ pub mod model;
 pub mod network;
 pub mod outcomes;
 pub mod population;
+pub mod service_level;
 pub mod walking;
 
 use std::time::Duration;
@@ -35,7 +36,8 @@ use self::metrics::{Completed, Group, Metrics, Via};
 use self::model::{Activity, Clock, Layout, Rngs, ScenarioRes, SimSet, Used};
 use self::population::{COMPOUND, Population};
 use crate::figures::{
-    AtBooth, AtLanes, AttackFigures, Figures, GateFigures, NetworkFigures, Residents, Tailgating, Visitors, Waits,
+    AtBooth, AtLanes, AttackFigures, Figures, GateFigures, NetworkFigures, QueueAreaFigures, Residents, Tailgating,
+    Visitors, Waits,
 };
 use crate::rows::{PassageRow, QueueRow};
 use gatelab_scenario::Scenario;
@@ -208,6 +210,7 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
             gates::GatesPlugin,
             gates::GuardsPlugin,
             metrics::MetricsPlugin,
+            service_level::ServiceLevelPlugin,
             attacks::AttacksPlugin,
         ));
     if let Some(scores) = scenario.attacks.as_ref().and_then(attacks::PadScores::new) {
@@ -426,7 +429,12 @@ fn paths(completed: &[Completed], gate: Option<(usize, Option<Direction>)>) -> (
 }
 
 fn collect(world: &mut World, updates: u64) -> Replication {
-    let gate_count = world.resource::<Layout>().gate_x.len();
+    let layout = world.resource::<Layout>().clone();
+    let gate_count = layout.gate_x.len();
+    // With walking off nobody stands anywhere: the queue areas are not measured (NaN).
+    let walking = world.resource::<ScenarioRes>().0.behaviour.walking;
+    let area_samples = std::mem::take(&mut world.resource_mut::<service_level::QueueAreaSamples>().areas);
+    let area_samples = if walking { area_samples } else { Vec::new() };
     let start_ms = world.resource::<Clock>().start_ms;
     let unserved = world.query::<&Activity>().iter(world).count() as f64;
     let agent_steps = world.resource::<walking::Crossings>().agent_steps;
@@ -484,14 +492,25 @@ fn collect(world: &mut World, updates: u64) -> Replication {
         }
         quarters.into_iter().map(|w| percentile(&sorted(w), 95.0)).collect()
     };
+    let queue_area = |g: usize, direction: Direction| {
+        let k = layout.queue_areas.iter().position(|a| a.gate == g && a.direction == direction);
+        k.zip(area_samples.get(k.unwrap_or(0)))
+            .map_or_else(QueueAreaFigures::none, |(k, s)| s.figures(layout.queue_areas[k].area_m2(), start_ms))
+    };
     let gates = (0..gate_count)
         .map(|g| {
             let (outbound, _) = paths(&metrics.completed, Some((g, Some(Direction::Outbound))));
             let (inbound, _) = paths(&metrics.completed, Some((g, Some(Direction::Inbound))));
             let (_, at_booth) = paths(&metrics.completed, Some((g, None)));
-            let lanes_wait_s_p95_by_quarter = by_quarter(g, Via::Lane);
-            let booth_wait_s_p95_by_quarter = by_quarter(g, Via::Booth);
-            GateFigures { outbound, inbound, at_booth, lanes_wait_s_p95_by_quarter, booth_wait_s_p95_by_quarter }
+            GateFigures {
+                outbound,
+                inbound,
+                at_booth,
+                lanes_wait_s_p95_by_quarter: by_quarter(g, Via::Lane),
+                booth_wait_s_p95_by_quarter: by_quarter(g, Via::Booth),
+                outbound_queue_area: queue_area(g, Direction::Outbound),
+                inbound_queue_area: queue_area(g, Direction::Inbound),
+            }
         })
         .collect();
     let figures = Figures {

@@ -188,6 +188,39 @@ impl GuardPath {
     }
 }
 
+/// The space in front of one gate's lanes in one direction where their queue stands: a
+/// rectangle across the lane bank (a metre beyond its outer lanes) from the end of the lane
+/// cabinets out to the gate's `queue_area_depth_m`, on the side people come from.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueArea {
+    pub gate: usize,
+    pub direction: Direction,
+    pub x_min: f32,
+    pub x_max: f32,
+    /// Distance from the gate line of the edge at the cabinets, and of the far edge.
+    pub near_m: f32,
+    pub far_m: f32,
+}
+
+impl QueueArea {
+    pub fn area_m2(&self) -> f64 {
+        f64::from(self.x_max - self.x_min) * f64::from(self.far_m - self.near_m)
+    }
+
+    /// How far from the gate line `p` is on this area's side (negative: across the line).
+    pub fn depth_of(&self, p: Vec2) -> f32 {
+        p.y * Layout::approach_sign(self.direction)
+    }
+
+    pub fn contains(&self, p: Vec2) -> bool {
+        let d = self.depth_of(p);
+        (self.x_min..=self.x_max).contains(&p.x) && (self.near_m..=self.far_m).contains(&d)
+    }
+}
+
+/// Beyond the outer lanes, how far a gate's queue area reaches to either side, m.
+pub const QUEUE_AREA_MARGIN_M: f32 = 1.0;
+
 #[derive(Resource, Debug, Clone)]
 pub struct Layout {
     pub lanes: Vec<Lane>,
@@ -200,6 +233,8 @@ pub struct Layout {
     pub walk_distance: Vec<f32>,
     /// Wall segments (lane channel sides), for the walking model.
     pub walls: Vec<(Vec2, Vec2)>,
+    /// One per lane group, in the groups' order.
+    pub queue_areas: Vec<QueueArea>,
 }
 
 impl Layout {
@@ -212,6 +247,7 @@ impl Layout {
             gate_x: Vec::new(),
             walk_distance: Vec::new(),
             walls: Vec::new(),
+            queue_areas: Vec::new(),
         };
         for (g, spec) in scenario.gates.iter().enumerate() {
             let centre = g as f32 * GATE_SPACING_M;
@@ -254,6 +290,20 @@ impl Layout {
                     members.push(id);
                     x += pitch;
                 }
+                let edges = members.iter().map(|&l| {
+                    let lane = &layout.lanes[l];
+                    (lane.x - lane.width / 2.0, lane.x + lane.width / 2.0)
+                });
+                let (x_min, x_max) =
+                    edges.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), (a, b)| (lo.min(a), hi.max(b)));
+                layout.queue_areas.push(QueueArea {
+                    gate: g,
+                    direction,
+                    x_min: x_min - QUEUE_AREA_MARGIN_M,
+                    x_max: x_max + QUEUE_AREA_MARGIN_M,
+                    near_m: CHANNEL_HALF_LENGTH_M,
+                    far_m: CHANNEL_HALF_LENGTH_M + spec.queue_area_depth_m as f32,
+                });
                 layout.groups.push(LaneGroup { gate: g, direction, lanes: members, discipline: spec.queue });
             }
             let guard_gate = GateId((1000 * (g + 1) + 999) as u16);
