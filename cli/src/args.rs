@@ -334,6 +334,22 @@ pub struct RunArgs {
     /// decision in order (a compact versioned file; recording changes no result).
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Also write, for the first replication, what a pedestrian engineer analyses (PedPy reads
+    /// each without arguments): trajectories.txt (Jülich text format: id, frame, x/m, y/m;
+    /// ids never reused, frames from 0 at the window's start), walkable_area.wkt,
+    /// measurement_lines.wkt (a line across each lane at the gate line; measurement_lines.csv
+    /// names their gate and lane), queue_areas.wkt and agents.csv (id, group, gate, lane,
+    /// direction, arrival at the gate area, service start, passage, outcome; join on id).
+    #[arg(long)]
+    pub trajectories: bool,
+    /// Frames per second in trajectories.txt (a divisor of the steps per second: 10, 5, 2, 1
+    /// at run.dt_s = 0.1). An hour of a busy gate at 10 fps is millions of rows: lower it, or
+    /// narrow --trajectory-window.
+    #[arg(long, value_name = "FPS", default_value_t = 10, requires = "trajectories")]
+    pub trajectory_fps: u32,
+    /// Keep trajectories only between these times of day, HH:MM-HH:MM (default: the whole run).
+    #[arg(long, value_name = "FROM-TO", requires = "trajectories", value_parser = parse_window)]
+    pub trajectory_window: Option<(u64, u64)>,
 }
 
 #[derive(Args, Debug)]
@@ -603,6 +619,17 @@ fn parse_time_of_day(text: &str) -> Result<u64, String> {
     let minutes = gatelab_scenario::parse_clock(text)
         .ok_or_else(|| format!("{text:?}: write the time of day as HH:MM, e.g. 07:45"))?;
     Ok(u64::from(minutes) * 60_000)
+}
+
+/// `--trajectory-window 07:30-08:00`, in milliseconds since midnight.
+fn parse_window(text: &str) -> Result<(u64, u64), String> {
+    let (from, to) =
+        text.split_once('-').ok_or_else(|| format!("{text:?}: write the window as HH:MM-HH:MM, e.g. 07:30-08:00"))?;
+    let (from, to) = (parse_time_of_day(from.trim())?, parse_time_of_day(to.trim())?);
+    if from >= to {
+        return Err(format!("{text:?}: the window must end after it starts"));
+    }
+    Ok((from, to))
 }
 
 /// `--size 1280x720`.

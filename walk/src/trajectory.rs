@@ -19,11 +19,7 @@ pub struct TrajectoryWriter<W: Write> {
 impl<W: Write> TrajectoryWriter<W> {
     /// Starts the file: a description, the frame rate, the units and the columns.
     pub fn new(mut out: W, description: &str, frame_rate: f64, every: u64) -> io::Result<Self> {
-        writeln!(out, "# description: {}", description.replace('\n', " "))?;
-        writeln!(out, "# framerate: {frame_rate} fps")?;
-        writeln!(out, "# geometry: see the scenario's walkable area")?;
-        writeln!(out, "# id: person, frame: frame number, x/m, y/m")?;
-        writeln!(out, "# id\tframe\tx/m\ty/m")?;
+        write_header(&mut out, description, frame_rate)?;
         Ok(Self { out, frame: 0, every: every.max(1), rows: 0 })
     }
 
@@ -31,7 +27,7 @@ impl<W: Write> TrajectoryWriter<W> {
     pub fn record(&mut self, crowd: &Crowd) -> io::Result<()> {
         if crowd.steps().is_multiple_of(self.every) {
             for p in crowd.persons() {
-                writeln!(self.out, "{}\t{}\t{:.4}\t{:.4}", p.id + 1, self.frame, p.pos.x, p.pos.y)?;
+                write_row(&mut self.out, u64::from(p.id) + 1, self.frame, p.pos.x, p.pos.y)?;
                 self.rows += 1;
             }
             self.frame += 1;
@@ -47,4 +43,18 @@ impl<W: Write> TrajectoryWriter<W> {
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+/// The file's header: a description, the frame rate, the units and the columns.
+pub fn write_header(out: &mut impl Write, description: &str, frame_rate: f64) -> io::Result<()> {
+    writeln!(out, "# description: {}", description.replace('\n', " "))?;
+    writeln!(out, "# framerate: {frame_rate} fps")?;
+    writeln!(out, "# geometry: see the walkable area written beside this file")?;
+    writeln!(out, "# id: person, frame: frame number, x/m, y/m")?;
+    writeln!(out, "# id\tframe\tx/m\ty/m")
+}
+
+/// One person in one frame.
+pub fn write_row(out: &mut impl Write, id: u64, frame: u64, x: f64, y: f64) -> io::Result<()> {
+    writeln!(out, "{id}\t{frame}\t{x:.4}\t{y:.4}")
 }

@@ -4,12 +4,26 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use gatelab_sim::engine::Keep;
+use gatelab_sim::engine::trajectories::TrajectoryWindow;
 
 use crate::args::{Format, RunArgs};
 use crate::progress::Bar;
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let RunArgs { scenario: path, seed, replications, duration_min, out, format, quiet, export_trace, record } = args;
+    let RunArgs {
+        scenario: path,
+        seed,
+        replications,
+        duration_min,
+        out,
+        format,
+        quiet,
+        export_trace,
+        record,
+        trajectories,
+        trajectory_fps,
+        trajectory_window,
+    } = args;
     let (mut scenario, label) = super::load_scenario(path.as_deref())?;
     if let Some(minutes) = duration_min {
         scenario.run.duration_min = minutes;
@@ -19,7 +33,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let replications = replications.unwrap_or(scenario.run.replications);
     anyhow::ensure!(replications > 0, "--replications 0: at least one replication");
     let started = std::time::Instant::now();
-    let keep = Keep { trace: export_trace.is_some(), frames: record.is_some(), ..Keep::ALL };
+    let trajectories =
+        trajectories.then(|| trajectory_keep(&scenario, trajectory_fps, trajectory_window)).transpose()?;
+    let keep = Keep { trace: export_trace.is_some(), frames: record.is_some(), trajectories, ..Keep::ALL };
     let bar = Bar::new(quiet || format != Format::Text);
     let result = gatelab_sim::run::run_keeping(&scenario, seed, replications, &bar, keep)?;
     let mut files = result.write(&out)?;
@@ -34,6 +50,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             .and_then(|()| std::io::Write::flush(&mut w))
             .with_context(|| format!("--export-trace: could not write {}", file.display()))?;
         files.push(file);
+    }
+    if let Some(kept) = &result.replications[0].trajectories {
+        let description = format!("gatelab run of {label}, seed {seed}, replication 0");
+        files.extend(kept.write(&out, &description)?);
     }
     if let Some(file) = record {
         let recording = result.replications[0].recording.as_ref().context("the run recorded no frames")?;
@@ -57,4 +77,30 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&result.summary_json())?),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which positions `--trajectories` keeps: every 1/FPS s inside the window (default the run).
+fn trajectory_keep(
+    scenario: &gatelab_scenario::Scenario,
+    fps: u32,
+    window: Option<(u64, u64)>,
+) -> Result<TrajectoryWindow> {
+    let dt_ms = (scenario.run.dt_s * 1000.0).round().max(1.0) as u64;
+    let every_ms = if fps == 0 { 0 } else { 1000 / u64::from(fps) };
+    anyhow::ensure!(
+        fps > 0 && 1000 % u64::from(fps) == 0 && every_ms.is_multiple_of(dt_ms),
+        "--trajectory-fps {fps}: frames must fall on the simulation's steps of {dt_ms} ms (run.dt_s); use a \
+         divisor of {} such as {}",
+        1000 / dt_ms,
+        1000 / dt_ms
+    );
+    let start = u64::from(scenario.start_min()) * 60_000;
+    let end = start + u64::from(scenario.run.duration_min) * 60_000 + gatelab_sim::engine::DRAIN_MS;
+    let (from_ms, to_ms) = window.unwrap_or((start, end));
+    anyhow::ensure!(
+        from_ms >= start && from_ms < end,
+        "--trajectory-window starts outside the run ({} to the end of its drain)",
+        &scenario.run.start
+    );
+    Ok(TrajectoryWindow { every_ms, from_ms, to_ms })
 }

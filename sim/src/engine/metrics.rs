@@ -7,6 +7,7 @@ use gatelab_core::audit::DecisionReason;
 
 use super::model::{Agent, AgentKind, Layout, SimSet, Used};
 use super::outcomes::{GateOutcome, GateOutcomes, Spot};
+use super::trajectories::AgentRow;
 pub use crate::rows::QueueRow;
 use crate::rows::{Decision, PassageRow};
 
@@ -64,6 +65,8 @@ pub struct Metrics {
     pub tailgating_attempts: u64,
     pub tailgating_undetected: u64,
     pub car_gate_openings: u64,
+    /// One row per passage for `agents.csv`, when trajectories are kept.
+    pub agent_rows: Option<Vec<AgentRow>>,
 }
 
 pub fn clock_text(ms: u64) -> String {
@@ -186,6 +189,20 @@ fn record_outcomes(mut outcomes: ResMut<GateOutcomes>, mut metrics: ResMut<Metri
                     _ if agent.used == Used::Guard => Via::Booth,
                     _ => Via::Other,
                 };
+                if let Some(rows) = metrics.agent_rows.as_mut() {
+                    let joined = agent.joined_ms.unwrap_or(at_ms);
+                    rows.push(AgentRow {
+                        id: agent.serial,
+                        group: agent.kind.as_str().into(),
+                        gate: layout.gate_names[agent.gate].clone(),
+                        lane: lane.into(),
+                        direction: direction_str(agent.direction),
+                        arrival_s: joined as f64 / 1000.0,
+                        service_start_s: agent.service_start_ms.unwrap_or(at_ms).max(joined) as f64 / 1000.0,
+                        passage_s: at_ms as f64 / 1000.0,
+                        outcome: decision.to_string(),
+                    });
+                }
                 metrics.passage(&agent, at_ms, via, &layout.gate_names[agent.gate], lane, decision);
             }
             GateOutcome::Denied { agent, at_ms, lane, credential, reason } => {

@@ -19,6 +19,7 @@ pub mod network;
 pub mod outcomes;
 pub mod population;
 pub mod service_level;
+pub mod trajectories;
 pub mod walking;
 
 use std::time::Duration;
@@ -70,6 +71,8 @@ pub struct Replication {
     /// Presentation attacks and the liveness check, for a scenario with `[attacks]` (the cost
     /// of false refusals is filled in by the runner, which runs the twin without the check).
     pub attacks: Option<AttackFigures>,
+    /// Positions, passages and geometry, when [`Keep::trajectories`] asked for them.
+    pub trajectories: Option<trajectories::TrajectoryFiles>,
 }
 
 /// Nearest-rank percentile of sorted values; NaN if there are none.
@@ -99,6 +102,8 @@ pub struct Keep {
     pub frames: bool,
     /// Everyone's arrival as drawn ([`arrivals::Arrived`]), to show common random numbers.
     pub arrivals: bool,
+    /// Bodies' positions in a window, and who passed when (`gatelab run --trajectories`).
+    pub trajectories: Option<trajectories::TrajectoryWindow>,
 }
 
 /// What this replication keeps, for the plugins that keep it.
@@ -106,8 +111,10 @@ pub struct Keep {
 pub struct KeepRes(pub Keep);
 
 impl Keep {
-    pub const ALL: Keep = Keep { rows: true, audit: true, trace: false, frames: false, arrivals: false };
-    pub const NOTHING: Keep = Keep { rows: false, audit: false, trace: false, frames: false, arrivals: false };
+    pub const ALL: Keep =
+        Keep { rows: true, audit: true, trace: false, frames: false, arrivals: false, trajectories: None };
+    pub const NOTHING: Keep =
+        Keep { rows: false, audit: false, trace: false, frames: false, arrivals: false, trajectories: None };
 }
 
 /// Build the Bevy app for one replication of `scenario`.
@@ -183,7 +190,11 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
         .insert_resource(population)
         .insert_resource(LapsedAtReconfirmation(lapsed_at_reconfirmation))
         .insert_resource(gatehouse)
-        .insert_resource(Metrics { keep_rows: keep.rows || keep.frames, ..Metrics::default() })
+        .insert_resource(Metrics {
+            keep_rows: keep.rows || keep.frames,
+            agent_rows: keep.trajectories.map(|_| Vec::new()),
+            ..Metrics::default()
+        })
         .insert_resource(Started(false))
         .configure_sets(
             FixedUpdate,
@@ -219,6 +230,16 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
     if keep.frames {
         // Reads the state after each step; changes nothing in it.
         app.add_plugins(capture::RecorderPlugin);
+    }
+    if let Some(window) = keep.trajectories {
+        anyhow::ensure!(
+            window.every_ms > 0 && window.every_ms.is_multiple_of(dt_ms) && window.from_ms.is_multiple_of(dt_ms),
+            "trajectories every {} ms from {} ms: both must be whole steps of {dt_ms} ms (the scenario's run.dt_s)",
+            window.every_ms,
+            window.from_ms
+        );
+        // Reads the state after each step; changes nothing in it.
+        app.insert_resource(trajectories::Trajectories::new(window)).add_plugins(trajectories::TrajectoryPlugin);
     }
     Ok(app)
 }
@@ -576,7 +597,11 @@ fn collect(world: &mut World, updates: u64) -> Replication {
         face_users_wait_s_p95_cost: f64::NAN,
         wait_s_mean_cost: f64::NAN,
     });
+    let trajectories = world
+        .remove_resource::<trajectories::Trajectories>()
+        .map(|kept| trajectories::TrajectoryFiles::new(&layout, kept, metrics.agent_rows.take().unwrap_or_default()));
     Replication {
+        trajectories,
         attacks,
         network,
         figures,
