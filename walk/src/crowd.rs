@@ -249,6 +249,25 @@ impl Crowd {
     }
 
     /// Neighbour cells of a cell (3 × 3, wrapped and de-duplicated on a periodic corridor).
+    /// Everyone else in the grid cells `around` (from the step's sorted `cells`), with their
+    /// index, in cell order.
+    fn neighbours<'a>(
+        &'a self,
+        cells: &'a [(u64, u32)],
+        around: &'a [(i64, i64)],
+        id: u32,
+    ) -> impl Iterator<Item = (usize, &'a Person)> + 'a {
+        around
+            .iter()
+            .flat_map(move |&(cx, cy)| {
+                let key = Self::key(cx, cy);
+                let start = cells.partition_point(|&(k, _)| k < key);
+                cells[start..].iter().take_while(move |&&(k, _)| k == key).map(|&(_, j)| j as usize)
+            })
+            .map(|j| (j, &self.persons[j]))
+            .filter(move |(_, other)| other.id != id)
+    }
+
     fn around(&self, (cx, cy): (i64, i64)) -> ([(i64, i64); 9], usize) {
         let mut out = [(0, 0); 9];
         let mut n = 0;
@@ -300,22 +319,11 @@ impl Crowd {
             // Direction: the desired one bent by the neighbours' and the walls' pushes.
             let mut push = Vec2::ZERO;
             let (around, n) = self.around(self.cell_of(person.pos));
-            for &(cx, cy) in &around[..n] {
-                let key = Self::key(cx, cy);
-                let start = cells.partition_point(|&(k, _)| k < key);
-                for &(k, j) in &cells[start..] {
-                    if k != key {
-                        break;
-                    }
-                    let other = &self.persons[j as usize];
-                    if other.id == person.id {
-                        continue;
-                    }
-                    let d = self.delta(other.pos, person.pos);
-                    let dist = d.length();
-                    if dist < CUTOFF_M && dist > 1e-9 {
-                        push += d * (p.neighbour_strength * ((l - dist) / p.neighbour_range_m).exp() / dist);
-                    }
+            for (_, other) in self.neighbours(&cells, &around[..n], person.id) {
+                let d = self.delta(other.pos, person.pos);
+                let dist = d.length();
+                if dist < CUTOFF_M && dist > 1e-9 {
+                    push += d * (p.neighbour_strength * ((l - dist) / p.neighbour_range_m).exp() / dist);
                 }
             }
             for wall in self.area.walls_near(person.pos) {
@@ -332,26 +340,15 @@ impl Crowd {
             }
             // Speed: from the free space ahead, within a body's width.
             let mut space = f64::INFINITY;
-            for &(cx, cy) in &around[..n] {
-                let key = Self::key(cx, cy);
-                let start = cells.partition_point(|&(k, _)| k < key);
-                for &(k, j) in &cells[start..] {
-                    if k != key {
-                        break;
-                    }
-                    let other = &self.persons[j as usize];
-                    if other.id == person.id {
-                        continue;
-                    }
-                    let d = self.delta(person.pos, other.pos);
-                    let ahead = e.dot(d);
-                    let yields = other.route != person.route
-                        || remaining[i].is_nan()
-                        || remaining[j as usize] < remaining[i]
-                        || (remaining[j as usize] == remaining[i] && other.id < person.id);
-                    if ahead > 0.0 && yields && e.perp().dot(d).abs() < p.shoulder_m {
-                        space = space.min(d.length());
-                    }
+            for (j, other) in self.neighbours(&cells, &around[..n], person.id) {
+                let d = self.delta(person.pos, other.pos);
+                let ahead = e.dot(d);
+                let yields = other.route != person.route
+                    || remaining[i].is_nan()
+                    || remaining[j] < remaining[i]
+                    || (remaining[j] == remaining[i] && other.id < person.id);
+                if ahead > 0.0 && yields && e.perp().dot(d).abs() < p.shoulder_m {
+                    space = space.min(d.length());
                 }
             }
             let mut speed = ((space - l) / p.time_gap_s).clamp(0.0, person.v0);

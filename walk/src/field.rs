@@ -285,19 +285,8 @@ mod tests {
     use super::*;
 
     fn l_corridor() -> Walkable {
-        // 2 m wide, 10 m east then 10 m north.
-        Walkable::from_corners(
-            &[
-                Vec2::new(0.0, 0.0),
-                Vec2::new(12.0, 0.0),
-                Vec2::new(12.0, 12.0),
-                Vec2::new(10.0, 12.0),
-                Vec2::new(10.0, 2.0),
-                Vec2::new(0.0, 2.0),
-            ],
-            &[],
-        )
-        .unwrap()
+        // RiMEA 6's corner: 2 m wide, 12 m east then 12 m north.
+        crate::validation::left_corner().unwrap()
     }
 
     #[test]

@@ -286,7 +286,7 @@ fn rimea_4(settings: &Settings) -> Result<Vec<CaseReport>, String> {
 }
 
 /// 2 m wide: 12 m east, then 12 m north (the corner's outer walls at x = 12, y = 0).
-fn left_corner() -> Result<Walkable, String> {
+pub(crate) fn left_corner() -> Result<Walkable, String> {
     Walkable::from_corners(
         &[
             Vec2::new(0.0, 0.0),
