@@ -299,9 +299,9 @@ fn site_check_describes_the_shipped_drawing_draws_it_and_names_problems() {
     let out = gatelab(&["site", "check", &site, "--svg", svg.to_str().unwrap(), "--png", png.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("walkable 1940.3 m²") && stdout.contains("gate 'main': 4.00 m wide"), "{stdout}");
+    assert!(stdout.contains("walkable 1942.3 m²") && stdout.contains("gate 'main': 14.00 m wide"), "{stdout}");
     assert!(
-        stdout.contains("share 0.60") && stdout.contains("D 154") && stdout.contains("skipped: layer 'road'"),
+        stdout.contains("share 0.60") && stdout.contains("D 309") && stdout.contains("skipped: layer 'road'"),
         "{stdout}"
     );
     let svg_text = std::fs::read_to_string(&svg).unwrap();

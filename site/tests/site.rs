@@ -136,11 +136,11 @@ fn the_shipped_drawing_loads_in_millimetres_with_its_shares() {
     let shares: Vec<(String, SourceKind)> = site.sources.iter().map(|s| (s.name.clone(), s.kind)).collect();
     assert!(shares.contains(&("building A".into(), SourceKind::Residents { share: 0.6 })), "{shares:?}");
     assert_eq!(site.sources.iter().filter(|s| s.kind == SourceKind::Street).count(), 2);
-    // 60 × 44 m less the fence (56 × 0.2), booth 9, planter 12, parked cars 67.5, buildings 600.
-    let expected = 2640.0 - 11.2 - 9.0 - 12.0 - 67.5 - 600.0;
+    // 60 × 44 m less the fence (46 × 0.2), booth 9, planter 12, parked cars 67.5, buildings 600.
+    let expected = 2640.0 - 9.2 - 9.0 - 12.0 - 67.5 - 600.0;
     assert!((site.walkable.area() - expected).abs() < 1e-3, "{}", site.walkable.area());
     assert!(site.skipped.iter().any(|s| s.contains("'road'")) && site.skipped.iter().any(|s| s.contains("car gate")));
-    assert!((site.queues[0].area_m2 - 46.4).abs() < 1e-6);
+    assert!((site.queues[0].area_m2 - 92.8).abs() < 1e-6);
 }
 
 #[test]

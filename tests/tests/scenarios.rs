@@ -5,7 +5,7 @@ use gatelab_core::audit::{AuditEvent, UncontrolledCause};
 use gatelab_scenario::{Scenario, parse_clock};
 use gatelab_tests::{audit_log, run_window, shipped, workspace};
 
-const SHIPPED: [&str; 7] = [
+const SHIPPED: [&str; 8] = [
     "dongcheng",
     "dongcheng-forced-face",
     "dongcheng-spoofing",
@@ -13,6 +13,7 @@ const SHIPPED: [&str; 7] = [
     "tianjin-reconfirmation",
     "public-rental-estate",
     "courier-surge",
+    "compound-entrance",
 ];
 
 #[test]

@@ -86,7 +86,17 @@ pub struct Person {
     pub v0: f64,
     /// Index into the crowd's routes.
     pub route: usize,
+    /// A point to walk straight to and stop at, instead of the route (a place in a queue, a
+    /// terminal): the simulation moves it as the queue moves. Never arrives.
+    pub target: Option<Vec2>,
+    /// With a target: who goes first where two would block each other — the lower rank (a
+    /// place nearer the head of a queue); NaN: nobody gives way to or for this person.
+    pub rank: f64,
 }
+
+/// How quickly someone heading for a target slows down on reaching it: speed at most
+/// distance / this, s (they stop at their place rather than overshoot it).
+const TARGET_SLOWING_S: f64 = 0.5;
 
 /// A lane's gate: closed to all but the persons released through it.
 #[derive(Debug, Clone)]
@@ -192,13 +202,27 @@ impl Crowd {
     pub fn add(&mut self, pos: Vec2, v0: f64, route: usize) -> u32 {
         let id = self.next_id;
         self.next_id += 1;
-        let dir = self.desired(route, pos);
-        self.persons.push(Person { id, pos, dir, speed: 0.0, v0, route });
+        let dir = self.desired(route, None, pos);
+        self.persons.push(Person { id, pos, dir, speed: 0.0, v0, route, target: None, rank: f64::NAN });
         id
     }
 
     pub fn persons(&self) -> &[Person] {
         &self.persons
+    }
+
+    /// Sends the person at `index` of [`Crowd::persons`] down `route`, or straight to `target`
+    /// with `rank` when given (between steps: positions belong to the model).
+    pub fn steer(&mut self, index: usize, route: usize, target: Option<Vec2>, rank: f64) {
+        let person = &mut self.persons[index];
+        person.route = route;
+        person.target = target;
+        person.rank = if target.is_some() { rank } else { f64::NAN };
+    }
+
+    /// Removes the persons `keep` refuses (those who left the simulation), keeping the order.
+    pub fn retain(&mut self, keep: impl FnMut(&Person) -> bool) {
+        self.persons.retain(keep);
     }
 
     pub fn time_s(&self) -> f64 {
@@ -214,7 +238,10 @@ impl Crowd {
         self.agent_steps
     }
 
-    fn desired(&self, route: usize, pos: Vec2) -> Vec2 {
+    fn desired(&self, route: usize, target: Option<Vec2>, pos: Vec2) -> Vec2 {
+        if let Some(t) = target {
+            return (t - pos).normalize_or_zero();
+        }
         match &self.routes[route] {
             Route::Field(field) => field.direction(pos),
             Route::Heading(h) => h.normalize_or_zero(),
@@ -306,20 +333,27 @@ impl Crowd {
             .persons
             .iter()
             .map(|q| match &self.routes[q.route] {
+                _ if q.target.is_some() => q.rank,
                 Route::Field(field) => field.travel(q.pos),
                 Route::Heading(_) => f64::NAN,
             })
             .collect();
         let mut next: Vec<(Vec2, Vec2, f64)> = Vec::with_capacity(self.persons.len());
         for (i, person) in self.persons.iter().enumerate() {
-            let mut e0 = self.desired(person.route, person.pos);
+            let mut e0 = self.desired(person.route, person.target, person.pos);
             if e0 == Vec2::ZERO {
                 e0 = person.dir;
             }
             // Direction: the desired one bent by the neighbours' and the walls' pushes.
             let mut push = Vec2::ZERO;
             let (around, n) = self.around(self.cell_of(person.pos));
-            for (_, other) in self.neighbours(&cells, &around[..n], person.id) {
+            for (j, other) in self.neighbours(&cells, &around[..n], person.id) {
+                // Of two heading for targets, the one behind (higher rank) makes way: it does
+                // not push the one ahead aside, it is pushed.
+                let behind = remaining[j] > remaining[i] || (remaining[j] == remaining[i] && other.id > person.id);
+                if person.target.is_some() && other.target.is_some() && behind {
+                    continue;
+                }
                 let d = self.delta(other.pos, person.pos);
                 let dist = d.length();
                 if dist < CUTOFF_M && dist > 1e-9 {
@@ -343,8 +377,12 @@ impl Crowd {
             for (j, other) in self.neighbours(&cells, &around[..n], person.id) {
                 let d = self.delta(person.pos, other.pos);
                 let ahead = e.dot(d);
-                let yields = other.route != person.route
+                // People heading for targets give way by rank among themselves, people on a
+                // route by what is left of it; between the two, and across routes, nobody.
+                let class = |q: &Person| if q.target.is_some() { usize::MAX } else { q.route };
+                let yields = class(other) != class(person)
                     || remaining[i].is_nan()
+                    || remaining[j].is_nan()
                     || remaining[j] < remaining[i]
                     || (remaining[j] == remaining[i] && other.id < person.id);
                 if ahead > 0.0 && yields && e.perp().dot(d).abs() < p.shoulder_m {
@@ -352,6 +390,9 @@ impl Crowd {
                 }
             }
             let mut speed = ((space - l) / p.time_gap_s).clamp(0.0, person.v0);
+            if let Some(t) = person.target {
+                speed = speed.min((t - person.pos).length() / TARGET_SLOWING_S);
+            }
             // A closed barrier ahead stops the person as a person standing there would.
             for (b, barrier) in self.barriers.iter().enumerate() {
                 if self.barriers[b].released.contains(&person.id) {
@@ -402,7 +443,7 @@ impl Crowd {
         let now = self.time_s;
         let routes = &self.routes;
         self.persons.retain(|person| match &routes[person.route] {
-            Route::Field(field) if field.distance_to_goal(person.pos) <= ARRIVE_M => {
+            Route::Field(field) if person.target.is_none() && field.distance_to_goal(person.pos) <= ARRIVE_M => {
                 events.arrived.push((person.id, now));
                 false
             }

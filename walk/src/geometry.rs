@@ -195,6 +195,16 @@ impl Walkable {
         self.walls.iter().map(|w| w.distance(p)).fold(f64::INFINITY, f64::min)
     }
 
+    /// Whether a body of `clearance` radius can walk straight from `a` to `b`: no wall crosses
+    /// the segment and no wall's end (a corner) farther on comes closer than that to it (every
+    /// wall is scanned: for occasional queries).
+    pub fn clear_path(&self, a: Vec2, b: Vec2, clearance: f64) -> bool {
+        let path = Segment::new(a, b);
+        // A corner beside the start is one the walker already stands at: walls push them off it.
+        let clips = |c: Vec2| path.distance(c) < clearance && (c - a).length() > 2.0 * clearance;
+        self.walls.iter().all(|w| !(path.crossed_by(w.a, w.b) || clips(w.a) || clips(w.b)))
+    }
+
     /// Refuses a point outside the area, naming it.
     pub fn require_inside(&self, what: &str, p: Vec2) -> Result<(), GeometryError> {
         if self.contains(p) { Ok(()) } else { Err(GeometryError::Outside { what: what.to_owned(), x: p.x, y: p.y }) }

@@ -16,6 +16,9 @@ pub fn scenario(command: ScenarioCommand) -> Result<ExitCode> {
     let ScenarioCommand::Check { files } = command;
     for file in files {
         let s = Scenario::load(&file)?;
+        // A site is checked as the simulation will stand the gates in it.
+        let layout = gatelab_sim::engine::ground::place(gatelab_sim::engine::model::Layout::new(&s), &s)
+            .with_context(|| format!("{}: [site]", file.display()))?;
         let lanes: u32 = s.gates.iter().map(|g| g.lanes_in + g.lanes_out).sum();
         println!(
             "{}: ok — '{}', {} residents, {} gate(s), {} lanes, policy '{}'",
@@ -26,6 +29,13 @@ pub fn scenario(command: ScenarioCommand) -> Result<ExitCode> {
             lanes,
             s.policy.name
         );
+        if let Some(ground) = &layout.ground {
+            println!(
+                "  walks in the site {} (its gates: {})",
+                ground.file,
+                s.gates.iter().map(|g| g.site_gate.as_deref().unwrap_or(&g.name)).collect::<Vec<_>>().join(", ")
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

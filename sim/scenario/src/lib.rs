@@ -51,6 +51,24 @@ pub struct Scenario {
     /// What a lane and a booth desk cost, for the planner's cost column (optional).
     #[serde(default)]
     pub costs: Option<Costs>,
+    /// The compound's own ground: people walk from its building entrances and street edges to
+    /// the gates around its obstacles. Absent: each gate stands in open ground,
+    /// `walk_distance_m` from the buildings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<SiteSpec>,
+}
+
+/// `[site] file = "sites/compound-entrance.toml"`: a site the `gatelab-site` crate reads (a
+/// `.toml` with a `[site]` table, a `.dxf` drawing or a `.geojson`), relative to the scenario.
+/// Each gate stands in the site's gate of the same name (or `site_gate`), its lanes side by
+/// side across that opening.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSpec {
+    pub file: String,
+    /// `file` resolved against the scenario's folder when the scenario was read.
+    #[serde(skip)]
+    pub path: Option<std::path::PathBuf>,
 }
 
 /// Costs in one currency (which one is the planner's business): per lane in one direction by
@@ -150,6 +168,9 @@ pub struct GateSpec {
     /// (onto the street, or into the compound's path).
     #[serde(default = "default_queue_area_depth")]
     pub queue_area_depth_m: f64,
+    /// With a `[site]`: the site's gate this gate stands in (default: the gate's own name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_gate: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -674,7 +695,9 @@ impl Scenario {
     /// Parse and validate scenario text whose `include = [...]` files are relative to `dir`.
     pub fn parse_in(text: &str, file: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
         if let Some(merged) = includes::merge(text, file, dir)? {
-            return Scenario::from_merged(merged, text, file);
+            let mut scenario = Scenario::from_merged(merged, text, file)?;
+            scenario.resolve_site(dir);
+            return Ok(scenario);
         }
         let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|span| line_of(text, span.start));
@@ -687,6 +710,7 @@ impl Scenario {
             message,
         })?;
         scenario.policy.resolved = gatelab_core::Policy::builtin(&scenario.policy.name);
+        scenario.resolve_site(dir);
         Ok(scenario)
     }
 
@@ -721,6 +745,13 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// The site file, relative to the scenario's folder `dir`.
+    fn resolve_site(&mut self, dir: &Path) {
+        if let Some(site) = &mut self.site {
+            site.path = Some(dir.join(&site.file));
+        }
+    }
+
     /// The compound's policy: the one resolved when the scenario was read, else the built-in
     /// of that name, else the policy file `policy.name` names (relative to the working folder).
     pub fn policy(&self) -> anyhow::Result<gatelab_core::Policy> {
@@ -743,6 +774,17 @@ impl Scenario {
 
     /// Check every value; the error names the field and the fix.
     pub fn validate(&self) -> Result<(), Invalid> {
+        if let Some(site) = &self.site {
+            if site.file.trim().is_empty() {
+                return Err(invalid("site.file", "is empty: name the site file (.toml, .dxf or .geojson)"));
+            }
+            if !self.behaviour.walking {
+                return Err(invalid(
+                    "site.file",
+                    "a site needs people walking in it: remove `behaviour.walking = false` or the [site] table",
+                ));
+            }
+        }
         let share = |field: &str, v: f64| -> Result<(), Invalid> {
             if !(0.0..=1.0).contains(&v) {
                 return Err(invalid(field, format!("{v} is not a share; write a number between 0 and 1")));

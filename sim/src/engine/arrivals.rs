@@ -288,9 +288,16 @@ fn spawn_arrivals(
             let v0 = walking_speed(&scenario, &mut agent, &population);
             (lateral, v0)
         });
+        // In a site: from a building entrance (outbound) or a street edge (inbound).
+        let origin = layout.ground.as_ref().map(|ground| {
+            let u: [f64; 4] = std::array::from_fn(|_| agent.draws.random());
+            ground.gates[gate].origin(agent.direction, u)
+        });
         let direction = agent.direction;
         let mut entity = commands.spawn((agent, Activity::Approaching));
-        if let Some((lateral, v0)) = walk {
+        if let (Some(pos), Some((_, v0))) = (origin, walk) {
+            entity.insert((Body { pos, vel: Vec2::ZERO, v0 }, Goal(pos)));
+        } else if let Some((lateral, v0)) = walk {
             let sign = Layout::approach_sign(direction);
             let distance = layout.walk_distance[gate].max(DECISION_DISTANCE_M + 1.0);
             let x = layout.gate_x[gate] + lateral;

@@ -13,6 +13,7 @@ pub mod core_link;
 pub mod faces;
 pub mod faults;
 pub mod gates;
+pub mod ground;
 pub mod metrics;
 pub mod model;
 pub mod network;
@@ -122,7 +123,7 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
     let policy = scenario
         .policy()
         .with_context(|| format!("policy.name = {:?} in scenario {:?}", scenario.policy.name, scenario.name))?;
-    let layout = Layout::new(scenario);
+    let layout = ground::place(Layout::new(scenario), scenario)?;
     let dim = scenario.matcher.dim;
     let configs = layout
         .lanes

@@ -139,6 +139,8 @@ pub const TERMINAL_OFFSET_M: f32 = 0.5;
 /// Two people crossing the passage sensor closer than this are counted as one (how
 /// tailgaters go undetected).
 pub const SENSOR_SEPARATION_MS: u64 = 500;
+/// How far past the gate line people walk off the stage in open ground.
+pub const EXIT_DISTANCE_M: f32 = 3.0;
 /// Gap between neighbouring gates' plazas, so that they do not interact.
 pub const GATE_SPACING_M: f32 = 60.0;
 
@@ -235,6 +237,9 @@ pub struct Layout {
     pub walls: Vec<(Vec2, Vec2)>,
     /// One per lane group, in the groups' order.
     pub queue_areas: Vec<QueueArea>,
+    /// The scenario's own site, when it has one: people walk there in the validated crowd
+    /// model instead of the open-ground plaza.
+    pub ground: Option<std::sync::Arc<super::ground::Ground>>,
 }
 
 impl Layout {
@@ -248,6 +253,7 @@ impl Layout {
             walk_distance: Vec::new(),
             walls: Vec::new(),
             queue_areas: Vec::new(),
+            ground: None,
         };
         for (g, spec) in scenario.gates.iter().enumerate() {
             let centre = g as f32 * GATE_SPACING_M;
@@ -319,6 +325,12 @@ impl Layout {
             });
         }
         layout
+    }
+
+    /// How far past the gate line people leave the stage: in a site, once out of the lane
+    /// channel (the ground beyond may be a kerb); in open ground, a few metres on.
+    pub fn exit_distance_m(&self) -> f32 {
+        if self.ground.is_some() { CHANNEL_HALF_LENGTH_M + 0.5 } else { EXIT_DISTANCE_M }
     }
 
     pub fn group_of(&self, gate: usize, direction: Direction) -> Option<usize> {

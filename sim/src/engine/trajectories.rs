@@ -122,29 +122,22 @@ fn rectangle(x0: f32, y0: f32, x1: f32, y1: f32) -> Vec<[f32; 2]> {
 impl TrajectoryFiles {
     /// The stylised gates stand in open ground: the walkable area is the rectangle the run used
     /// (every gate's plaza, out to the farthest body), and the cabinets between neighbouring
-    /// lanes — the only ground the lane walls enclose — are its holes.
+    /// lanes — the only ground the lane walls enclose — are its holes. In a site, the site's
+    /// ground with the gate's cabinets.
     pub fn new(layout: &Layout, kept: Trajectories, agents: Vec<AgentRow>) -> TrajectoryFiles {
         let xs = layout.gate_x.iter().copied();
         let (lo, hi) = xs.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), x| (lo.min(x), hi.max(x)));
         let half_width = super::model::GATE_SPACING_M / 2.0;
         let reach = (kept.reach_m + 1.0).max(super::model::PLAZA_RADIUS_M + 5.0).ceil();
         let outer = rectangle(lo - half_width, -reach, hi + half_width, reach);
-        let mut holes = Vec::new();
-        for group in &layout.groups {
-            for pair in group.lanes.windows(2) {
-                let (a, b) = (&layout.lanes[pair[0]], &layout.lanes[pair[1]]);
-                let h = super::model::CHANNEL_HALF_LENGTH_M;
-                holes.push(rectangle(a.x + a.width / 2.0, -h, b.x - b.width / 2.0, h));
-            }
-        }
-        // Neighbouring groups (out lanes, then in lanes) meet too.
-        for pair in layout.groups.windows(2).filter(|p| p[0].gate == p[1].gate) {
-            if let (Some(&a), Some(&b)) = (pair[0].lanes.last(), pair[1].lanes.first()) {
-                let (a, b) = (&layout.lanes[a], &layout.lanes[b]);
-                let h = super::model::CHANNEL_HALF_LENGTH_M;
-                holes.push(rectangle(a.x + a.width / 2.0, -h, b.x - b.width / 2.0, h));
-            }
-        }
+        // Between neighbouring lanes of a gate (in x order: out lanes, then in lanes).
+        let h = super::model::CHANNEL_HALF_LENGTH_M;
+        let holes: Vec<Vec<[f32; 2]>> = layout
+            .lanes
+            .windows(2)
+            .filter(|pair| pair[0].gate == pair[1].gate)
+            .map(|pair| rectangle(pair[0].x + pair[0].width / 2.0, -h, pair[1].x - pair[1].width / 2.0, h))
+            .collect();
         let measurement_lines = layout
             .lanes
             .iter()
@@ -166,7 +159,31 @@ impl TrajectoryFiles {
             frame_rate: 1000.0 / kept.window.every_ms as f64,
             rows: kept.rows,
             agents,
-            walkable_area: polygon_wkt(&outer, &holes),
+            walkable_area: match &layout.ground {
+                // In a site: its ground, in each gate's frame (two gates: a MULTIPOLYGON).
+                Some(ground) => {
+                    let rings = |w: &gatelab_walk::Walkable| {
+                        let pts =
+                            |r: Vec<gatelab_walk::Vec2>| r.iter().map(|p| [p.x as f32, p.y as f32]).collect::<Vec<_>>();
+                        (pts(w.outline()), w.holes().into_iter().map(pts).collect::<Vec<_>>())
+                    };
+                    let polygons: Vec<String> = ground
+                        .gates
+                        .iter()
+                        .map(|g| {
+                            let (outer, holes) = rings(&g.walkable);
+                            polygon_wkt(&outer, &holes)
+                        })
+                        .collect();
+                    if polygons.len() == 1 {
+                        polygons[0].clone()
+                    } else {
+                        let bodies: Vec<&str> = polygons.iter().map(|p| p.trim_start_matches("POLYGON ")).collect();
+                        format!("MULTIPOLYGON ({})", bodies.join(", "))
+                    }
+                }
+                None => polygon_wkt(&outer, &holes),
+            },
             measurement_lines,
             queue_areas,
         }

@@ -4,9 +4,19 @@
 //! O(n log n). It also notices who crosses the gate line, which the passage sensor reports.
 //! Farther than [`PLAZA_RADIUS_M`](super::model::PLAZA_RADIUS_M) from the gate people walk their
 //! path alone at free speed and are not integrated; they join the crowd when they reach it.
+//!
+//! In a scenario's own site ([`super::ground`]) everyone walks instead, from their building
+//! entrance or street edge, in the collision-free speed model of `gatelab-walk` (the model the
+//! validation cases hold): down the site's floor field while approaching, then straight to the
+//! place the gate gives them (in the queue, at the terminal, through the lane), each gate's
+//! people in one crowd, stepped at the model's own time step.
+
+use std::collections::HashMap;
 
 use bevy::math::Vec2;
 use bevy::prelude::*;
+use gatelab_core::Direction;
+use gatelab_walk::{Crowd, ModelParams, Route};
 
 use super::model::{Activity, Agent, Body, Clock, Goal, Layout, OnTheWay, SimSet};
 
@@ -42,7 +52,7 @@ pub struct WalkingPlugin;
 impl Plugin for WalkingPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Crossings>()
-            .add_systems(FixedUpdate, (enter_plaza, step_walkers).chain().in_set(SimSet::Walking));
+            .add_systems(FixedUpdate, (enter_plaza, step_walkers, step_crowds).chain().in_set(SimSet::Walking));
     }
 }
 
@@ -95,6 +105,9 @@ fn step_walkers(
     mut walkers: Query<(Entity, &mut Body, &Goal, &mut Activity, &Agent)>,
     mut scratch: Local<Scratch>,
 ) {
+    if layout.ground.is_some() {
+        return;
+    }
     crossings.entities.clear();
     let s = &mut *scratch;
     s.entities.clear();
@@ -188,5 +201,219 @@ fn step_walkers(
                 crossings.entities.push(entity);
             }
         }
+    }
+}
+
+/// One gate's people in a site, and who is who.
+struct GateCrowd {
+    crowd: Crowd,
+    /// The approach routes from the compound's side and the street's.
+    approach: [usize; 2],
+    /// By crowd id (ids are handed out in order).
+    entity_of: Vec<Entity>,
+    /// By crowd id: the target last aimed at and where to head for it (`None`: the floor field).
+    aims: Vec<Option<(gatelab_walk::Vec2, Option<gatelab_walk::Vec2>, f64)>>,
+}
+
+/// How often people check their way to their target again (0.5 s at 0.1-s steps): a wall
+/// check per person per step would cost more than the walking.
+const AIM_EVERY_TICKS: u64 = 5;
+/// A straight way must keep this far from every corner, m (a body's radius and a margin).
+const AIM_CLEARANCE_M: f64 = 0.2;
+
+/// Where someone heading for `target` walks now. Into or through a lane (or the guard's door):
+/// first to the front of that lane's mouth on their side, then straight in. Elsewhere straight,
+/// if no wall is in the way, else down their side's floor field towards the gate (`None`);
+/// beyond the line (walking off) always straight.
+fn aim_at(
+    ground: &super::ground::GateGround,
+    pos: gatelab_walk::Vec2,
+    target: gatelab_walk::Vec2,
+    approach_sign: f32,
+    spine: Option<&[gatelab_walk::Vec2]>,
+) -> Option<gatelab_walk::Vec2> {
+    let h = f64::from(super::model::CHANNEL_HALF_LENGTH_M);
+    let here = if pos.y < 0.0 { -1.0 } else { 1.0 };
+    let there = if target.y < 0.0 { -1.0 } else { 1.0 };
+    let beyond = here * f64::from(approach_sign) < 0.0;
+    if beyond {
+        return Some(target);
+    }
+    let into_lane = target.y.abs() <= h + 0.3 || here != there;
+    if into_lane {
+        // Inside the channel, or in front of the right one: straight in.
+        let opening = ground.opening_at(target.x);
+        let within = |margin: f64| opening.is_some_and(|(a, b)| (a + margin..=b - margin).contains(&pos.x));
+        if (pos.y.abs() < h && within(0.0)) || within(0.15) {
+            return Some(target);
+        }
+        // Along the cabinets' face to the front of it first, a step off the face.
+        let front = gatelab_walk::Vec2::new(target.x, here * (h + 0.3));
+        if pos.y.abs() < h + 0.25 && pos.y.abs() >= h {
+            return Some(gatelab_walk::Vec2::new(pos.x, front.y));
+        }
+        if ground.walkable.clear_path(pos, front, AIM_CLEARANCE_M) {
+            return Some(front);
+        }
+        return by_field_or(ground, pos, approach_sign, front);
+    }
+    if (target - pos).length() < 0.5 || ground.walkable.clear_path(pos, target, AIM_CLEARANCE_M) {
+        return Some(target);
+    }
+    // A place in a queue round a corner: the bend of the queue's line in sight nearest to it.
+    let spine = spine.unwrap_or(&[]);
+    spine
+        .iter()
+        .copied()
+        .filter(|&p| ground.walkable.clear_path(pos, p, AIM_CLEARANCE_M))
+        .min_by(|a, b| (*a - target).length().total_cmp(&(*b - target).length()))
+        .or_else(|| by_field_or(ground, pos, approach_sign, target))
+}
+
+/// Down the floor field (`None`) while the lanes are still a few metres off; nearer, where the
+/// field ends, straight on (the walls let them slide).
+fn by_field_or(
+    ground: &super::ground::GateGround,
+    pos: gatelab_walk::Vec2,
+    approach_sign: f32,
+    aim: gatelab_walk::Vec2,
+) -> Option<gatelab_walk::Vec2> {
+    let direction = if approach_sign < 0.0 { Direction::Outbound } else { Direction::Inbound };
+    (ground.approach(direction).travel(pos) < 2.0).then_some(aim)
+}
+
+#[derive(Default)]
+struct SiteCrowds {
+    gates: Vec<GateCrowd>,
+    /// Model steps per simulation step.
+    substeps: u32,
+    members: HashMap<Entity, usize>,
+}
+
+fn side(direction: Direction) -> usize {
+    match direction {
+        Direction::Outbound => 0,
+        Direction::Inbound => 1,
+    }
+}
+
+fn to_walk(p: Vec2) -> gatelab_walk::Vec2 {
+    gatelab_walk::Vec2::new(f64::from(p.x), f64::from(p.y))
+}
+
+fn step_crowds(
+    mut clock: ResMut<Clock>,
+    layout: Res<Layout>,
+    mut crossings: ResMut<Crossings>,
+    mut walkers: Query<(Entity, &mut Body, &Goal, &mut Activity, &Agent)>,
+    mut state: Local<SiteCrowds>,
+) {
+    let Some(ground) = &layout.ground else { return };
+    crossings.entities.clear();
+    let s = &mut *state;
+    if s.gates.is_empty() {
+        // The model's validated step; as many per simulation step as fit (0.1 s: two).
+        let defaults = ModelParams::default();
+        s.substeps = (f64::from(clock.dt_s()) / defaults.dt_s).round().max(1.0) as u32;
+        let params = ModelParams { dt_s: f64::from(clock.dt_s()) / f64::from(s.substeps), ..defaults };
+        s.gates = ground
+            .gates
+            .iter()
+            .map(|g| {
+                let mut crowd = Crowd::new(g.walkable.clone(), params);
+                let approach = [
+                    crowd.add_route(Route::Field(g.approach[0].clone())),
+                    crowd.add_route(Route::Field(g.approach[1].clone())),
+                ];
+                GateCrowd { crowd, approach, entity_of: Vec::new(), aims: Vec::new() }
+            })
+            .collect();
+    }
+    // Those gone from the stage leave their crowd.
+    for gate in &mut s.gates {
+        let GateCrowd { crowd, entity_of, .. } = gate;
+        crowd.retain(|p| {
+            let e = entity_of[p.id as usize];
+            let stays = walkers.contains(e);
+            if !stays {
+                s.members.remove(&e);
+            }
+            stays
+        });
+    }
+    // Newcomers join theirs where they stand.
+    for (entity, body, _, _, agent) in walkers.iter() {
+        if s.members.contains_key(&entity) {
+            continue;
+        }
+        let gate = &mut s.gates[agent.gate];
+        let route = gate.approach[side(agent.direction)];
+        let id = gate.crowd.add(to_walk(body.pos), f64::from(body.v0), route);
+        debug_assert_eq!(id as usize, gate.entity_of.len());
+        gate.entity_of.push(entity);
+        s.members.insert(entity, agent.gate);
+    }
+    let mut moving = 0u64;
+    let replan = clock.tick.is_multiple_of(AIM_EVERY_TICKS);
+    for (g, gate) in s.gates.iter_mut().enumerate() {
+        for i in 0..gate.crowd.persons().len() {
+            let person = &gate.crowd.persons()[i];
+            let (id, pos) = (person.id as usize, person.pos);
+            let e = gate.entity_of[id];
+            let Ok((_, _, goal, activity, agent)) = walkers.get(e) else { continue };
+            let route = gate.approach[side(agent.direction)];
+            // Approaching: round the obstacles to the gate; then to the place the gate gives.
+            let target = (*activity != Activity::Approaching).then(|| to_walk(goal.0));
+            if gate.aims.len() <= id {
+                gate.aims.resize(id + 1, None);
+            }
+            let (aim, rank) = match (target, gate.aims[id]) {
+                (None, _) => (None, f64::NAN),
+                (Some(t), Some((was, aim, rank))) if was == t && !replan => (aim, rank),
+                (Some(t), _) => {
+                    let gate_ground = &ground.gates[g];
+                    let spine = match *activity {
+                        Activity::Queued { lane: Some(l), .. } => Some(gate_ground.spines[l].as_slice()),
+                        Activity::AtDesk { .. } => {
+                            Some(gate_ground.desk_spines[usize::from(agent.direction == Direction::Inbound)].as_slice())
+                        }
+                        _ => None,
+                    };
+                    let aim = aim_at(gate_ground, pos, t, Layout::approach_sign(agent.direction), spine);
+                    // Nearer the terminal goes first: a place's walk to the lanes (0 inside
+                    // them or beyond the line).
+                    let depth = t.y * f64::from(Layout::approach_sign(agent.direction));
+                    let inside = depth < f64::from(super::model::CHANNEL_HALF_LENGTH_M);
+                    let rank = if inside { 0.0 } else { gate_ground.approach(agent.direction).travel(t) };
+                    gate.aims[id] = Some((t, aim, rank));
+                    (aim, rank)
+                }
+            };
+            gate.crowd.steer(i, route, aim, rank);
+        }
+        for _ in 0..s.substeps {
+            for (id, _) in gate.crowd.step().arrived {
+                // At the lanes' mouth without having chosen (cannot happen before the decision
+                // distance, but never lose anyone): they rejoin where they stand next step.
+                s.members.remove(&gate.entity_of[id as usize]);
+            }
+        }
+        moving += gate.crowd.persons().len() as u64;
+        for p in gate.crowd.persons() {
+            let e = gate.entity_of[p.id as usize];
+            let Ok((_, mut body, _, mut activity, agent)) = walkers.get_mut(e) else { continue };
+            body.pos = Vec2::new(p.pos.x as f32, p.pos.y as f32);
+            body.vel = Vec2::new((p.dir.x * p.speed) as f32, (p.dir.y * p.speed) as f32);
+            if let Activity::Passing { path, crossed: false } = *activity
+                && body.pos.y * Layout::approach_sign(agent.direction) <= 0.0
+            {
+                *activity = Activity::Passing { path, crossed: true };
+                crossings.entities.push(e);
+            }
+        }
+    }
+    if moving > 0 {
+        clock.busy = true;
+        crossings.agent_steps += moving * u64::from(s.substeps);
     }
 }

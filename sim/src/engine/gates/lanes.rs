@@ -47,8 +47,16 @@ fn choose_way_in(
             continue;
         }
         let sign = Layout::approach_sign(agent.direction);
-        let decision_point = Vec2::new(layout.gate_x[agent.gate], sign * DECISION_DISTANCE_M);
-        if !near(body, decision_point, 1.5) {
+        let decided = match (&layout.ground, body) {
+            // In a site: a few metres' walk before the lanes, whichever way they came.
+            (Some(ground), Some(b)) => {
+                let field = ground.gates[agent.gate].approach(agent.direction);
+                field.travel(gatelab_walk::Vec2::new(f64::from(b.pos.x), f64::from(b.pos.y)))
+                    <= crate::engine::ground::DECISION_TRAVEL_M
+            }
+            _ => near(body, Vec2::new(layout.gate_x[agent.gate], sign * DECISION_DISTANCE_M), 1.5),
+        };
+        if !decided {
             continue;
         }
         agent.joined_ms = Some(now);
@@ -126,7 +134,12 @@ fn update_goals(layout: Res<Layout>, gatehouse: Res<Gatehouse>, mut goals: Query
     for (l, lane) in layout.lanes.iter().enumerate() {
         let sign = Layout::approach_sign(lane.direction);
         for (k, &e) in gatehouse.lanes[l].queue.iter().enumerate() {
-            set(e, slot(terminal_spot(&layout, l), sign, k));
+            let place = match &layout.ground {
+                // In a site the line bends where it meets a wall.
+                Some(ground) => ground.gates[lane.gate].queue_place(l, k, QUEUE_SPACING_M),
+                None => slot(terminal_spot(&layout, l), sign, k),
+            };
+            set(e, place);
         }
     }
     for (g, group) in layout.groups.iter().enumerate() {
@@ -155,8 +168,13 @@ fn update_goals(layout: Res<Layout>, gatehouse: Res<Gatehouse>, mut goals: Query
         for (k, &e) in desk.queue.iter().enumerate() {
             let Ok((agent, _, _)) = goals.get(e) else { continue };
             let sign = Layout::approach_sign(agent.direction);
-            let spot =
-                desk_spot(&layout, gate, 0, agent.direction) + Vec2::new(0.0, sign * QUEUE_SPACING_M * (k + 1) as f32);
+            let spot = match &layout.ground {
+                Some(ground) => ground.gates[gate].desk_place(agent.direction, k, QUEUE_SPACING_M),
+                None => {
+                    desk_spot(&layout, gate, 0, agent.direction)
+                        + Vec2::new(0.0, sign * QUEUE_SPACING_M * (k + 1) as f32)
+                }
+            };
             set(e, spot);
         }
     }

@@ -14,3 +14,4 @@ pub use guards::GuardsPlugin;
 pub use lanes::LanesPlugin;
 pub use service::GatesPlugin;
 pub use state::{Desk, Gatehouse, LaneState, Method, Phase};
+pub(crate) use state::{desk_spot, spots, terminal_spot};

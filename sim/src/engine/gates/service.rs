@@ -285,11 +285,12 @@ fn run_lanes(
         run_lane(&mut step, &mut agents, l);
     }
     let wake = step.wake;
+    let exit_m = step.layout.exit_distance_m();
     world.clock.wake_at(wake);
     // Off the stage: through and far enough, or at once when nobody walks.
     for (e, agent, activity, body) in agents.iter() {
         let Activity::Leaving { .. } = *activity else { continue };
-        if body.is_none_or(|b| b.pos.y * Layout::approach_sign(agent.direction) < -EXIT_DISTANCE_M) {
+        if body.is_none_or(|b| b.pos.y * Layout::approach_sign(agent.direction) < -exit_m) {
             commands.entity(e).despawn();
         }
     }

@@ -22,8 +22,7 @@ use crate::engine::population::Population;
 use crate::rows::Decision;
 use gatelab_scenario::{QueueDiscipline, Scenario, ServiceDistribution};
 
-/// How far beyond the gate line people walk before they are gone.
-pub(super) const EXIT_DISTANCE_M: f32 = 3.0;
+pub(super) use crate::engine::model::EXIT_DISTANCE_M;
 /// Someone this close behind a granted person can follow them through.
 pub(super) const FOLLOW_DISTANCE_M: f32 = 1.6;
 /// Forced-face opt-outs waiting at the gate follow someone else's open door this often.
@@ -136,13 +135,13 @@ pub(super) type Agents<'w, 's> =
     Query<'w, 's, (Entity, &'static mut Agent, &'static mut Activity, Option<&'static mut Body>)>;
 
 /// Spot in front of lane `l` where the person at the head stands to use the terminal.
-pub(super) fn terminal_spot(layout: &Layout, l: usize) -> Vec2 {
+pub(crate) fn terminal_spot(layout: &Layout, l: usize) -> Vec2 {
     let lane = &layout.lanes[l];
     Vec2::new(lane.x, Layout::approach_sign(lane.direction) * TERMINAL_OFFSET_M)
 }
 
 /// Where a person stands to be served at desk `desk` of a gate's booth (desk 0 heads the queue).
-pub(super) fn desk_spot(layout: &Layout, gate: usize, desk: usize, direction: Direction) -> Vec2 {
+pub(crate) fn desk_spot(layout: &Layout, gate: usize, desk: usize, direction: Direction) -> Vec2 {
     let path = &layout.guard_paths[gate];
     Vec2::new(path.x + path.width / 2.0 + 1.2 * (desk as f32 + 1.0), Layout::approach_sign(direction) * 2.0)
 }
@@ -150,6 +149,25 @@ pub(super) fn desk_spot(layout: &Layout, gate: usize, desk: usize, direction: Di
 pub(super) fn guard_path_entry(layout: &Layout, gate: usize, direction: Direction) -> Vec2 {
     let path = &layout.guard_paths[gate];
     Vec2::new(path.x, Layout::approach_sign(direction) * 1.0)
+}
+
+/// Every place gate `g`'s people must be able to stand: its terminals, desks and the guard's
+/// door on both sides (a site checks them).
+pub(crate) fn spots(layout: &Layout, g: usize) -> Vec<(&'static str, Vec2)> {
+    let mut out: Vec<(&'static str, Vec2)> = layout
+        .lanes
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.gate == g)
+        .map(|(i, _)| ("terminal", terminal_spot(layout, i)))
+        .collect();
+    for direction in [Direction::Outbound, Direction::Inbound] {
+        out.push(("guard's door", guard_path_entry(layout, g, direction)));
+        for desk in 0..layout.guard_paths[g].desks {
+            out.push(("guard's desk", desk_spot(layout, g, desk, direction)));
+        }
+    }
+    out
 }
 
 pub(super) fn near(body: Option<&Body>, spot: Vec2, within: f32) -> bool {
