@@ -7,6 +7,7 @@ pub mod args;
 pub mod check;
 pub mod commands;
 pub mod faces_plots;
+pub mod los_map;
 pub mod progress;
 
 use std::process::ExitCode;

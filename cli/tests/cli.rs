@@ -321,3 +321,52 @@ fn site_check_describes_the_shipped_drawing_draws_it_and_names_problems() {
     assert!(stderr.contains("bad.toml") && stderr.contains("'yard'") && stderr.contains("snap both ends"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_site_run_and_plan_draw_the_level_of_service_map_to_scale() {
+    let dir = std::env::temp_dir().join(format!("gatelab-los-{}", std::process::id()));
+    let scenario = format!("{}/../scenarios/compound-entrance.toml", env!("CARGO_MANIFEST_DIR"));
+    let run_dir = dir.join("run");
+    let out = gatelab(&[
+        "run",
+        &scenario,
+        "--replications",
+        "2",
+        "--duration-min",
+        "30",
+        "--quiet",
+        "--out",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let svg = std::fs::read_to_string(run_dir.join("los_map_main.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("level of service") && svg.contains("5 m"), "{}", &svg[..200]);
+    assert!(std::fs::read(run_dir.join("los_map_main.png")).unwrap().starts_with(b"\x89PNG"));
+    let csv = std::fs::read_to_string(run_dir.join("los_map_main.csv")).unwrap();
+    assert!(csv.starts_with("x_m,y_m,density_per_m2,level") && csv.lines().count() > 20, "{csv}");
+    let plan_dir = dir.join("plan");
+    let out = gatelab(&[
+        "plan",
+        &scenario,
+        "--lanes",
+        "1..2",
+        "--replications",
+        "2",
+        "--max-replications",
+        "2",
+        "--duration-min",
+        "30",
+        "--no-sensitivity",
+        "--quiet",
+        "--out",
+        plan_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report = std::fs::read_to_string(plan_dir.join("report.html")).unwrap();
+    assert!(
+        report.contains("Level of service at the peak") && report.contains("busiest 15 minutes (mean of 2"),
+        "report without the map"
+    );
+    assert!(plan_dir.join("los_map_main.png").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -77,6 +77,21 @@ fn people_walk_from_the_drawn_sources_round_the_obstacles_and_all_get_through() 
     assert!(f.passages >= f.arrivals - 40.0, "{} arrivals, {} passages", f.arrivals, f.passages);
     assert!(f.wait_s.p95 < 60.0, "p95 {}", f.wait_s.p95);
     assert_eq!(f.consent_violations, 0.0);
+    // The level-of-service map: the densest half-metre of the busiest 15 minutes is where the
+    // queue stands, in front of the lanes (within 6 m of the line, across the opening), and
+    // the map's people add up to what the ground held on average.
+    let map = &rep.density_maps[0];
+    let (k, densest) =
+        map.density.iter().enumerate().fold((0, 0.0), |best, (k, &d)| if d > best.1 { (k, d) } else { best });
+    let (x, y) = (
+        map.origin[0] + (k % map.nx) as f64 * map.cell_m + map.cell_m / 2.0,
+        map.origin[1] + (k / map.nx) as f64 * map.cell_m + map.cell_m / 2.0,
+    );
+    // (The opening is 14 m wide about x = 0.)
+    assert!(densest > 0.2 && y.abs() < 6.0 && x.abs() < 7.0, "densest {densest} at ({x}, {y})");
+    let people: f64 = map.density.iter().sum::<f64>() * map.cell_m * map.cell_m;
+    assert!(people > 1.0 && !map.queue_at_longest.is_empty(), "{people} on the ground on average");
+    eprintln!("densest {densest:.3} /m² at ({x:.2}, {y:.2}); {people:.1} people on the ground");
 }
 
 #[test]
@@ -103,4 +118,14 @@ fn a_gate_the_drawing_lacks_and_an_opening_too_narrow_are_named_with_the_fix() {
     // And the simulation refuses it the same way, rather than walking people through a fence.
     let e = format!("{:#}", simulate_keeping(&s, 1, Keep::NOTHING, &|_| {}).unwrap_err());
     assert!(e.contains("opening"), "{e}");
+}
+
+#[test]
+fn the_viewer_is_given_the_site_to_draw() {
+    let s = entrance(5);
+    let rep = simulate_keeping(&s, 2, Keep { frames: true, ..Keep::ALL }, &|_| {}).unwrap_or_else(|e| panic!("{e:#}"));
+    let stage = &rep.recording.as_ref().expect("a recording").header.stage;
+    // The buildings' walls stand 20–35 m into the compound: the stage reaches them.
+    assert!(stage.plaza_radius_m >= 35.0, "{}", stage.plaza_radius_m);
+    assert!(stage.walls.iter().any(|[_, y0, _, y1]| y0.min(*y1) < -19.0), "no building walls on the stage");
 }

@@ -49,6 +49,7 @@ pub fn plan(args: PlanArgs) -> Result<ExitCode> {
     let (spec, result) = plan::plan(spec, &scenario, !args.no_sensitivity, &Bar::new(args.quiet))?;
     let mut files = plan::write_outputs(&args.out, &result)?;
     files.push(plan::write_spec(&args.out, &spec)?);
+    files.extend(los_maps(&args.out, &spec, &scenario, &result)?);
     print!("{}", plan::render_table(&result));
     println!(
         "planned {} configuration(s), {} run(s) in all, in {:.1} s",
@@ -62,6 +63,47 @@ pub fn plan(args: PlanArgs) -> Result<ExitCode> {
     }
     println!("open the report: {}", args.out.join("report.html").display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// In a site: the recommended deployment's level-of-service maps (its replications run again
+/// with the plan's seeds: the same runs), written beside the report and drawn in it.
+fn los_maps(
+    out: &Path,
+    spec: &SweepSpec,
+    scenario: &gatelab_scenario::Scenario,
+    result: &plan::Plan,
+) -> Result<Vec<std::path::PathBuf>> {
+    let (Some(_), Some(rec)) = (&scenario.site, &result.recommended) else { return Ok(Vec::new()) };
+    let mut s = rec.config.apply(scenario);
+    if let Some(minutes) = spec.duration_min {
+        s.run.duration_min = minutes;
+    }
+    let replications = u32::try_from(rec.replications).unwrap_or(u32::MAX).max(1);
+    let run = gatelab_sim::run::run_keeping(
+        &s,
+        result.seed,
+        replications,
+        &Bar::new(true),
+        gatelab_sim::engine::Keep::NOTHING,
+    )
+    .context("the level-of-service map of the recommended deployment")?;
+    let maps: Vec<&[gatelab_sim::engine::los_map::DensityMap]> =
+        run.replications.iter().map(|r| r.density_maps.as_slice()).collect();
+    let maps = gatelab_sim::engine::los_map::mean(&maps);
+    let files = crate::los_map::write(out, &maps)?;
+    let report = out.join("report.html");
+    let html = std::fs::read_to_string(&report).with_context(|| format!("could not read {}", report.display()))?;
+    let mut section = format!("<h2>Level of service at the peak ({})</h2>\n", rec.label);
+    for map in &maps {
+        section.push_str(&crate::los_map::svg(map)?);
+        section.push('\n');
+    }
+    let html = match html.rfind("</body>") {
+        Some(at) => format!("{}{section}{}", &html[..at], &html[at..]),
+        None => html + &section,
+    };
+    std::fs::write(&report, html).with_context(|| format!("could not write {}", report.display()))?;
+    Ok(files)
 }
 
 /// One shard of a sweep into a folder.

@@ -51,6 +51,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             .with_context(|| format!("--export-trace: could not write {}", file.display()))?;
         files.push(file);
     }
+    // In a site: each gate's level-of-service map over the replications.
+    let maps: Vec<&[gatelab_sim::engine::los_map::DensityMap]> =
+        result.replications.iter().map(|r| r.density_maps.as_slice()).collect();
+    files.extend(crate::los_map::write(&out, &gatelab_sim::engine::los_map::mean(&maps))?);
     if let Some(kept) = &result.replications[0].trajectories {
         let description = format!("gatelab run of {label}, seed {seed}, replication 0");
         files.extend(kept.write(&out, &description)?);
@@ -90,9 +94,13 @@ fn trajectory_keep(
     anyhow::ensure!(
         fps > 0 && 1000 % u64::from(fps) == 0 && every_ms.is_multiple_of(dt_ms),
         "--trajectory-fps {fps}: frames must fall on the simulation's steps of {dt_ms} ms (run.dt_s); use a \
-         divisor of {} such as {}",
+         divisor of {} ({})",
         1000 / dt_ms,
-        1000 / dt_ms
+        (1..=1000 / dt_ms)
+            .filter(|d| (1000 / dt_ms).is_multiple_of(*d))
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let start = u64::from(scenario.start_min()) * 60_000;
     let end = start + u64::from(scenario.run.duration_min) * 60_000 + gatelab_sim::engine::DRAIN_MS;

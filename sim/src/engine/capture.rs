@@ -52,7 +52,14 @@ pub fn stage(layout: &Layout, gatehouse: &Gatehouse) -> Stage {
             .map(|(g, name, _, _)| format!("{} {name}", layout.gate_names[g]))
             .collect(),
         walls: layout.walls.iter().map(|(a, b)| [a.x, a.y, b.x, b.y]).collect(),
-        plaza_radius_m: PLAZA_RADIUS_M,
+        // In a site the viewer shows all of its ground, from the buildings to the street.
+        plaza_radius_m: layout.ground.as_ref().map_or(PLAZA_RADIUS_M, |ground| {
+            let reach = ground.gates.iter().map(|g| {
+                let (lo, hi) = g.walkable.bounds();
+                lo.y.abs().max(hi.y.abs())
+            });
+            reach.fold(PLAZA_RADIUS_M, |r, y| r.max(y as f32))
+        }),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod faces;
 pub mod faults;
 pub mod gates;
 pub mod ground;
+pub mod los_map;
 pub mod metrics;
 pub mod model;
 pub mod network;
@@ -74,6 +75,8 @@ pub struct Replication {
     pub attacks: Option<AttackFigures>,
     /// Positions, passages and geometry, when [`Keep::trajectories`] asked for them.
     pub trajectories: Option<trajectories::TrajectoryFiles>,
+    /// In a site: each gate's level-of-service map (empty in open ground).
+    pub density_maps: Vec<los_map::DensityMap>,
 }
 
 /// Nearest-rank percentile of sorted values; NaN if there are none.
@@ -223,6 +226,7 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
             gates::GuardsPlugin,
             metrics::MetricsPlugin,
             service_level::ServiceLevelPlugin,
+            los_map::LosMapPlugin,
             attacks::AttacksPlugin,
         ));
     if let Some(scores) = scenario.attacks.as_ref().and_then(attacks::PadScores::new) {
@@ -598,10 +602,26 @@ fn collect(world: &mut World, updates: u64) -> Replication {
         face_users_wait_s_p95_cost: f64::NAN,
         wait_s_mean_cost: f64::NAN,
     });
+    // The gates' queue areas' head counts, instant by instant, pick each map's busiest window.
+    let people_per_gate: Vec<Vec<u32>> = (0..gate_count)
+        .map(|g| {
+            let mut total: Vec<u32> = Vec::new();
+            for (area, samples) in layout.queue_areas.iter().zip(&area_samples).filter(|(a, _)| a.gate == g) {
+                debug_assert_eq!(area.gate, g);
+                total.resize(total.len().max(samples.people.len()), 0);
+                for (t, p) in total.iter_mut().zip(&samples.people) {
+                    *t += p;
+                }
+            }
+            total
+        })
+        .collect();
+    let density_maps = los_map::maps(world, &people_per_gate);
     let trajectories = world
         .remove_resource::<trajectories::Trajectories>()
         .map(|kept| trajectories::TrajectoryFiles::new(&layout, kept, metrics.agent_rows.take().unwrap_or_default()));
     Replication {
+        density_maps,
         trajectories,
         attacks,
         network,
