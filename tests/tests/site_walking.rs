@@ -129,3 +129,18 @@ fn the_viewer_is_given_the_site_to_draw() {
     assert!(stage.plaza_radius_m >= 35.0, "{}", stage.plaza_radius_m);
     assert!(stage.walls.iter().any(|[_, y0, _, y1]| y0.min(*y1) < -19.0), "no building walls on the stage");
 }
+
+#[test]
+fn in_open_ground_a_head_pushed_beside_a_lane_cabinet_still_reaches_its_terminal() {
+    // The same compound without its drawing: the stylised gate, the social-force plaza. This
+    // seed's morning once pressed the head of the outbound queue against the outside of its
+    // lane's cabinet, pulling towards the terminal through the wall for ever (247 of 581
+    // through in 40 minutes); the head now steps out in front of the lane's mouth first.
+    let mut s = entrance(40);
+    s.site = None;
+    s.gates[0].walk_distance_m = 35.0;
+    let rep = gatelab_tests::run_window(s, "07:00", 40, gatelab_sim::run::replication_seed(2026, 0));
+    let f = &rep.figures;
+    assert_eq!(f.unserved_at_end, 0.0, "{} arrivals, {} through", f.arrivals, f.passages);
+    assert_eq!(f.passages, f.arrivals);
+}

@@ -78,6 +78,23 @@ fn pack(cx: i32, cy: i32) -> i64 {
     (i64::from(cx) << 32) | i64::from(cy as u32)
 }
 
+/// Where someone heading for `goal` walks now: a goal inside a lane channel (the terminal, the
+/// line) is reached through the lane's mouth — someone beside the cabinet, pushed there by the
+/// crowd, first steps out in front of it; otherwise straight. Without this, a person pressed
+/// against the outside of a channel wall pulls towards the terminal through it for ever and
+/// the queue behind never moves.
+fn via_lane_mouth(layout: &Layout, p: Vec2, goal: Vec2) -> Vec2 {
+    use super::model::CHANNEL_HALF_LENGTH_M as H;
+    if goal.y.abs() >= H || p.y.abs() >= H + 0.3 {
+        return goal;
+    }
+    let Some(lane) = layout.lanes.iter().find(|l| (goal.x - l.x).abs() <= l.width / 2.0) else { return goal };
+    if (p.x - lane.x).abs() <= lane.width / 2.0 {
+        return goal;
+    }
+    Vec2::new(lane.x, if p.y < 0.0 { -(H + 0.5) } else { H + 0.5 })
+}
+
 /// People reaching the plaza become bodies, heading for the gate at their free speed.
 fn enter_plaza(
     mut commands: Commands,
@@ -139,7 +156,7 @@ fn step_walkers(
     for i in 0..s.pos.len() {
         let p = s.pos[i];
         let v = s.vel[i];
-        let to_goal = s.goal[i] - p;
+        let to_goal = via_lane_mouth(&layout, p, s.goal[i]) - p;
         let distance = to_goal.length();
         // Slow down on arrival so that people stop at their spot in the queue.
         let desired_speed = s.v0[i].min(distance / TAU_S);
