@@ -51,8 +51,6 @@ pub struct GateGround {
     pub homes: Vec<(f64, Vec<Vec2>)>,
     /// Street edges (inbound trips start there), the points drawn.
     pub streets: Vec<Vec<Vec2>>,
-    /// The cabinets closing the opening, as rectangles (x0, y0, x1, y1).
-    pub cabinets: Vec<[f32; 4]>,
     /// What stays open across the line: each lane and the guard's door, (x0, x1), by x.
     pub openings: Vec<(f64, f64)>,
     /// By lane of the layout (empty for other gates' lanes): the line its queue stands on,
@@ -441,7 +439,7 @@ fn gate_ground(site: &Site, line: &Segment, layout: &Layout, g: usize) -> Result
         // Away from the lanes.
         spine(&walkable, start, back, 1.0)
     });
-    let ground = GateGround { walkable, approach, homes, streets, cabinets, openings: open, spines, desk_spines };
+    let ground = GateGround { walkable, approach, homes, streets, openings: open, spines, desk_spines };
     // Every place the gate's people must reach: the terminals, desks and doors.
     let spots = super::gates::spots(layout, g);
     for (what, p) in spots {

@@ -606,8 +606,7 @@ fn collect(world: &mut World, updates: u64) -> Replication {
     let people_per_gate: Vec<Vec<u32>> = (0..gate_count)
         .map(|g| {
             let mut total: Vec<u32> = Vec::new();
-            for (area, samples) in layout.queue_areas.iter().zip(&area_samples).filter(|(a, _)| a.gate == g) {
-                debug_assert_eq!(area.gate, g);
+            for (_, samples) in layout.queue_areas.iter().zip(&area_samples).filter(|(a, _)| a.gate == g) {
                 total.resize(total.len().max(samples.people.len()), 0);
                 for (t, p) in total.iter_mut().zip(&samples.people) {
                     *t += p;
