@@ -4,7 +4,6 @@
 //! the same body radius, time gap, neighbour range and time step, side by side: wall time,
 //! agent-steps per second, and the ratio.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -99,28 +98,13 @@ fn jupedsim(
             [p.x, p.y, v0, nearest as f64]
         })
         .collect();
-    let spec = serde_json::json!({
-        "walkable_wkt": area.polygon().wkt_string(),
-        "exits": exits,
-        "agents": agents,
-        "dt_s": params.dt_s,
-        "radius_m": params.radius_m,
-        "time_gap_s": params.time_gap_s,
-        "range_neighbor_repulsion_m": params.neighbour_range_m,
-        "cap_s": 1_200.0,
-    });
-    let dir = std::env::temp_dir().join(format!("gatelab-walk-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let input = dir.join("room.json");
-    std::fs::write(&input, spec.to_string()).map_err(|e| e.to_string())?;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("py/jupedsim_room.py");
-    let out = Command::new(&python).arg(script).arg("--input").arg(&input).output().map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_dir_all(&dir);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(text.trim())
-        .map_err(|e| format!("no result from jupedsim_room.py ({e}): {}", String::from_utf8_lossy(&out.stderr)))?;
-    if let Some(err) = v["error"].as_str() {
-        return Err(err.to_owned());
-    }
-    Ok(v)
+    let model = [params.dt_s, params.radius_m, params.time_gap_s, params.neighbour_range_m];
+    gatelab_benches::run_jupedsim(
+        &python,
+        area.polygon().wkt_string(),
+        serde_json::json!(exits),
+        serde_json::json!(agents),
+        model,
+        1_200.0,
+    )
 }

@@ -123,3 +123,49 @@ pub fn shipped_scenario(name: &str) -> gatelab_scenario::Scenario {
         std::process::exit(2)
     })
 }
+
+/// Runs `benches/py/jupedsim_room.py` (JuPedSim's collision-free speed model) with `python` on
+/// a geometry and its people: `walkable_wkt`, per exit a polygon, per agent `[x, y, desired
+/// speed, exit]` (all there at the start) or `[x, y, speed, exit, appears at s]`, our model's
+/// time step, body and time gap (`model`: dt_s, radius_m, time_gap_s, neighbour_range_m), and
+/// a cap on simulated seconds. Returns the script's JSON (wall_s, agent_steps, left, …).
+pub fn run_jupedsim(
+    python: &std::path::Path,
+    walkable_wkt: String,
+    exits: serde_json::Value,
+    agents: serde_json::Value,
+    model: [f64; 4],
+    cap_s: f64,
+) -> Result<serde_json::Value, String> {
+    let [dt_s, radius_m, time_gap_s, neighbour_range_m] = model;
+    let spec = serde_json::json!({
+        "walkable_wkt": walkable_wkt,
+        "exits": exits,
+        "agents": agents,
+        "dt_s": dt_s,
+        "radius_m": radius_m,
+        "time_gap_s": time_gap_s,
+        "range_neighbor_repulsion_m": neighbour_range_m,
+        "cap_s": cap_s,
+    });
+    let dir =
+        std::env::temp_dir().join(format!("gatelab-jupedsim-{}-{}", std::process::id(), splitmix(cap_s.to_bits())));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let input = dir.join("spec.json");
+    std::fs::write(&input, spec.to_string()).map_err(|e| e.to_string())?;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("py/jupedsim_room.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(text.trim())
+        .map_err(|e| format!("no result from jupedsim_room.py ({e}): {}", String::from_utf8_lossy(&out.stderr)))?;
+    if let Some(err) = v["error"].as_str() {
+        return Err(err.to_owned());
+    }
+    Ok(v)
+}

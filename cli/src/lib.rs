@@ -18,6 +18,7 @@ use crate::args::{Cli, Command, PlanArgs};
 
 /// Parse the command line, run the command, and turn an error into a message and exit status 2.
 pub fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
@@ -25,6 +26,24 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `gatelab … | head` closes the pipe early: the next `println!` panics on EPIPE. Like any
+/// Unix tool killed by SIGPIPE, end quietly with status 141 instead of a panic's message.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -370,3 +370,21 @@ fn a_site_run_and_plan_draw_the_level_of_service_map_to_scale() {
     assert!(plan_dir.join("los_map_main.png").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_pipe_closed_early_ends_the_command_quietly_as_sigpipe_would() {
+    // `gatelab site check … | head -1`: the reader is gone before the first line is printed.
+    let site = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/sites/compound-entrance.toml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatelab"))
+        .args(["site", "check"])
+        .arg(&site)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("it ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

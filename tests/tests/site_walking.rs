@@ -144,3 +144,120 @@ fn in_open_ground_a_head_pushed_beside_a_lane_cabinet_still_reaches_its_terminal
     assert_eq!(f.unserved_at_end, 0.0, "{} arrivals, {} through", f.arrivals, f.passages);
     assert_eq!(f.passages, f.arrivals);
 }
+
+/// The public-rental estate on its drawn site, a quarter of an hour of its morning peak, with
+/// every walker's position each second.
+fn estate_quarter(free_flow_beyond_m: f64) -> (Scenario, gatelab_sim::engine::Replication) {
+    let mut s = shipped("public-rental-estate-site");
+    s.run.start = "07:30".into();
+    s.run.duration_min = 15;
+    if let Some(site) = s.site.as_mut() {
+        site.free_flow_beyond_m = free_flow_beyond_m;
+    }
+    let from_ms = START_MS + 30 * 60_000;
+    let window = TrajectoryWindow { every_ms: 1000, from_ms, to_ms: from_ms + 60 * 60_000 };
+    let keep = Keep { trajectories: Some(window), ..Keep::NOTHING };
+    let rep = simulate_keeping(&s, 3, keep, &|_| {}).unwrap_or_else(|e| panic!("{e:#}"));
+    (s, rep)
+}
+
+#[test]
+fn the_estate_walks_from_its_blocks_to_four_gates_and_visitors_come_along_their_own_pavement() {
+    let (s, rep) = estate_quarter(gatelab_scenario::DEFAULT_FREE_FLOW_BEYOND_M);
+    let f = &rep.figures;
+    assert!(f.arrivals > 300.0, "{} arrivals", f.arrivals);
+    assert_eq!((f.passages, f.unserved_at_end, f.consent_violations), (f.arrivals, 0.0, 0.0));
+    let layout = ground::place(Layout::new(&s), &s).unwrap_or_else(|e| panic!("{e:#}"));
+    let site = layout.ground.as_ref().expect("the estate walks in its site");
+    // The drawing's distances: from the blocks' entrances to each gate, on average about what
+    // the stylised estate assumes (walk_distance_m 180–300), within 50 m either way.
+    for (g, gate) in site.gates.iter().enumerate() {
+        // (An entrance is drawn on its building's wall: the walk starts just off it.)
+        let off_the_wall = |p: Vec2| {
+            (0..16)
+                .map(|k| f64::from(k) * std::f64::consts::TAU / 16.0)
+                .map(|a| gate.approach[0].travel(p + Vec2::new(a.cos(), a.sin()) * 0.6))
+                .fold(f64::INFINITY, f64::min)
+        };
+        let walks: Vec<f64> = gate.homes.iter().map(|(_, p)| off_the_wall(p[0])).collect();
+        let mean = walks.iter().sum::<f64>() / walks.len() as f64;
+        eprintln!("{}: mean walk from the blocks {mean:.0} m", s.gates[g].name);
+        assert!((130.0..=330.0).contains(&mean), "{}: {mean} m", s.gates[g].name);
+    }
+    // Visitors, couriers and returning residents appear at the ends of their gate's own
+    // pavement (≤ 40 m from the opening's middle, a metre's spread, a second's walk), never
+    // at another gate's street (≥ 150 m away).
+    let files = rep.trajectories.as_ref().expect("trajectories were kept");
+    let mut first: std::collections::BTreeMap<u64, (f32, f32)> = Default::default();
+    for r in &files.rows {
+        first.entry(r.id).or_insert((r.x, r.y));
+    }
+    let mut inbound = 0;
+    for row in files.agents.iter().filter(|r| r.direction == "in") {
+        let Some(&(x, y)) = first.get(&row.id) else { continue };
+        let g = s.gates.iter().position(|gate| gate.name == row.gate).expect("a gate of the scenario");
+        let from_gate = (x - layout.gate_x[g]).hypot(y);
+        assert!(from_gate < 44.0 && y > 0.0, "{} ({}) first seen {from_gate:.0} m from its gate", row.id, row.gate);
+        inbound += 1;
+    }
+    assert!(inbound > 20, "{inbound} inbound");
+}
+
+#[test]
+fn free_flow_far_from_the_queues_moves_nobodys_passage_by_more_than_a_second_or_two() {
+    // The shortcut against everyone resolved, on the same arrivals: walkers on the estate's
+    // paths hardly ever come within the model's 2 m reach of one another, so it may only
+    // move a passage where two happened to walk together (and then by the little a time gap
+    // costs). A wrong free step (the model's speed or step) would move every passage by the
+    // length of the walk (minutes).
+    let (_, free) = estate_quarter(gatelab_scenario::DEFAULT_FREE_FLOW_BEYOND_M);
+    let (_, resolved) = estate_quarter(0.0);
+    let passages = |rep: &gatelab_sim::engine::Replication| -> std::collections::BTreeMap<u64, f64> {
+        rep.trajectories.as_ref().expect("kept").agents.iter().map(|a| (a.id, a.passage_s)).collect()
+    };
+    let (a, b) = (passages(&free), passages(&resolved));
+    assert_eq!(a.len(), b.len(), "the same people");
+    let mut moved: Vec<f64> = a.iter().map(|(id, t)| (t - b[id]).abs()).collect();
+    moved.sort_by(f64::total_cmp);
+    let mean = moved.iter().sum::<f64>() / moved.len() as f64;
+    let at = |q: f64| moved[((moved.len() - 1) as f64 * q) as usize];
+    eprintln!(
+        "{} passages: moved {mean:.3} s on average; median {:.3} s, 90 % {:.2} s, 95 % {:.2} s, at most {:.1} s",
+        moved.len(),
+        at(0.5),
+        at(0.9),
+        at(0.95),
+        at(1.0)
+    );
+    // Where two did walk together, or an order at a lane swapped, a passage moves by a service
+    // time or two; nothing moves by a walk.
+    assert!(mean < 1.0 && at(0.5) < 0.5 && at(0.9) < 5.0, "mean {mean} s, median {} s, 90 % {} s", at(0.5), at(0.9));
+}
+
+#[test]
+fn a_queue_bent_round_an_obstacle_spills_back_by_its_length_along_the_bend() {
+    // One outbound lane at 8 s a person against about 13 a minute: the queue grows by ~6 a
+    // minute, runs straight back from the lane to building A's wall and then along it.
+    let mut s = entrance(20);
+    s.service.face_s = 8.0;
+    s.service.card_s = 8.0;
+    let rep = simulate_keeping(&s, 5, Keep::NOTHING, &|_| {}).unwrap_or_else(|e| panic!("{e:#}"));
+    let layout = ground::place(Layout::new(&s), &s).unwrap_or_else(|e| panic!("{e:#}"));
+    let gate = &layout.ground.as_ref().expect("a site").gates[0];
+    let lane = layout.lanes.iter().position(|l| l.direction == gatelab_core::Direction::Outbound).expect("a lane out");
+    let spine = &gate.spines[lane];
+    assert!(spine.len() >= 3, "the queue's line bends: {spine:?}");
+    let area = &layout.queue_areas[layout.lanes[lane].group];
+    // Measured straight back from the line, the reach could never pass the bend.
+    let straight_max = spine[1].y.abs() as f32 - area.far_m;
+    let f = &rep.gates[0].outbound_queue_area;
+    eprintln!("longest spill {} m; the bend is {straight_max} m past the area", f.spill_back_longest_m);
+    assert!(f.spill_back_longest_m > f64::from(straight_max) + 5.0, "{f:?}");
+    // And it is the queue's own length: its last place, along the line, past where the line
+    // leaves the area.
+    let spacing = f64::from(gatelab_sim::engine::model::QUEUE_SPACING_M);
+    let leaves = gate.spine_leaves(lane, |p| area.contains(p));
+    let longest = f.spill_back_longest_m + leaves;
+    let places = rep.figures.queue_max;
+    assert!(longest <= places * spacing + 2.0, "{longest} m along the line for {places} in the queue");
+}

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use crate::field::FloorField;
-use crate::geometry::{Segment, Walkable};
+use crate::geometry::{Segment, WALL_QUERY_M, Walkable};
 use crate::vec2::Vec2;
 
 /// Neighbours farther than this neither repel nor limit speed (free-space look-ahead is at most
@@ -24,6 +24,10 @@ use crate::vec2::Vec2;
 const CUTOFF_M: f64 = 2.0;
 /// A person whose centre comes this close to their route's goal has arrived.
 pub const ARRIVE_M: f64 = 0.3;
+/// A floor field's travel is never less than the straight distance to its goal, less a cell's
+/// half-diagonal (≤ 1.5 m for the coarsest field a site gets): farther than this down the
+/// field, nobody is within [`ARRIVE_M`] of the goal after one step.
+const ARRIVE_CHECK_WITHIN_M: f64 = 5.0;
 
 /// The model's parameters: chosen so the validation cases pass (see `validation.rs`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -132,6 +136,8 @@ pub struct Crowd {
     agent_steps: u64,
     next_id: u32,
     scratch_cells: Vec<(u64, u32)>,
+    /// `Some(m)`: [`Crowd::with_free_flow_beyond`].
+    free_beyond_m: Option<f64>,
 }
 
 impl Crowd {
@@ -149,7 +155,19 @@ impl Crowd {
             agent_steps: 0,
             next_id: 0,
             scratch_cells: Vec::new(),
+            free_beyond_m: None,
         }
+    }
+
+    /// Far from the queues, people walk in free flow: someone on a floor field, with no
+    /// target, whose way left is more than `margin_m` beyond the farthest place anyone is
+    /// heading for (the queues' tails; 0 without) is stepped by the same model but sees no
+    /// neighbours — and is not seen by them. A planning shortcut for large sites, where people
+    /// walk hundreds of metres to a gate at a few per minute and the neighbour search is most
+    /// of the cost; the validation cases run without it.
+    pub fn with_free_flow_beyond(mut self, margin_m: f64) -> Self {
+        self.free_beyond_m = Some(margin_m);
+        self
     }
 
     /// Makes x periodic over [x0, x0 + length). Give the area walls beyond both ends (a metre
@@ -320,13 +338,6 @@ impl Crowd {
         let p = self.params;
         let l = 2.0 * p.radius_m;
         let dt = p.dt_s;
-        let mut cells = std::mem::take(&mut self.scratch_cells);
-        cells.clear();
-        for (i, person) in self.persons.iter().enumerate() {
-            let (cx, cy) = self.cell_of(person.pos);
-            cells.push((Self::key(cx, cy), i as u32));
-        }
-        cells.sort_unstable();
         // How far each person still has to go on a floor field: of two people who would block
         // each other (side by side at a door, both turned inwards), only the one behind yields.
         let remaining: Vec<f64> = self
@@ -338,6 +349,25 @@ impl Crowd {
                 Route::Heading(_) => f64::NAN,
             })
             .collect();
+        let horizon = self.free_beyond_m.map(|margin| {
+            let tails = self.persons.iter().filter(|q| q.target.is_some() && q.rank.is_finite());
+            margin + tails.map(|q| q.rank).fold(0.0, f64::max)
+        });
+        let free = |i: usize| {
+            horizon.is_some_and(|h| {
+                let q = &self.persons[i];
+                q.target.is_none() && matches!(self.routes[q.route], Route::Field(_)) && remaining[i] > h
+            })
+        };
+        let mut cells = std::mem::take(&mut self.scratch_cells);
+        cells.clear();
+        for (i, person) in self.persons.iter().enumerate() {
+            if !free(i) {
+                let (cx, cy) = self.cell_of(person.pos);
+                cells.push((Self::key(cx, cy), i as u32));
+            }
+        }
+        cells.sort_unstable();
         let mut next: Vec<(Vec2, Vec2, f64)> = Vec::with_capacity(self.persons.len());
         for (i, person) in self.persons.iter().enumerate() {
             let mut e0 = self.desired(person.route, person.target, person.pos);
@@ -346,7 +376,8 @@ impl Crowd {
             }
             // Direction: the desired one bent by the neighbours' and the walls' pushes.
             let mut push = Vec2::ZERO;
-            let (around, n) = self.around(self.cell_of(person.pos));
+            // In free flow nobody is looked for.
+            let (around, n) = if free(i) { ([(0, 0); 9], 0) } else { self.around(self.cell_of(person.pos)) };
             for (j, other) in self.neighbours(&cells, &around[..n], person.id) {
                 // Of two heading for targets, the one behind (higher rank) makes way: it does
                 // not push the one ahead aside, it is pushed.
@@ -442,12 +473,21 @@ impl Crowd {
         self.time_s = t0 + dt;
         let now = self.time_s;
         let routes = &self.routes;
-        self.persons.retain(|person| match &routes[person.route] {
-            Route::Field(field) if person.target.is_none() && field.distance_to_goal(person.pos) <= ARRIVE_M => {
-                events.arrived.push((person.id, now));
-                false
+        let mut index = 0;
+        self.persons.retain(|person| {
+            // Far down the field (the way left was measured before this step's move, at most
+            // a metre long) nobody can have arrived: the goal's distance is not asked.
+            let far = remaining[index].is_finite() && remaining[index] > ARRIVE_CHECK_WITHIN_M;
+            index += 1;
+            match &routes[person.route] {
+                Route::Field(field)
+                    if !far && person.target.is_none() && field.distance_to_goal(person.pos) <= ARRIVE_M =>
+                {
+                    events.arrived.push((person.id, now));
+                    false
+                }
+                _ => true,
             }
-            _ => true,
         });
         events
     }
@@ -456,6 +496,12 @@ impl Crowd {
     /// it instead, and if that fails too the person stays: nobody ever stands in a wall.
     fn keep_off_walls(&self, from: Vec2, to: Vec2) -> Vec2 {
         let min_gap = self.params.radius_m * 0.25;
+        // No wall within reach of `to`, and a short step from inside: still inside (the same
+        // answer as the full test below, without the polygon's point-in-polygon scan).
+        let step = to - from;
+        if step.dot(step) < WALL_QUERY_M * WALL_QUERY_M && self.area.walls_near(to).next().is_none() {
+            return to;
+        }
         let ok = |q: Vec2| self.area.contains(q) && self.area.nearest_wall(q).is_none_or(|(d, _)| d >= min_gap);
         if ok(to) {
             return to;
@@ -564,5 +610,62 @@ mod tests {
             crowd.step();
         }
         assert!(crowd.persons().iter().all(|q| (0.0..10.0).contains(&q.pos.x)));
+    }
+
+    /// People appearing at the west end of a 120 m corridor every `gap_s` seconds and walking
+    /// its floor field east; when each arrived (id, time).
+    fn corridor_walk(free_flow: bool, gap_s: f64) -> Vec<(u32, f64)> {
+        let area = Arc::new(Walkable::rectangle(Vec2::new(0.0, 0.0), Vec2::new(120.0, 3.0)).unwrap());
+        let goal = [Segment::new(Vec2::new(119.5, 0.0), Vec2::new(119.5, 3.0))];
+        let field = Arc::new(FloorField::new(&area, "east", &goal, 0.2).unwrap());
+        let mut crowd = Crowd::new(area, ModelParams::default());
+        if free_flow {
+            crowd = crowd.with_free_flow_beyond(30.0);
+        }
+        let east = crowd.add_route(Route::Field(field));
+        let every = (gap_s / crowd.params().dt_s).round() as u64;
+        let mut arrived = Vec::new();
+        for step in 0..4_000u64 {
+            if step % every == 0 && step / every < 20 {
+                crowd.add(Vec2::new(1.0, 1.5), 1.2 + 0.01 * (step / every) as f64, east);
+            }
+            arrived.extend(crowd.step().arrived);
+        }
+        arrived
+    }
+
+    #[test]
+    fn free_flow_is_the_model_without_neighbours_and_only_far_from_the_queues() {
+        // Five seconds apart (6 m) nobody ever comes within the model's 2 m reach of anyone:
+        // free flow beyond 30 m gives the same arrivals to the bit.
+        let sparse = corridor_walk(true, 5.0);
+        assert_eq!(sparse.len(), 20);
+        assert_eq!(sparse, corridor_walk(false, 5.0));
+        // A third of a second apart they would keep their time gap: resolved, the followers are
+        // held back; in free flow they are not until the last 30 m, so they arrive sooner.
+        let (free, resolved) = (corridor_walk(true, 0.35), corridor_walk(false, 0.35));
+        assert_eq!((free.len(), resolved.len()), (20, 20));
+        let last = |a: &[(u32, f64)]| a.iter().map(|&(_, t)| t).fold(0.0, f64::max);
+        assert!(last(&free) < last(&resolved) - 1.0, "free {} s, resolved {} s", last(&free), last(&resolved));
+        // Someone heading for a place (a queue's tail) pushes the horizon out: at 100 m of
+        // walk left with a place 80 m along the field, everybody is resolved again.
+        let area = Arc::new(Walkable::rectangle(Vec2::new(0.0, 0.0), Vec2::new(120.0, 3.0)).unwrap());
+        let goal = [Segment::new(Vec2::new(119.5, 0.0), Vec2::new(119.5, 3.0))];
+        let field = Arc::new(FloorField::new(&area, "east", &goal, 0.2).unwrap());
+        let pair = |with_tail: bool| {
+            let mut crowd = Crowd::new(area.clone(), ModelParams::default()).with_free_flow_beyond(30.0);
+            let east = crowd.add_route(Route::Field(field.clone()));
+            crowd.add(Vec2::new(20.0, 1.5), 1.3, east);
+            crowd.add(Vec2::new(19.5, 1.5), 1.3, east);
+            if with_tail {
+                let tail = crowd.add(Vec2::new(110.0, 1.5), 1.3, east);
+                crowd.steer(tail as usize, east, Some(Vec2::new(110.0, 1.5)), 80.0);
+            }
+            crowd.step();
+            crowd.persons()[1].pos.x
+        };
+        // Free: a step at free speed through the leader's back; resolved: pushed off it.
+        assert!((pair(false) - (19.5 + 1.3 * 0.05)).abs() < 1e-9, "free: {}", pair(false));
+        assert!(pair(true) < 19.5, "resolved: {}", pair(true));
     }
 }

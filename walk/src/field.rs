@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use crate::geometry::{Segment, Walkable};
+use crate::geometry::{Segment, WALL_QUERY_M, Walkable};
 use crate::vec2::Vec2;
 
 /// Default grid side, m: a 0.8 m doorway is eight cells wide.
@@ -73,9 +73,18 @@ impl FloorField {
         let n = nx * ny;
         let mut slowness = vec![f64::INFINITY; n];
         for j in 0..ny {
+            let mut left_inside = None;
             for i in 0..nx {
                 let c = centre(i, j);
-                if area.contains(c) {
+                // With no wall within reach of this centre, none lies between it and the one to
+                // its left (closer than the reach): both are inside or both outside. Only cells
+                // near walls ask the polygon (a scan of all its edges).
+                let inside = match left_inside {
+                    Some(was) if cell < 0.5 * WALL_QUERY_M && area.walls_near(c).next().is_none() => was,
+                    _ => area.contains(c),
+                };
+                left_inside = Some(inside);
+                if inside {
                     let d = area.nearest_wall(c).map_or(f64::INFINITY, |(d, _)| d);
                     slowness[j * nx + i] = 1.0 + (WALL_SLOWNESS - 1.0) * (1.0 - d / WALL_BAND_M).max(0.0);
                 }
@@ -144,6 +153,11 @@ impl FloorField {
             }
         }
         Ok(Self { name: name.to_owned(), origin, cell, nx, ny, time, dir, goal: goal.to_vec() })
+    }
+
+    /// Grid cells (each holds a travel time and a direction).
+    pub fn cells(&self) -> usize {
+        self.nx * self.ny
     }
 
     pub fn name(&self) -> &str {

@@ -69,6 +69,23 @@ pub struct SiteSpec {
     /// `file` resolved against the scenario's folder when the scenario was read.
     #[serde(skip)]
     pub path: Option<std::path::PathBuf>,
+    /// People more than this many metres (of walk) beyond the farthest place anyone queues
+    /// for at their gate walk in free flow: the same model, but their neighbours are not
+    /// looked for. On a large site most walking is on near-empty paths and this is most of the
+    /// cost; 0 resolves everyone everywhere (slower, for checking the shortcut).
+    #[serde(default = "default_free_flow_beyond_m", skip_serializing_if = "is_default_free_flow")]
+    pub free_flow_beyond_m: f64,
+}
+
+/// Six seconds of walking, ten times the walking model's reach (2 m).
+pub const DEFAULT_FREE_FLOW_BEYOND_M: f64 = 30.0;
+
+fn default_free_flow_beyond_m() -> f64 {
+    DEFAULT_FREE_FLOW_BEYOND_M
+}
+
+fn is_default_free_flow(v: &f64) -> bool {
+    *v == DEFAULT_FREE_FLOW_BEYOND_M
 }
 
 /// Costs in one currency (which one is the planner's business): per lane in one direction by
@@ -782,6 +799,15 @@ impl Scenario {
                 return Err(invalid(
                     "site.file",
                     "a site needs people walking in it: remove `behaviour.walking = false` or the [site] table",
+                ));
+            }
+            if !(site.free_flow_beyond_m.is_finite() && site.free_flow_beyond_m >= 0.0) {
+                return Err(invalid(
+                    "site.free_flow_beyond_m",
+                    format!(
+                        "is {}: give metres of walk, 0 or more ({DEFAULT_FREE_FLOW_BEYOND_M} is usual; 0 resolves everyone)",
+                        site.free_flow_beyond_m
+                    ),
                 ));
             }
         }

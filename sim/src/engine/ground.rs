@@ -28,8 +28,18 @@ use geo::{BooleanOps, LineString, MultiPolygon, Polygon};
 
 use super::model::{CHANNEL_HALF_LENGTH_M, GATE_SPACING_M, Layout, TERMINAL_OFFSET_M};
 
-/// Floor fields' cell, m: a fifth of a shoulder width, fine enough for lanes 0.6 m wide.
+/// Floor fields' cell, m: a fifth of a shoulder width, fine enough for lanes 0.6 m wide...
 const FIELD_CELL_M: f64 = 0.2;
+/// ...unless the site is so large that a field would have more cells than this: then the cell
+/// grows (the estate's 330 m × 270 m: 0.3 m). The lanes are entered by aiming, not by the field,
+/// which only has to lead round buildings and planters to the lanes' mouth.
+const FIELD_MAX_CELLS: f64 = 1_000_000.0;
+/// The grounds kept for reuse hold at most this many field cells in all (24 bytes each): a
+/// plan over many lane counts of a large site would otherwise keep every one.
+const CACHE_MAX_CELLS: usize = 40_000_000;
+/// Inbound trips start at the street edges nearest the gate: those within this of the nearest
+/// (by walk), not at another gate's pavement.
+const STREET_REACH_M: f64 = 30.0;
 /// The approach field's goal lies this far in front of the lane cabinets, m; so does the
 /// first place of a queue.
 pub const MOUTH_M: f32 = 0.3;
@@ -68,6 +78,43 @@ impl GateGround {
     pub fn queue_place(&self, lane: usize, k: usize, spacing: f32) -> V {
         let first = CHANNEL_HALF_LENGTH_M + MOUTH_M - TERMINAL_OFFSET_M;
         place_on(&self.spines[lane], f64::from(first) + f64::from(spacing) * k as f64)
+    }
+
+    /// How far along lane `lane`'s queue line (from the terminal) the point of it nearest `p` is, m.
+    pub fn along_spine(&self, lane: usize, p: V) -> f64 {
+        let p = w(p);
+        let spine = &self.spines[lane];
+        let mut walked = 0.0;
+        let mut best = (f64::INFINITY, 0.0);
+        for (i, seg) in spine.windows(2).enumerate() {
+            // The last piece goes on straight (places beyond the line's end stand there).
+            let end = if i + 2 == spine.len() { seg[0] + (seg[1] - seg[0]).normalize_or_zero() * 1e4 } else { seg[1] };
+            let piece = Segment::new(seg[0], end);
+            let c = piece.closest(p);
+            let d = (p - c).length();
+            if d < best.0 {
+                best = (d, walked + (c - seg[0]).length());
+            }
+            walked += (seg[1] - seg[0]).length();
+        }
+        best.1
+    }
+
+    /// How far along lane `lane`'s queue line it leaves the region `inside` (having entered it),
+    /// m; where it never does within 500 m, that far.
+    pub fn spine_leaves(&self, lane: usize, inside: impl Fn(V) -> bool) -> f64 {
+        const STEP_M: f64 = 0.05;
+        let mut entered = false;
+        for k in 0..10_000 {
+            let s = k as f64 * STEP_M;
+            let now = inside(place_on(&self.spines[lane], s));
+            if now {
+                entered = true;
+            } else if entered {
+                return s;
+            }
+        }
+        10_000.0 * STEP_M
     }
 
     /// The `k`-th place of the booth's queue on `direction`'s side, behind its first desk.
@@ -114,6 +161,8 @@ impl GateGround {
 pub struct Ground {
     pub file: String,
     pub gates: Vec<Arc<GateGround>>,
+    /// `site.free_flow_beyond_m` of the scenario.
+    pub free_flow_beyond_m: f64,
 }
 
 /// The point `left` metres along a queue's line (beyond its end, straight on).
@@ -188,8 +237,35 @@ fn settle(area: &Walkable, p: Vec2) -> Option<Vec2> {
     })
 }
 
-fn cache() -> &'static Mutex<HashMap<String, Arc<GateGround>>> {
-    static CACHE: std::sync::OnceLock<Mutex<HashMap<String, Arc<GateGround>>>> = std::sync::OnceLock::new();
+/// Grounds computed so far, by site, gate and lanes, oldest first.
+#[derive(Default)]
+struct GroundCache {
+    grounds: HashMap<String, Arc<GateGround>>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl GroundCache {
+    fn cells(ground: &GateGround) -> usize {
+        ground.approach.iter().map(|f| f.cells()).sum()
+    }
+
+    /// Keeps `ground`, dropping the oldest while the kept ones' fields exceed the budget
+    /// (results never depend on what is kept: a dropped ground is computed again alike).
+    fn insert(&mut self, key: String, ground: Arc<GateGround>) {
+        self.order.push_back(key.clone());
+        self.grounds.insert(key, ground);
+        let mut total: usize = self.grounds.values().map(|g| Self::cells(g)).sum();
+        while total > CACHE_MAX_CELLS && self.order.len() > 1 {
+            let Some(oldest) = self.order.pop_front() else { break };
+            if let Some(dropped) = self.grounds.remove(&oldest) {
+                total -= Self::cells(&dropped);
+            }
+        }
+    }
+}
+
+fn cache() -> &'static Mutex<GroundCache> {
+    static CACHE: std::sync::OnceLock<Mutex<GroundCache>> = std::sync::OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
@@ -247,7 +323,7 @@ pub fn place(mut layout: Layout, scenario: &Scenario) -> Result<Layout> {
             "{}|{name}|{centre}|{}|{}|{}|{}",
             site.file, spec.lanes_out, spec.lanes_in, spec.lane_width_m, spec.car_gate
         );
-        let cached = cache().lock().map_err(|_| anyhow!("the ground cache was poisoned"))?.get(&key).cloned();
+        let cached = cache().lock().map_err(|_| anyhow!("the ground cache was poisoned"))?.grounds.get(&key).cloned();
         let ground = match cached {
             Some(ground) => ground,
             None => {
@@ -265,7 +341,8 @@ pub fn place(mut layout: Layout, scenario: &Scenario) -> Result<Layout> {
     for ground in &gates {
         layout.walls.extend(ground.walkable.walls().iter().map(|s| (v(s.a), v(s.b))));
     }
-    layout.ground = Some(Arc::new(Ground { file: site.file.clone(), gates }));
+    let free_flow_beyond_m = scenario.site.as_ref().map_or(0.0, |s| s.free_flow_beyond_m);
+    layout.ground = Some(Arc::new(Ground { file: site.file.clone(), gates, free_flow_beyond_m }));
     Ok(layout)
 }
 
@@ -390,8 +467,10 @@ fn gate_ground(site: &Site, line: &Segment, layout: &Layout, g: usize) -> Result
         let y = sign * (h + f64::from(MOUTH_M));
         vec![Segment::new(Vec2::new(lo, y), Vec2::new(hi, y))]
     };
+    let (min, max) = walkable.bounds();
+    let cell = FIELD_CELL_M.max(((max.x - min.x) * (max.y - min.y) / FIELD_MAX_CELLS).sqrt());
     let field = |name: &str, sign: f64| {
-        FloorField::new(&walkable, name, &mouth(sign), FIELD_CELL_M).map(Arc::new).map_err(|e| {
+        FloorField::new(&walkable, name, &mouth(sign), cell).map(Arc::new).map_err(|e| {
             anyhow!("the approach from the {name}: {e} — is the opening drawn on the walkable area's edge?")
         })
     };
@@ -414,6 +493,17 @@ fn gate_ground(site: &Site, line: &Segment, layout: &Layout, g: usize) -> Result
         })
         .collect();
     let streets: Vec<Vec<Vec2>> = streets.iter().map(|s| s.points.iter().map(|&p| to_frame(p)).collect()).collect();
+    // Visitors for this gate come along its own pavement, not from another gate's street.
+    let walk_from = |points: &Vec<Vec2>| {
+        let at = along_line(points, 0.5);
+        settle(&walkable, at).map_or(f64::INFINITY, |p| approach[1].travel(p))
+    };
+    let nearest = streets.iter().map(walk_from).fold(f64::INFINITY, f64::min);
+    let streets: Vec<Vec<Vec2>> = if nearest.is_finite() {
+        streets.into_iter().filter(|p| walk_from(p) <= nearest + STREET_REACH_M).collect()
+    } else {
+        streets
+    };
     let spines = layout
         .lanes
         .iter()

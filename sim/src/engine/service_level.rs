@@ -1,7 +1,8 @@
 //! Level of service: how crowded each gate's queue area gets, and when its queue spills out of
 //! it. At the queue-length samples' times (every [`QUEUE_SAMPLE_S`] s) it counts everyone
 //! inside each lane group's [`QueueArea`] — standing in the queue or walking through — and
-//! how far past the area's far edge the queue's last place lies. The replication's
+//! how far past the area's far edge the queue's last place lies (in a site, along the queue's
+//! line, which bends round what it meets). The replication's
 //! [`QueueAreaFigures`] come from these samples ([`QueueAreaSamples::figures`]): Fruin's
 //! queuing levels judge the space per person (TCQSM), over the worst 15 minutes as planners
 //! do, so a single crowded instant does not decide a gate.
@@ -46,6 +47,7 @@ fn sample_queue_areas(
     layout: Res<Layout>,
     mut samples: ResMut<QueueAreaSamples>,
     mut next_sample_ms: Local<u64>,
+    mut spine_exits: Local<std::collections::HashMap<usize, f64>>,
     bodies: Query<&Body>,
     queued: Query<(&Activity, &Goal)>,
 ) {
@@ -64,9 +66,19 @@ fn sample_queue_areas(
         }
         let mut spill = vec![0f32; layout.queue_areas.len()];
         for (activity, goal) in queued.iter() {
-            if let Activity::Queued { group, .. } = *activity {
+            if let Activity::Queued { group, lane } = *activity {
                 let area = &layout.queue_areas[group];
-                spill[group] = spill[group].max(area.depth_of(goal.0) - area.far_m);
+                let beyond = match (&layout.ground, lane) {
+                    // In a site a queue bends round what it meets: measured along its line.
+                    (Some(ground), Some(l)) => {
+                        let gate = &ground.gates[layout.lanes[l].gate];
+                        let leaves =
+                            *spine_exits.entry(l).or_insert_with(|| gate.spine_leaves(l, |p| area.contains(p)));
+                        (gate.along_spine(l, goal.0) - leaves) as f32
+                    }
+                    _ => area.depth_of(goal.0) - area.far_m,
+                };
+                spill[group] = spill[group].max(beyond);
             }
         }
         for ((track, people), spill) in samples.areas.iter_mut().zip(people).zip(spill) {

@@ -338,6 +338,9 @@ fn step_crowds(
             .iter()
             .map(|g| {
                 let mut crowd = Crowd::new(g.walkable.clone(), params);
+                if ground.free_flow_beyond_m > 0.0 {
+                    crowd = crowd.with_free_flow_beyond(ground.free_flow_beyond_m);
+                }
                 let approach = [
                     crowd.add_route(Route::Field(g.approach[0].clone())),
                     crowd.add_route(Route::Field(g.approach[1].clone())),
