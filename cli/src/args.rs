@@ -159,6 +159,43 @@ pub enum Command {
         #[command(subcommand)]
         command: SiteCommand,
     },
+    /// The planner's workbench in the browser: start from a shipped scenario or upload your own
+    /// (and its site drawing), change lanes, terminals, opt-outs, policy and a fault day, plan
+    /// with live progress (cancel any time), keep alternatives, compare two side by side and
+    /// download any as a scenario, its plan files and the report.
+    ///
+    /// Alternatives are folders under DATA/alternatives (a scenario.toml and the plan's files,
+    /// exactly what `gatelab plan` writes): the server keeps nothing else, so a restart loses
+    /// nothing. Plans run one at a time. It listens on 127.0.0.1 unless --bind says otherwise;
+    /// bound elsewhere, give --token (then open /login?token=… once, or send Authorization:
+    /// Bearer …). No face photo or template is accepted or shown.
+    #[command(after_long_help = "Examples:\n  \
+        gatelab serve                          # http://127.0.0.1:8080/, alternatives in ./gatelab-workbench\n  \
+        gatelab serve --port 0 --data ~/plans  # any free port (printed)\n  \
+        gatelab serve --bind 0.0.0.0 --token s3cret")]
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Port to listen on (0: any free one; the address is printed).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to listen on: 127.0.0.1 (this machine only) unless you mean otherwise.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Folder holding the alternatives (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "gatelab-workbench")]
+    pub data: PathBuf,
+    /// Require this token on every request.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Folder of shipped scenarios to start from (default: the ones that came with gatelab).
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
+    /// Largest upload accepted, MB.
+    #[arg(long, value_name = "MB", default_value_t = 16)]
+    pub max_upload_mb: usize,
 }
 
 #[derive(Subcommand, Debug)]

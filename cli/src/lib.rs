@@ -62,5 +62,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Describe) => commands::files::describe(),
         Some(Command::Policy { command }) => commands::files::policy(command),
         Some(Command::Scenario { command }) => commands::files::scenario(command),
+        Some(Command::Serve(args)) => commands::serve::serve(args),
     }
 }

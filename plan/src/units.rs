@@ -107,6 +107,7 @@ pub fn run_list(
     let results: Result<Vec<UnitResult>> = mine
         .par_iter()
         .map(|(config, r)| {
+            anyhow::ensure!(!progress.cancelled(), "cancelled");
             let r = *r;
             let s = config.apply(scenario);
             let label = config.label(scenario);

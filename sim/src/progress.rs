@@ -9,6 +9,11 @@ pub trait Progress: Sync {
     fn advance(&self, units: u64);
     /// All done (or abandoned): stop showing anything.
     fn finish(&self);
+    /// Whoever watches wants the work stopped (the browser's cancel): long loops ask between
+    /// units and end with an error saying so.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// Progress nobody watches.

@@ -22,7 +22,7 @@ pub const TARGETS: [&str; 7] =
     ["wire_decode", "scenario_parse", "audit_parse", "consent_check", "storage_open", "sync_frame", "site_loaders"];
 
 /// Seconds per target when `GATELAB_FUZZ_SECONDS` is not set.
-pub const DEFAULT_SECONDS: u64 = 60;
+pub const DEFAULT_SECONDS: u64 = 45;
 
 /// The cargo-fuzz release `setup` installs.
 const CARGO_FUZZ_VERSION: &str = "0.13.2";

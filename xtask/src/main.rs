@@ -13,7 +13,7 @@
 //!   default; `PROPTEST_CASES` changes that; the rig's tests run the firmware under QEMU), setup
 //!   once more on the system Python into a scratch cache (`python.rs`), the rendered viewer's tests (`--features viewer`, a build of its own so that the workspace's
 //!   test build stays headless), and a fuzz smoke: each cargo-fuzz target for
-//!   `GATELAB_FUZZ_SECONDS` (60) from its corpus.
+//!   `GATELAB_FUZZ_SECONDS` (45) from its corpus.
 //! - `fuzz [SECONDS]`: only the fuzz smoke (see `fuzz.rs`).
 
 mod faces;
@@ -50,7 +50,7 @@ fn main() -> ExitCode {
                  firmware images, every test in the workspace (PROPTEST_CASES raises the 10,000 model-based\n            \
                  sequences), the rendered viewer's tests (--features viewer) and the fuzz smoke\n  \
                  fuzz [S]  build the cargo-fuzz targets (stable, no sanitizer) and run each for S seconds from its\n            \
-                 committed corpus (default GATELAB_FUZZ_SECONDS, else 60); fails on any crash"
+                 committed corpus (default GATELAB_FUZZ_SECONDS, else 45); fails on any crash"
             );
             return ExitCode::from(2);
         }
@@ -115,6 +115,7 @@ fn setup() -> Result<(), String> {
     let mut updated = false;
     for (binary, package, why) in [
         (CHROMIUM, "chromium", "the plan report test renders report.html in it"),
+        ("/usr/bin/chromedriver", "chromium-driver", "the workbench's browser test drives Chromium through it"),
         (QEMU, "qemu-system-arm", "the rig's tests run the firmware in it"),
         ("/usr/sbin/slurmctld", "slurm-wlm", "the sweep test runs a real single-node Slurm cluster"),
         ("/usr/sbin/munged", "munge", "Slurm authenticates with it"),

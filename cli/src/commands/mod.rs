@@ -6,6 +6,7 @@ pub mod faces;
 pub mod files;
 pub mod plan;
 pub mod run;
+pub mod serve;
 pub mod site;
 pub mod validate;
 pub mod view;

@@ -11,6 +11,12 @@ use crate::progress::Bar;
 
 /// Sweep, recommend, then vary the inputs at the recommended deployment.
 pub fn plan(args: PlanArgs) -> Result<ExitCode> {
+    plan_watched(args, None)
+}
+
+/// `gatelab plan`, reporting to `watcher` instead of a progress bar (and printing nothing)
+/// when one is given: the browser's workbench plans through here.
+pub fn plan_watched(args: PlanArgs, watcher: Option<&dyn gatelab_sim::progress::Progress>) -> Result<ExitCode> {
     let (lanes_from, lanes_to) = args.lanes;
     let scenario_path = match &args.scenario {
         Some(p) => {
@@ -46,10 +52,14 @@ pub fn plan(args: PlanArgs) -> Result<ExitCode> {
         return super::cluster::k8s_manifest(&args, &spec, file);
     }
     let started = std::time::Instant::now();
-    let (spec, result) = plan::plan(spec, &scenario, !args.no_sensitivity, &Bar::new(args.quiet))?;
+    let bar = Bar::new(args.quiet);
+    let (spec, result) = plan::plan(spec, &scenario, !args.no_sensitivity, watcher.unwrap_or(&bar))?;
     let mut files = plan::write_outputs(&args.out, &result)?;
     files.push(plan::write_spec(&args.out, &spec)?);
     files.extend(los_maps(&args.out, &spec, &scenario, &result)?);
+    if watcher.is_some() {
+        return Ok(ExitCode::SUCCESS);
+    }
     print!("{}", plan::render_table(&result));
     println!(
         "planned {} configuration(s), {} run(s) in all, in {:.1} s",

@@ -102,7 +102,7 @@ fn layout(site: &Site) -> (f64, (u32, u32)) {
     (scale, ((w * scale) as u32 + 200, (h * scale) as u32 + 80))
 }
 
-fn draw_svg(site: &Site) -> Result<String> {
+pub fn draw_svg(site: &Site) -> Result<String> {
     gatelab_plan::report::register_font()?;
     let (_, size) = layout(site);
     let mut svg = String::new();
