@@ -199,5 +199,20 @@ fn a_planner_changes_lanes_plans_compares_and_downloads_in_chromium() {
     assert!(check.status.success(), "{}", common::text(&check));
     let downloaded = std::fs::read_to_string(dir.join("downloaded.toml")).unwrap();
     assert!(downloaded.contains("lanes_out = 2"), "{downloaded}");
+    // …and re-plans on the command line, with the page's settings, to the same bytes.
+    let replan = Command::new(env!("CARGO_BIN_EXE_gatelab"))
+        .arg("plan")
+        .arg(dir.join("downloaded.toml"))
+        .args(["--lanes", "1..2", "--replications", "3", "--max-replications", "3", "--duration-min", "30"])
+        .args(["--target-wait-p95", "60", "--los", "D", "--no-sensitivity", "--quiet", "--out"])
+        .arg(dir.join("replanned"))
+        .output()
+        .unwrap();
+    assert!(replan.status.success(), "{}", common::text(&replan));
+    for name in ["plan.json", "plan.csv"] {
+        let page = std::fs::read(dir.join("data/alternatives/a1/plan").join(name)).unwrap();
+        let cli = std::fs::read(dir.join("replanned").join(name)).unwrap();
+        assert!(page == cli, "{name}: the page's plan and the command line's differ");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

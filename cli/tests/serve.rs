@@ -210,6 +210,21 @@ fn bad_input_is_named_beside_its_field_and_nothing_stored_is_lost() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("<svg"), "the uploaded site is drawn");
     assert!(!dir.join("evil.dxf").exists() && dir.join("data/alternatives/a2/site.dxf").exists());
+    // A scenario with its compound's gate log: calibrated, and the fitted demand and service
+    // times put in place of the scenario's own (the fragment kept beside it).
+    let scenario = std::fs::read(workspace().join("scenarios/sharp-peak.toml")).unwrap();
+    let log = std::fs::read(workspace().join("scenarios/calibrated/sharp-peak-passages.csv")).unwrap();
+    let (status, page) =
+        upload(&server.url("/upload"), &[("scenario", "peak.toml", &scenario), ("log", "gate-log-march.csv", &log)]);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("calibrated from gate-log-march.csv") && page.contains("calibrated.toml"), "{page}");
+    let (_, merged) = get(&server.url("/a/a3/files/scenario.toml"));
+    assert!(merged.contains("rows") && !merged.contains("profile") && merged.contains("face_cv"), "{merged}");
+    let garbage = b"when,who\nyesterday,someone\n";
+    let (status, page) =
+        upload(&server.url("/upload"), &[("scenario", "peak.toml", &scenario), ("log", "broken-log.csv", garbage)]);
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("broken-log.csv"), "{page}");
     let big = vec![b'#'; 2 << 20];
     let (status, _) = upload(&server.url("/upload"), &[("scenario", "big.toml", &big)]);
     assert!(status == 413 || status == 0, "oversize upload answered {status}");

@@ -158,6 +158,7 @@ async fn upload(State(state): State<AppState>, mut multipart: Multipart) -> Resp
     let mut name = String::new();
     let mut scenario: Option<(String, Vec<u8>)> = None;
     let mut site: Option<(String, Vec<u8>)> = None;
+    let mut log: Option<(String, Vec<u8>)> = None;
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
@@ -181,6 +182,7 @@ async fn upload(State(state): State<AppState>, mut multipart: Multipart) -> Resp
             "name" => name = String::from_utf8_lossy(&bytes).into_owned(),
             "scenario" if !bytes.is_empty() => scenario = Some((file_name, bytes)),
             "site" if !bytes.is_empty() => site = Some((file_name, bytes)),
+            "log" if !bytes.is_empty() => log = Some((file_name, bytes)),
             _ => {}
         }
     }
@@ -194,8 +196,22 @@ async fn upload(State(state): State<AppState>, mut multipart: Multipart) -> Resp
         );
     };
     let store = state.store.clone();
+    let engine = state.engine.clone();
     let made = tokio::task::spawn_blocking(move || {
-        store.create_from_upload(&name, &file, &text, site.as_ref().map(|(f, b)| (f.as_str(), b.as_slice())))
+        let calibrate = |log: &std::path::Path, fragment: &std::path::Path| engine.calibrate(log, fragment);
+        store.create_from_upload(
+            &name,
+            &file,
+            &text,
+            site.as_ref().map(|(f, b)| (f.as_str(), b.as_slice())),
+            log.as_ref().map(|(f, b)| {
+                (
+                    f.as_str(),
+                    b.as_slice(),
+                    &calibrate as &dyn Fn(&std::path::Path, &std::path::Path) -> anyhow::Result<String>,
+                )
+            }),
+        )
     })
     .await;
     match made {

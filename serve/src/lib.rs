@@ -43,6 +43,10 @@ pub trait Engine: Send + Sync + 'static {
     /// `gatelab run SCENARIO --replications 1 --duration-min MINUTES --record FILE` would (the
     /// recording the viewer plays); its other outputs go to the folder `out`.
     fn record(&self, scenario: &Path, minutes: u32, recording: &Path, out: &Path) -> Result<()>;
+    /// Calibrates from a gate log (gatelab's `passages.csv` or its documented layout) into the
+    /// scenario fragment `fragment`, as `gatelab calibrate LOG --out FRAGMENT` would; returns
+    /// what it read and skipped, in a line.
+    fn calibrate(&self, log: &Path, fragment: &Path) -> Result<String>;
 }
 
 /// How to serve.

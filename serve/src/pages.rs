@@ -78,6 +78,7 @@ pub fn index(
          <h2>Upload your own</h2>\n<form method=\"post\" action=\"/upload\" enctype=\"multipart/form-data\" id=\"upload\">\n\
          <p><label>scenario (.toml) <input type=\"file\" name=\"scenario\" accept=\".toml\"></label>\
          <label>site drawing it names (.dxf, .geojson, .toml) <input type=\"file\" name=\"site\"></label>\
+         <label>gate log to calibrate from (passages.csv or gatelab's CSV layout) <input type=\"file\" name=\"log\" accept=\".csv\"></label>\
          <input name=\"name\" placeholder=\"name (optional)\"> <button type=\"submit\">Upload</button></p></form>\n",
     );
     if alternatives.len() >= 2 {
@@ -282,7 +283,7 @@ pub fn alternative(
         );
     }
     if let Some(plan) = plan {
-        b.push_str(&result(id, plan, files));
+        b.push_str(&result(id, plan, files, true));
     }
     if !files.is_empty() {
         b.push_str("<h2>Files</h2>\n<ul id=\"files\">");
@@ -311,7 +312,7 @@ fn num(v: &Value) -> String {
 
 /// A plan's result as the report shows it: the sentence, the p95 per group against lanes, the
 /// level of service, the consent checker's verdict, the maps.
-pub fn result(id: &str, plan: &Value, files: &[String]) -> String {
+pub fn result(id: &str, plan: &Value, files: &[String], embed_report: bool) -> String {
     let mut b = String::new();
     let _ = writeln!(b, "<p class=\"sentence\" id=\"sentence\">{}</p>", esc(plan["sentence"].as_str().unwrap_or("")));
     let _ = writeln!(b, "<p id=\"decision\"><b>{}</b></p>", esc(plan["decision"].as_str().unwrap_or("")));
@@ -374,6 +375,13 @@ pub fn result(id: &str, plan: &Value, files: &[String]) -> String {
             b,
             "<p><a href=\"/a/{id}/files/plan/report.html\" id=\"report\">the full report</a> (queue over time, p95 per group vs lanes, sensitivity)</p>"
         );
+        if embed_report {
+            let _ = writeln!(
+                b,
+                "<iframe src=\"/a/{id}/files/plan/report.html\" title=\"the plan's report\" id=\"report-frame\" \
+                 style=\"width:100%;height:60em;border:1px solid #ccc\"></iframe>"
+            );
+        }
     }
     b
 }
@@ -384,7 +392,7 @@ pub fn compare(sides: [(String, Meta, Option<Value>, Vec<String>); 2]) -> String
     for (id, meta, plan, files) in &sides {
         let _ = write!(b, "<div><h2><a href=\"/a/{id}\">{}</a></h2>", esc(&meta.name));
         match plan {
-            Some(p) => b.push_str(&result(id, p, files)),
+            Some(p) => b.push_str(&result(id, p, files, false)),
             None => b.push_str("<p class=\"muted\">not planned yet</p>"),
         }
         b.push_str("</div>");

@@ -217,6 +217,7 @@ impl Store {
         scenario_file: &str,
         scenario_text: &str,
         site: Option<(&str, &[u8])>,
+        log: Option<(&str, &[u8], &dyn Fn(&Path, &Path) -> Result<String>)>,
     ) -> std::result::Result<String, String> {
         let id = self.next_id();
         let dir = self.dir(&id);
@@ -260,12 +261,27 @@ impl Store {
             }
             text = toml::to_string(&value).map_err(|e| fail(e.to_string()))?;
         }
+        // A gate log: calibrated into a fragment (kept, with its comments on how each value was
+        // estimated), whose values replace the scenario's own — its demand wholly, the rest
+        // key by key.
+        let mut from = format!("uploaded {scenario_file}");
+        if let Some((log_file, bytes, calibrate)) = log {
+            let kept = dir.join("gate-log.csv");
+            std::fs::write(&kept, bytes).map_err(|e| fail(e.to_string()))?;
+            let fragment = dir.join("calibrated.toml");
+            let said = calibrate(&kept, &fragment).map_err(|e| {
+                fail(format!("{log_file}: {}", format!("{e:#}").replace(&kept.display().to_string(), log_file)))
+            })?;
+            let fragment_text = std::fs::read_to_string(&fragment).map_err(|e| fail(e.to_string()))?;
+            text = merge_fragment(&text, &fragment_text).map_err(|e| fail(format!("{log_file}: {e}")))?;
+            from = format!("{from}, calibrated from {log_file} ({said})");
+        }
         std::fs::write(dir.join("scenario.toml"), &text).map_err(|e| fail(e.to_string()))?;
         if let Err(e) = self.scenario(&id) {
             return Err(fail(e.to_string().replace(&dir.join("scenario.toml").display().to_string(), scenario_file)));
         }
         let name = if name.trim().is_empty() { scenario_file.to_owned() } else { name.trim().to_owned() };
-        let meta = Meta { name, from: format!("uploaded {scenario_file}"), settings: Settings::default() };
+        let meta = Meta { name, from, settings: Settings::default() };
         self.save_meta(&id, &meta).map_err(|e| fail(e.to_string()))?;
         Ok(id)
     }
@@ -343,4 +359,24 @@ pub fn shipped_scenarios(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// The scenario with a calibrated fragment's values in place of its own: the fragment's
+/// `[demand]` replaces the scenario's, any other table's keys replace the same keys.
+pub fn merge_fragment(scenario: &str, fragment: &str) -> std::result::Result<String, String> {
+    let mut base: toml::Table = toml::from_str(scenario).map_err(|e| e.to_string())?;
+    let add: toml::Table = toml::from_str(fragment).map_err(|e| format!("the calibrated fragment: {e}"))?;
+    for (key, value) in add {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(mine)), toml::Value::Table(theirs)) if key != "demand" => {
+                for (k, v) in theirs {
+                    mine.insert(k, v);
+                }
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+    toml::to_string(&base).map_err(|e| e.to_string())
 }

@@ -15,7 +15,7 @@ use crate::args::{CalibrateArgs, LogFormat};
 const BAR_FROM_BYTES: u64 = 8 << 20;
 
 /// The layout of `log` from its header: passages.csv has `t_s` and `agent`.
-fn sniff(log: &Path) -> Result<LogFormat> {
+pub(crate) fn sniff(log: &Path) -> Result<LogFormat> {
     let file = std::fs::File::open(log).with_context(|| format!("could not open {}", log.display()))?;
     let mut header = String::new();
     std::io::BufReader::new(file)

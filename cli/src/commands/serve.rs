@@ -68,6 +68,25 @@ impl Engine for Planner {
         kept.save(recording).context("the recording")
     }
 
+    fn calibrate(&self, log: &Path, fragment: &Path) -> Result<String> {
+        // `gatelab calibrate`'s own calls with its defaults, without its printing.
+        let format = match super::calibrate::sniff(log)? {
+            crate::args::LogFormat::Passages => gatelab_calibrate::Format::Passages,
+            _ => gatelab_calibrate::Format::Gatelab,
+        };
+        let options = gatelab_calibrate::Options::default();
+        let cal = gatelab_calibrate::calibrate(&[log.to_path_buf()], &format, options, false, &mut |_, _| {})?;
+        std::fs::write(fragment, gatelab_calibrate::fragment::write(&cal))
+            .with_context(|| format!("could not write {}", fragment.display()))?;
+        Ok(format!(
+            "{} events read ({} format), {} rows skipped, {} demand rows",
+            cal.events,
+            format.name(),
+            cal.issues.total(),
+            cal.rows.len()
+        ))
+    }
+
     fn site_svg(&self, scenario: &gatelab_scenario::Scenario) -> Result<Option<String>> {
         let Some(spec) = &scenario.site else { return Ok(None) };
         let path = spec.path.clone().unwrap_or_else(|| spec.file.clone().into());
