@@ -18,7 +18,7 @@ use gatelab_scenario::{Outage, OutageKind, Scenario, TerminalKind};
 use crate::Engine;
 use crate::jobs::Jobs;
 use crate::pages;
-use crate::store::{Store, shipped_scenarios, valid_id};
+use crate::store::{LogUpload, Store, shipped_scenarios, valid_id};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -204,13 +204,7 @@ async fn upload(State(state): State<AppState>, mut multipart: Multipart) -> Resp
             &file,
             &text,
             site.as_ref().map(|(f, b)| (f.as_str(), b.as_slice())),
-            log.as_ref().map(|(f, b)| {
-                (
-                    f.as_str(),
-                    b.as_slice(),
-                    &calibrate as &dyn Fn(&std::path::Path, &std::path::Path) -> anyhow::Result<String>,
-                )
-            }),
+            log.as_ref().map(|(f, b)| LogUpload { file: f.as_str(), bytes: b.as_slice(), calibrate: &calibrate }),
         )
     })
     .await;

@@ -59,6 +59,14 @@ pub struct RunState {
     pub wall_s: f64,
 }
 
+/// An uploaded gate log: the browser's file name (for messages only), its bytes, and how to
+/// calibrate a log into a fragment (`Engine::calibrate`).
+pub struct LogUpload<'a> {
+    pub file: &'a str,
+    pub bytes: &'a [u8],
+    pub calibrate: &'a dyn Fn(&Path, &Path) -> Result<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
@@ -217,7 +225,7 @@ impl Store {
         scenario_file: &str,
         scenario_text: &str,
         site: Option<(&str, &[u8])>,
-        log: Option<(&str, &[u8], &dyn Fn(&Path, &Path) -> Result<String>)>,
+        log: Option<LogUpload<'_>>,
     ) -> std::result::Result<String, String> {
         let id = self.next_id();
         let dir = self.dir(&id);
@@ -265,7 +273,7 @@ impl Store {
         // estimated), whose values replace the scenario's own — its demand wholly, the rest
         // key by key.
         let mut from = format!("uploaded {scenario_file}");
-        if let Some((log_file, bytes, calibrate)) = log {
+        if let Some(LogUpload { file: log_file, bytes, calibrate }) = log {
             let kept = dir.join("gate-log.csv");
             std::fs::write(&kept, bytes).map_err(|e| fail(e.to_string()))?;
             let fragment = dir.join("calibrated.toml");
