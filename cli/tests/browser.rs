@@ -1,7 +1,7 @@
 //! The workbench in a real browser: Debian's Chromium, driven through chromedriver by
 //! fantoccini (WebDriver). Load the page, start from Dongcheng, change its lanes out from 1 to
 //! 2, plan, wait for the result, keep a copy and compare the two, download the scenario and
-//! check it; the screenshots are not blank (the last is the README's picture).
+//! check it; the screenshots are not blank (the result page is the README's picture).
 //!
 //! Without chromedriver (`cargo xtask setup` installs Debian's chromium-driver) the test says
 //! so and passes — except under CI (`CI=true`), where it fails.
