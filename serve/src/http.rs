@@ -294,7 +294,7 @@ fn apply(mut s: Scenario, form: &BTreeMap<String, String>) -> (Scenario, BTreeMa
         }
     }
     if let Some(p) = form.get("policy") {
-        if gatelab_core_policy_known(p) || *p == s.policy.name {
+        if gatelab_core::Policy::builtin(p).is_some() || *p == s.policy.name {
             if *p != s.policy.name {
                 s.policy.name = p.clone();
                 s.policy.resolved = None;
@@ -319,10 +319,6 @@ fn apply(mut s: Scenario, form: &BTreeMap<String, String>) -> (Scenario, BTreeMa
         errors.insert(form_field(&e.field), e.message.clone());
     }
     (s, errors)
-}
-
-fn gatelab_core_policy_known(name: &str) -> bool {
-    matches!(name, "compliant" | "forced-face")
 }
 
 /// Where the validator's field is in the form ("gates[1].lanes_in" → gate1_lanes_in); the
