@@ -72,9 +72,12 @@ pub struct AttacksPlugin;
 
 impl Plugin for AttacksPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<PadTally>()
-            .add_systems(Startup, setup_attacks)
-            .add_systems(FixedUpdate, attack.in_set(SimSet::Arrivals));
+        app.init_resource::<PadTally>().add_systems(Startup, setup_attacks);
+        // Without attacks the system would return at once on each of ~100,000 steps: a
+        // system's run costs as much as a small one's work, so it is not added at all.
+        if app.world().get_resource::<ScenarioRes>().is_none_or(|s| s.0.attacks.is_some()) {
+            app.add_systems(FixedUpdate, attack.in_set(SimSet::Arrivals));
+        }
     }
 }
 

@@ -352,7 +352,7 @@ impl CoreLink {
             self.counts.uncontrolled += 1;
         }
         if let Some(checker) = &mut self.checker {
-            checker.observe(index, record);
+            checker.observe_produced(index, record);
         }
         if let Some(buf) = &mut self.audit_jsonl {
             // Plain data with string keys: serialising into a Vec cannot fail.

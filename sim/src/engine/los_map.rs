@@ -49,7 +49,11 @@ pub struct LosMapPlugin;
 
 impl Plugin for LosMapPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<DensitySamples>().add_systems(FixedUpdate, sample_density.in_set(SimSet::Metrics));
+        app.init_resource::<DensitySamples>();
+        // The grid is the site's: on open ground the system would return at once every step.
+        if app.world().get_resource::<Layout>().is_none_or(|l| l.ground.is_some()) {
+            app.add_systems(FixedUpdate, sample_density.in_set(SimSet::Metrics));
+        }
     }
 }
 

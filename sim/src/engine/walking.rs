@@ -51,8 +51,14 @@ pub struct WalkingPlugin;
 
 impl Plugin for WalkingPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<Crossings>()
-            .add_systems(FixedUpdate, (enter_plaza, step_walkers, step_crowds).chain().in_set(SimSet::Walking));
+        app.init_resource::<Crossings>();
+        // Crowds walk a site's ground; on open ground (the stylised gates) their system would
+        // return at once every step, so it is not added.
+        if app.world().get_resource::<Layout>().is_none_or(|l| l.ground.is_some()) {
+            app.add_systems(FixedUpdate, (enter_plaza, step_walkers, step_crowds).chain().in_set(SimSet::Walking));
+        } else {
+            app.add_systems(FixedUpdate, (enter_plaza, step_walkers).chain().in_set(SimSet::Walking));
+        }
     }
 }
 
