@@ -9,7 +9,8 @@
 //!
 //! The pipeline, streamed (a log is never held in memory, only the current day's arrivals and
 //! headways, time-of-day bins and at most 2,000,000 service samples per kind):
-//! [`read`] turns rows of `passages.csv`, the gatelab CSV layout or a mapped vendor export into
+//! [`read`] turns rows of `passages.csv`, the gatelab CSV layout or a mapped vendor export (CSV,
+//! or JSON a document at a time) into
 //! [`Event`]s, reporting bad rows as [`Issue`]s; [`analyse::Analysis`] groups retries into
 //! arrivals, finds saturated lanes and collects headways; [`analyse::Analysis::finish`] bins the
 //! demand and fits the service times ([`fit`]); [`fragment`] writes the TOML and [`report`] the
@@ -19,6 +20,7 @@ pub mod analyse;
 pub mod event;
 pub mod fit;
 pub mod fragment;
+pub mod json;
 pub mod mapping;
 pub mod read;
 pub mod report;
@@ -49,6 +51,10 @@ pub enum CalibrateError {
         "{file}:{line}: {kind}: {why} (--strict stops at the first bad row; without it the row is skipped and counted)"
     )]
     Strict { file: PathBuf, line: u64, kind: IssueKind, why: String },
+    #[error(
+        "{file}:{line}: a JSON document over {limit_mib} MiB starts here; save each page of the event search as its own document (one after another in one file, or a file each) and read them again"
+    )]
+    TooLarge { file: PathBuf, line: u64, limit_mib: usize },
     #[error("{file}: not a column mapping: {why}; see calibrate/mappings/ for an example")]
     Mapping { file: PathBuf, why: String },
     #[error("no usable event in {files} log(s) ({skipped} rows skipped); see the list of skipped rows")]

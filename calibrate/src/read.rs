@@ -11,7 +11,9 @@
 //!   `denied:<reason>`); optional `person` (a pseudonymous id, only used to join retries),
 //!   `lane` (the terminal or reader; without it a gate and direction count as one lane) and
 //!   `wait_s` (seconds queued, if a queue camera or the terminal gives it).
-//! - [`Format::Mapped`]: any CSV through a [`crate::mapping`] file.
+//! - [`Format::Mapped`]: any CSV through a [`crate::mapping`] file — or, when the mapping has
+//!   `[source] format = "json"`, a file of JSON documents whose records the mapping names
+//!   (read a document at a time, each at most 256 MiB; see [`crate::json`]).
 //!
 //! Bad rows never panic: each becomes an [`Issue`] (kind, line, why) and is skipped and
 //! counted, or, with `strict`, stops the read with the first one.
@@ -25,7 +27,7 @@ use std::rc::Rc;
 
 use crate::CalibrateError;
 use crate::event::{Credential, Direction, Event, Names, hash_person};
-use crate::mapping::{Mapped, Ready};
+use crate::mapping::{JsonSource, Mapped, Ready};
 
 /// Which layout a log has.
 #[derive(Clone, Debug)]
@@ -208,6 +210,11 @@ pub fn read_log<R: Read>(
     progress: &mut dyn FnMut(u64),
     on_event: &mut dyn FnMut(Event),
 ) -> Result<ReadStats, CalibrateError> {
+    if let Format::Mapped(m) = format
+        && let Some(json) = &m.json
+    {
+        return read_json(file, input, m, json, sink, progress, on_event, crate::json::MAX_DOCUMENT_BYTES);
+    }
     let Sink { names, issues, strict } = sink;
     let cut = Rc::new(Cell::new(CutLines::default()));
     let capped = LineCap { inner: input, since_newline: 0, skipping: false, lines: 0, cut: Rc::clone(&cut) };
@@ -257,9 +264,7 @@ pub fn read_log<R: Read>(
     let file_label = file.display().to_string();
     let mut stats = ReadStats::default();
     let mut record = csv::StringRecord::new();
-    let mut last: Option<(i64, f64)> = None;
-    // Rows seen at the current time: an exact repeat among them is a duplicate.
-    let mut same_time: HashSet<u64> = HashSet::new();
+    let mut admit = Admit { file, label: file_label.clone(), strict, last: None, same_time: HashSet::new() };
     let mut line: u64 = 1;
     loop {
         match reader.read_record(&mut record) {
@@ -273,16 +278,7 @@ pub fn read_log<R: Read>(
                         source: std::io::Error::other(e.to_string()),
                     });
                 }
-                let issue = Issue { file: file_label.clone(), line: at, kind: IssueKind::BadRow, why: e.to_string() };
-                if strict {
-                    return Err(CalibrateError::Strict {
-                        file: file.to_path_buf(),
-                        line: issue.line,
-                        kind: issue.kind,
-                        why: issue.why,
-                    });
-                }
-                issues.push(issue);
+                admit.issue(issues, at, IssueKind::BadRow, e.to_string())?;
                 line = at;
                 continue;
             }
@@ -300,54 +296,9 @@ pub fn read_log<R: Read>(
             Format::Gatelab => gatelab_row(&record, &cols, names),
             Format::Mapped(m) => mapped_row(&record, &cols, m, names),
         };
-        let mut event = match parsed {
-            Ok(Some(e)) => e,
-            Ok(None) => {
-                issues.ignored += 1;
-                continue;
-            }
-            Err((kind, why)) => {
-                if strict {
-                    return Err(CalibrateError::Strict { file: file.to_path_buf(), line, kind, why });
-                }
-                issues.push(Issue { file: file_label.clone(), line, kind, why });
-                continue;
-            }
-        };
-        event.line = line;
-        let now = (event.day, event.t_s);
-        if let Some(prev) = last {
-            if now < prev {
-                let why =
-                    format!("{} is before the row above ({}); sort the export by time", clock(now.1), clock(prev.1));
-                if strict {
-                    return Err(CalibrateError::Strict {
-                        file: file.to_path_buf(),
-                        line,
-                        kind: IssueKind::OutOfOrder,
-                        why,
-                    });
-                }
-                issues.push(Issue { file: file_label.clone(), line, kind: IssueKind::OutOfOrder, why });
-                continue;
-            }
-            if now != prev {
-                same_time.clear();
-            }
-        }
         let row_hash =
-            record.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, f| hash_person(f.as_bytes()) ^ h.rotate_left(7));
-        if !same_time.insert(row_hash) {
-            let why = format!("the same row as an earlier one at {}; the export repeats it", clock(now.1));
-            if strict {
-                return Err(CalibrateError::Strict { file: file.to_path_buf(), line, kind: IssueKind::Duplicate, why });
-            }
-            issues.push(Issue { file: file_label.clone(), line, kind: IssueKind::Duplicate, why });
-            continue;
-        }
-        last = Some(now);
-        stats.events += 1;
-        on_event(event);
+            || record.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, f| hash_person(f.as_bytes()) ^ h.rotate_left(7));
+        admit.row(issues, &mut stats, line, "", parsed, row_hash, on_event)?;
     }
     stats.bytes = reader.position().byte();
     progress(stats.bytes);
@@ -368,6 +319,188 @@ pub fn read_log<R: Read>(
         });
     }
     Ok(stats)
+}
+
+/// What becomes of each parsed row: an issue (listed, or the end of a strict read), ignored, or
+/// — in time order and not a repeat of a row at the same time — an event.
+struct Admit<'a> {
+    file: &'a Path,
+    label: String,
+    strict: bool,
+    last: Option<(i64, f64)>,
+    /// Rows seen at the current time: an exact repeat among them is a duplicate.
+    same_time: HashSet<u64>,
+}
+
+impl Admit<'_> {
+    fn issue(&self, issues: &mut Issues, line: u64, kind: IssueKind, why: String) -> Result<(), CalibrateError> {
+        if self.strict {
+            return Err(CalibrateError::Strict { file: self.file.to_path_buf(), line, kind, why });
+        }
+        issues.push(Issue { file: self.label.clone(), line, kind, why });
+        Ok(())
+    }
+
+    /// `place` prefixes every issue's why (a JSON record's "record N of document M: ").
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &mut self,
+        issues: &mut Issues,
+        stats: &mut ReadStats,
+        line: u64,
+        place: &str,
+        parsed: RowResult,
+        row_hash: impl FnOnce() -> u64,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<(), CalibrateError> {
+        let mut event = match parsed {
+            Ok(Some(e)) => e,
+            Ok(None) => {
+                issues.ignored += 1;
+                return Ok(());
+            }
+            Err((kind, why)) => return self.issue(issues, line, kind, format!("{place}{why}")),
+        };
+        event.line = line;
+        let now = (event.day, event.t_s);
+        if let Some(prev) = self.last {
+            if now < prev {
+                let why = format!(
+                    "{place}{} is before the row above ({}); sort the export by time",
+                    clock(now.1),
+                    clock(prev.1)
+                );
+                return self.issue(issues, line, IssueKind::OutOfOrder, why);
+            }
+            if now != prev {
+                self.same_time.clear();
+            }
+        }
+        if !self.same_time.insert(row_hash()) {
+            let why = format!("{place}the same row as an earlier one at {}; the export repeats it", clock(now.1));
+            return self.issue(issues, line, IssueKind::Duplicate, why);
+        }
+        self.last = Some(now);
+        stats.events += 1;
+        on_event(event);
+        Ok(())
+    }
+}
+
+/// A mapped JSON log (see [`crate::json`]): every record of every document, in file order,
+/// through the mapping; a document that does not parse, or is not shaped as `[source] records`
+/// says, is a bad-row issue at its line and column (the other documents still read).
+#[allow(clippy::too_many_arguments)]
+fn read_json<R: Read>(
+    file: &Path,
+    input: R,
+    m: &Ready,
+    json: &JsonSource,
+    sink: Sink,
+    progress: &mut dyn FnMut(u64),
+    on_event: &mut dyn FnMut(Event),
+    cap: usize,
+) -> Result<ReadStats, CalibrateError> {
+    use crate::json::{Documents, Piece, SplitError};
+    let Sink { names, issues, strict } = sink;
+    let mut admit = Admit { file, label: file.display().to_string(), strict, last: None, same_time: HashSet::new() };
+    let issues_before = issues.total();
+    let mut stats = ReadStats::default();
+    let mut docs = Documents::new(input);
+    let mut buf = Vec::new();
+    let mut documents = 0u64;
+    let columns = &m.columns;
+    let keys: [Option<&str>; 7] = [
+        Some(columns.time.as_str()),
+        Some(columns.direction.as_str()),
+        Some(columns.credential.as_str()),
+        Some(columns.result.as_str()),
+        columns.gate.as_deref(),
+        columns.lane.as_deref(),
+        columns.person.as_deref(),
+    ];
+    loop {
+        let doc = match docs.next(&mut buf, cap) {
+            Ok(None) => break,
+            Ok(Some(Piece::Junk(at, byte))) => {
+                let why = format!(
+                    "column {}: {:?} starts no JSON document (each document is an object or array); the rest of the line is skipped",
+                    at.column,
+                    char::from(byte)
+                );
+                admit.issue(issues, at.line, IssueKind::BadRow, why)?;
+                continue;
+            }
+            Ok(Some(Piece::Document(at))) => at,
+            Err(SplitError::Io(source)) => return Err(CalibrateError::Io { file: file.to_path_buf(), source }),
+            Err(SplitError::TooLarge(line)) => {
+                return Err(CalibrateError::TooLarge { file: file.to_path_buf(), line, limit_mib: cap >> 20 });
+            }
+        };
+        documents += 1;
+        progress(docs.bytes);
+        let records = match serde_json::from_slice::<&serde_json::value::RawValue>(&buf) {
+            Err(e) => {
+                let (at, message) = crate::json::locate(doc, &e);
+                let why = format!("document {documents}: bad JSON at column {}: {message}", at.column);
+                admit.issue(issues, at.line, IssueKind::BadRow, why)?;
+                continue;
+            }
+            Ok(_) => match crate::json::records(&buf, &json.records) {
+                Err(why) => {
+                    admit.issue(issues, doc.line, IssueKind::BadRow, format!("document {documents}: {why}"))?;
+                    continue;
+                }
+                Ok(records) => records.unwrap_or_default(),
+            },
+        };
+        // Each record's line: the document's first line plus the line breaks before it.
+        let (mut line, mut scanned) = (doc.line, 0usize);
+        for (n, raw) in records.iter().enumerate() {
+            let offset = (raw.get().as_ptr() as usize).saturating_sub(buf.as_ptr() as usize).min(buf.len());
+            line += memchr::memchr_iter(b'\n', &buf[scanned..offset]).count() as u64;
+            scanned = offset;
+            stats.rows += 1;
+            let place = format!("record {} of document {documents}: ", n + 1);
+            let parsed = json_record(raw.get(), &keys, json, m, names);
+            admit.row(issues, &mut stats, line, &place, parsed, || hash_person(raw.get().as_bytes()), on_event)?;
+        }
+    }
+    stats.bytes = docs.bytes;
+    progress(stats.bytes);
+    if stats.rows == 0 && issues.total() == issues_before {
+        return Err(CalibrateError::Empty { file: file.to_path_buf() });
+    }
+    Ok(stats)
+}
+
+/// One JSON record through the mapping: the `keep` filter, then the mapped fields by key.
+fn json_record(raw: &str, keys: &[Option<&str>; 7], json: &JsonSource, m: &Ready, names: &mut Names) -> RowResult {
+    let record: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(raw).map_err(|_| (IssueKind::BadRow, "not an object of keys and values".to_string()))?;
+    let value = |key: &str| -> Result<Option<String>, (IssueKind, String)> {
+        match record.get(key) {
+            None => Ok(None),
+            Some(v) => crate::json::text(v)
+                .map_err(|what| (IssueKind::BadRow, format!("{key:?} holds {what}, not a single value"))),
+        }
+    };
+    for (key, wanted) in &json.keep {
+        if value(key)?.as_deref() != Some(wanted.as_str()) {
+            return Ok(None);
+        }
+    }
+    let mut texts: [Option<String>; 7] = Default::default();
+    for (text, key) in texts.iter_mut().zip(keys) {
+        if let Some(key) = key {
+            *text = value(key)?;
+        }
+    }
+    let fields: [Option<&str>; 7] = std::array::from_fn(|i| texts[i].as_deref().map(str::trim));
+    let keys_of = || record.keys().map(String::as_str).take(12).collect::<Vec<_>>().join(", ");
+    mapped_event(fields, m, names, &|name| {
+        (IssueKind::BadRow, format!("no {name:?} in the record (its keys: {})", keys_of()))
+    })
 }
 
 /// "HH:MM:SS.s" of seconds since midnight.
@@ -494,30 +627,44 @@ fn look_up<T: Copy>(
 }
 
 fn mapped_row(record: &csv::StringRecord, cols: &Columns, m: &Ready, names: &mut Names) -> RowResult {
-    let time = required(record, cols, 0, &m.columns.time)?;
+    let fields: [Option<&str>; 7] = std::array::from_fn(|i| field(record, cols.idx[i]));
+    mapped_event(fields, m, names, &|name| {
+        (IssueKind::BadRow, format!("no {name} field (the row is shorter than the header)"))
+    })
+}
+
+/// One row of a mapped log, its fields given in the order time, direction, credential, result,
+/// gate, lane, person (`None`: the row has no such field; `missing` says why for a required
+/// one). The credential and result come before the direction, so that a row the mapping
+/// ignores (a door alarm, an exit button) needs no direction.
+fn mapped_event(
+    fields: [Option<&str>; 7],
+    m: &Ready,
+    names: &mut Names,
+    missing: &dyn Fn(&str) -> (IssueKind, String),
+) -> RowResult {
+    let need = |i: usize, name: &str| fields[i].ok_or_else(|| missing(name));
+    let time = need(0, &m.columns.time)?;
     let (day, t_s) = m
         .parse_time(time)
         .ok_or_else(|| (IssueKind::BadTime, format!("{time:?} does not match the mapping's format {:?}", m.format)))?;
-    let Mapped::To(direction) = look_up(&m.direction, required(record, cols, 1, &m.columns.direction)?, "direction")?
-    else {
+    let Mapped::To(credential) = look_up(&m.credential, need(2, &m.columns.credential)?, "credential")? else {
         return Ok(None);
     };
-    let Mapped::To(credential) =
-        look_up(&m.credential, required(record, cols, 2, &m.columns.credential)?, "credential")?
-    else {
+    let Mapped::To(granted) = look_up(&m.result, need(3, &m.columns.result)?, "result")? else {
         return Ok(None);
     };
-    let Mapped::To(granted) = look_up(&m.result, required(record, cols, 3, &m.columns.result)?, "result")? else {
+    let Mapped::To(direction) = look_up(&m.direction, need(1, &m.columns.direction)?, "direction")? else {
         return Ok(None);
     };
-    let gate_name = match (&m.columns.gate_name, field(record, cols.idx[4])) {
+    let gate_name = match (&m.columns.gate_name, fields[4]) {
         (_, Some(g)) if !g.is_empty() => g,
         (Some(name), _) => name.as_str(),
         _ => return Err((IssueKind::BadRow, "an empty gate".into())),
     };
     let gate = names.gate(gate_name);
-    let lane_name = field(record, cols.idx[5]).filter(|l| !l.is_empty()).unwrap_or(direction.as_str());
-    let person = field(record, cols.idx[6]).filter(|p| !p.is_empty()).map(|p| hash_person(p.as_bytes()));
+    let lane_name = fields[5].filter(|l| !l.is_empty()).unwrap_or(direction.as_str());
+    let person = fields[6].filter(|p| !p.is_empty()).map(|p| hash_person(p.as_bytes()));
     Ok(Some(Event {
         line: 0,
         day,
@@ -775,6 +922,158 @@ mod tests {
         assert_eq!(events.len(), 2, "{:?}", issues.listed);
         assert!(events[0].person.is_some(), "the person column is found behind the mark");
         assert_eq!((events[1].credential, events[1].granted), (Credential::IcCard, false));
+    }
+
+    /// The shipped Hikvision ISAPI mapping (the JSON of a terminal's event search).
+    fn hikvision_isapi() -> Format {
+        let mapping =
+            crate::mapping::Mapping::parse(include_str!("../mappings/hikvision-isapi-acsevent.toml")).unwrap();
+        Format::Mapped(Box::new(mapping))
+    }
+
+    /// Two pages of an AcsEvent search saved back to back, as the device writes them (numbers
+    /// as numbers, times with their +08:00 offset).
+    const ACS_PAGES: &str = r#"{"AcsEvent": {"searchID": "s1", "responseStatusStrg": "MORE", "numOfMatches": 4, "totalMatches": 7,
+  "InfoList": [
+    {"major": 5, "minor": 76, "time": "2025-03-04T07:31:10+08:00", "cardReaderNo": 1, "doorNo": 1,
+     "employeeNoString": "1001", "serialNo": 101, "currentVerifyMode": "cardOrFace"},
+    {"major": 5, "minor": 75, "time": "2025-03-04T07:31:12+08:00", "cardReaderNo": 1, "doorNo": 1,
+     "employeeNoString": "1001", "serialNo": 102, "currentVerifyMode": "cardOrFace"},
+    {"major": 5, "minor": 23, "time": "2025-03-04T07:31:40+08:00", "doorNo": 1, "serialNo": 103},
+    {"major": 3, "minor": 1024, "time": "2025-03-04T07:31:50+08:00", "netUser": "admin", "remoteHostAddr": "10.0.0.2", "serialNo": 104}
+  ]}}
+{"AcsEvent": {"searchID": "s1", "responseStatusStrg": "OK", "numOfMatches": 3, "totalMatches": 7,
+  "InfoList": [
+    {"major": 5, "minor": 1, "time": "2025-03-04T07:32:00+08:00", "cardNo": "3308812528", "cardReaderNo": 2, "doorNo": 1,
+     "employeeNoString": "1002", "serialNo": 105, "currentVerifyMode": "cardOrFace"},
+    {"major": 5, "minor": 8, "time": "2025-03-04T07:32:05+08:00", "cardNo": "3308812529", "cardReaderNo": 2, "doorNo": 1, "serialNo": 106},
+    {"major": 5, "minor": 75, "time": "2025-03-04T23:59:30+08:00", "cardReaderNo": 1, "doorNo": 1, "employeeNoString": "1003", "serialNo": 107}
+  ]}}
+"#;
+
+    fn read_json_text(
+        text: &str,
+        format: &Format,
+        strict: bool,
+    ) -> (Result<ReadStats, CalibrateError>, Issues, Vec<Event>) {
+        let mut names = Names::default();
+        let mut issues = Issues::default();
+        let mut events = Vec::new();
+        let sink = Sink { names: &mut names, issues: &mut issues, strict };
+        let r = read_log(Path::new("events.json"), text.as_bytes(), format, sink, &mut |_| {}, &mut |e| events.push(e));
+        (r, issues, events)
+    }
+
+    /// Face failures and passes, a card, an expired card: events at Beijing time, the reader
+    /// giving lane and direction; the exit button (major 5) and a remote open (major 3)
+    /// ignored; each event's line is its record's line.
+    #[test]
+    fn an_isapi_acs_event_search_reads_through_its_mapping() {
+        let (r, issues, events) = read_json_text(ACS_PAGES, &hikvision_isapi(), true);
+        assert_eq!(r.unwrap().rows, 7);
+        assert_eq!(issues.total(), 0, "{:?}", issues.listed);
+        assert_eq!(issues.ignored, 2);
+        let got: Vec<_> = events.iter().map(|e| (e.line, e.t_s, e.direction, e.credential, e.granted)).collect();
+        let t = |h: f64, m: f64, s: f64| h * 3600.0 + m * 60.0 + s;
+        assert_eq!(
+            got,
+            [
+                (3, t(7.0, 31.0, 10.0), Direction::In, Credential::Face, false),
+                (5, t(7.0, 31.0, 12.0), Direction::In, Credential::Face, true),
+                (12, t(7.0, 32.0, 0.0), Direction::Out, Credential::IcCard, true),
+                (14, t(7.0, 32.0, 5.0), Direction::Out, Credential::IcCard, false),
+                (15, t(23.0, 59.0, 30.0), Direction::In, Credential::Face, true),
+            ]
+        );
+        // 2025-03-04 in Beijing time, every one (23:59:30+08:00 is not moved to another day).
+        assert!(events.iter().all(|e| e.day == 20_151), "{:?}", events.iter().map(|e| e.day).collect::<Vec<_>>());
+        assert_eq!(events[0].person, events[1].person);
+        assert!(events[0].person.is_some() && events[3].person.is_none());
+        assert_eq!(events[0].lane, events[1].lane);
+        assert_ne!(events[0].lane, events[2].lane);
+        assert_eq!(events[0].gate, events[2].gate);
+    }
+
+    /// A page cut short and a page of another shape are issues naming the file, line and
+    /// column; the other pages still read. --strict stops at the first.
+    #[test]
+    fn malformed_json_is_reported_with_its_file_and_position() {
+        let broken = ACS_PAGES.replacen(r#""minor": 75, "time""#, r#""minor": 75 "time""#, 1);
+        let text = format!("{broken}{{\"statusCode\": 4, \"statusString\": \"Invalid Operation\"}}\n");
+        let (r, issues, events) = read_json_text(&text, &hikvision_isapi(), false);
+        assert_eq!(r.unwrap().rows, 3);
+        assert_eq!(events.len(), 3);
+        let listed: Vec<_> = issues.listed.iter().map(|i| (i.line, i.kind)).collect();
+        assert_eq!(listed, [(5, IssueKind::BadRow), (17, IssueKind::BadRow)], "{:?}", issues.listed);
+        let first = issues.listed[0].to_string();
+        assert!(first.starts_with("events.json:5: bad row: document 1: bad JSON at column 30: expected"), "{first}");
+        assert!(issues.listed[1].why.contains("\"AcsEvent\"") && issues.listed[1].why.contains("statusString"));
+        let (r, _, events) = read_json_text(&text, &hikvision_isapi(), true);
+        let e = r.unwrap_err();
+        assert!(matches!(e, CalibrateError::Strict { line: 5, kind: IssueKind::BadRow, .. }), "{e}");
+        assert!(e.to_string().starts_with("events.json:5: bad row: document 1: bad JSON"), "{e}");
+        assert!(events.is_empty());
+    }
+
+    /// A record without a key the mapping reads is a bad row numbered by its record and line
+    /// (a record the mapping ignores needs no direction); --strict stops at the first.
+    #[test]
+    fn a_record_missing_a_key_is_reported_by_record() {
+        let text = ACS_PAGES
+            .replacen(
+                r#""minor": 75, "time": "2025-03-04T07:31:12+08:00", "cardReaderNo": 1,"#,
+                r#""minor": 75, "time": "2025-03-04T07:31:12+08:00","#,
+                1,
+            )
+            .replacen(r#""minor": 8, "time""#, r#""minr": 8, "time""#, 1);
+        let (r, issues, events) = read_json_text(&text, &hikvision_isapi(), false);
+        assert_eq!(r.unwrap().events, 3);
+        assert_eq!(events.len(), 3);
+        let listed: Vec<_> = issues.listed.iter().map(|i| (i.line, i.kind, i.why.as_str())).collect();
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        assert_eq!((listed[0].0, listed[0].1), (5, IssueKind::BadRow));
+        assert!(
+            listed[0].2.starts_with("record 2 of document 1: no \"cardReaderNo\" in the record (its keys:"),
+            "{}",
+            listed[0].2
+        );
+        assert_eq!((listed[1].0, listed[1].1), (14, IssueKind::BadRow));
+        assert!(listed[1].2.starts_with("record 2 of document 2: no \"minor\""), "{}", listed[1].2);
+        let (r, _, events) = read_json_text(&text, &hikvision_isapi(), true);
+        let e = r.unwrap_err();
+        assert!(matches!(e, CalibrateError::Strict { line: 5, kind: IssueKind::BadRow, .. }), "{e}");
+        assert_eq!(events.len(), 1);
+    }
+
+    /// A value the mapping lacks is an unknown value; JSON Lines read; a page without matches
+    /// is no records; a file of no records at all is empty.
+    #[test]
+    fn json_lines_pages_without_matches_and_unknown_values() {
+        let lines = concat!(
+            "{\"AcsEvent\":{\"responseStatusStrg\":\"NO MATCH\",\"numOfMatches\":0,\"totalMatches\":0}}\n",
+            "{\"AcsEvent\":{\"InfoList\":[{\"major\":5,\"minor\":75,\"time\":\"2025-03-04T07:00:00+08:00\",\"cardReaderNo\":1}]}}\n",
+            "{\"AcsEvent\":{\"InfoList\":[{\"major\":5,\"minor\":39,\"time\":\"2025-03-04T07:00:09+08:00\",\"cardReaderNo\":1}]}}\n",
+        );
+        let (r, issues, events) = read_json_text(lines, &hikvision_isapi(), false);
+        assert_eq!((r.unwrap().rows, events.len()), (2, 1));
+        assert_eq!((issues.listed[0].line, issues.listed[0].kind), (3, IssueKind::UnknownValue));
+        assert!(issues.listed[0].why.contains("\"39\""), "{}", issues.listed[0]);
+        let (r, _, _) = read_json_text(&lines[..lines.find('\n').unwrap() + 1], &hikvision_isapi(), false);
+        assert!(matches!(r.unwrap_err(), CalibrateError::Empty { .. }));
+    }
+
+    /// A document over the cap stops the read, naming the file and the document's line.
+    #[test]
+    fn a_json_document_over_the_cap_is_refused() {
+        let Format::Mapped(m) = hikvision_isapi() else { unreachable!() };
+        let json = m.json.clone().unwrap();
+        let mut names = Names::default();
+        let mut issues = Issues::default();
+        let sink = Sink { names: &mut names, issues: &mut issues, strict: false };
+        let r = read_json(Path::new("big.json"), ACS_PAGES.as_bytes(), &m, &json, sink, &mut |_| {}, &mut |_| {}, 500);
+        let e = r.unwrap_err();
+        assert!(matches!(e, CalibrateError::TooLarge { line: 1, .. }), "{e}");
+        assert!(e.to_string().starts_with("big.json:1: a JSON document over") && e.to_string().contains("page"), "{e}");
     }
 
     #[test]

@@ -96,8 +96,8 @@ pub enum Command {
     /// credential mix and shares — written as a scenario fragment to include.
     ///
     /// Reads gatelab's passages.csv, the gatelab CSV layout (time, gate, direction, credential,
-    /// result; optional person, lane, wait_s) or any CSV through a --mapping, streamed (a 2 GB
-    /// export needs no more memory than a small one). Attempts by one person within
+    /// result; optional person, lane, wait_s) or any CSV or JSON log through a --mapping,
+    /// streamed (a 2 GB export needs no more memory than a small one). Attempts by one person within
     /// --retry-window-s are one arrival. A lane is saturated while people queue at it: then
     /// consecutive passages follow back to back and their headways are service times, fitted as
     /// lognormal and gamma by maximum likelihood, the better by AIC, with the Kolmogorov–Smirnov
@@ -109,7 +109,7 @@ pub enum Command {
         gatelab run scenarios/sharp-peak.toml --out out/peak && \\\n    \
         gatelab calibrate out/peak/passages.csv --out calibrated/site.toml --report out/calib\n  \
         gatelab calibrate gate-log-*.csv --format gatelab --out calibrated/site.toml\n  \
-        gatelab calibrate export.csv --format mapped --mapping calibrate/mappings/hikvision-ivms4200-ac-events.toml --out site.toml\n\n\
+        gatelab calibrate events.json --format mapped --mapping calibrate/mappings/hikvision-isapi-acsevent.toml --out site.toml\n\n\
         Then, at the top of a scenario: include = [\"calibrated/site.toml\"] (relative to the scenario;\n\
         leave out the keys the fragment sets), and `gatelab scenario check` it.")]
     Calibrate(CalibrateArgs),
@@ -556,7 +556,7 @@ pub enum LogFormat {
     Passages,
     /// The gatelab CSV layout: time, gate, direction, credential, result [, person, lane, wait_s].
     Gatelab,
-    /// Any CSV, through --mapping FILE.
+    /// Any CSV (or JSON log), through --mapping FILE.
     Mapped,
 }
 
