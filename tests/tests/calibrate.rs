@@ -329,3 +329,78 @@ fn re_simulating_the_calibrated_fragment_gives_the_source_p95() {
     );
     assert!((lo..=hi).contains(&again.mean), "re-simulated p95 {:.1} outside [{lo:.1}, {hi:.1}]", again.mean);
 }
+
+/// A vendor's log, read through its shipped mapping, is the same gate log as gatelab's own
+/// layout: the shipped sharp-peak log written once as a Hikvision face terminal's ISAPI event
+/// search (pages of 30 saved one after another; reader 1 in, reader 2 out; minor 75/76 face,
+/// 1/9 card; a "door unlocked" after each grant and a remote opening — an operation, major 3 —
+/// between them, as a terminal logs them) and once in the gatelab CSV layout calibrates to the
+/// same fragment. The terminal logs whole seconds, so both are written to the second.
+#[test]
+fn a_hikvision_isapi_event_search_calibrates_like_the_same_log_in_gatelab_layout() {
+    let log = gatelab_tests::workspace("scenarios/calibrated/sharp-peak-passages.csv");
+    let mut passages = csv::Reader::from_path(&log).unwrap();
+    let mut gatelab_layout = String::from("time,gate,direction,credential,result,person,lane\n");
+    let mut records = Vec::new();
+    for row in passages.records() {
+        let row = row.unwrap();
+        let t_s: f64 = row[1].parse().unwrap();
+        let s = t_s.floor() as u64;
+        let clock = format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+        let (agent, direction, credential, decision) = (&row[2], &row[6], &row[7], &row[8]);
+        let granted = decision == "granted";
+        let reader = if direction == "in" { 1 } else { 2 };
+        let minor = match (credential, granted) {
+            ("face", true) => 75,
+            ("face", false) => 76,
+            ("ic_card", true) => 1,
+            ("ic_card", false) => 9,
+            other => panic!("the sharp-peak log has only face and card rows, not {other:?}"),
+        };
+        let result = if granted { "granted" } else { "denied" };
+        gatelab_layout += &format!("2025-03-03 {clock},main,{direction},{credential},{result},{agent},{reader}\n");
+        let at = format!("2025-03-03T{clock}+08:00");
+        records.push(format!(
+            r#"{{"major": 5, "minor": {minor}, "time": "{at}", "cardReaderNo": {reader}, "doorNo": 1, "employeeNoString": "{agent}", "cardNo": "", "currentVerifyMode": "cardOrFace"}}"#
+        ));
+        if granted {
+            records.push(format!(r#"{{"major": 5, "minor": 21, "time": "{at}", "doorNo": 1}}"#));
+        }
+        if records.len() % 97 == 0 {
+            records.push(format!(r#"{{"major": 3, "minor": 1024, "time": "{at}", "doorNo": 1}}"#));
+        }
+    }
+    let total = records.len();
+    let pages: Vec<String> = records
+        .chunks(30)
+        .enumerate()
+        .map(|(i, page)| {
+            let status = if (i + 1) * 30 < total { "MORE" } else { "OK" };
+            format!(
+                r#"{{"AcsEvent": {{"searchID": "calibrate", "responseStatusStrg": "{status}", "numOfMatches": {}, "totalMatches": {total}, "InfoList": [{}]}}}}"#,
+                page.len(),
+                page.join(",\n  ")
+            )
+        })
+        .collect();
+    let dir = scratch("isapi");
+    let (json, csv_path) = (dir.join("events.json"), dir.join("gate-log.csv"));
+    std::fs::write(&json, pages.join("\n")).unwrap();
+    std::fs::write(&csv_path, gatelab_layout).unwrap();
+
+    let mapping = gatelab_calibrate::mapping::Mapping::load(&gatelab_tests::workspace(
+        "calibrate/mappings/hikvision-isapi-acsevent.toml",
+    ))
+    .unwrap();
+    let calibrate = |path: &Path, format: &Format| {
+        gatelab_calibrate::calibrate(&[path.to_path_buf()], format, Options::default(), true, &mut |_, _| {})
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let from_vendor = calibrate(&json, &Format::Mapped(Box::new(mapping)));
+    let from_layout = calibrate(&csv_path, &Format::Gatelab);
+    let body = |t: &str| t.lines().filter(|l| !l.starts_with("# From ")).collect::<Vec<_>>().join("\n");
+    let vendor = fragment::write(&from_vendor);
+    assert_eq!(body(&vendor), body(&fragment::write(&from_layout)));
+    assert!(vendor.contains("[demand]") && vendor.contains("face_s"), "a fitted fragment:\n{vendor}");
+    std::fs::remove_dir_all(&dir).ok();
+}
