@@ -173,11 +173,11 @@ pub(crate) fn locate(doc: At, e: &serde_json::Error) -> (At, String) {
     (At { line, column }, message)
 }
 
-/// The records of one document at `path`, borrowed from `doc`: `Ok(None)` when the last key
-/// of the path is absent (a page without matches), `Err` with why when the document is not
+/// The records of one parsed document at `path`, borrowed from it: `Ok(None)` when the last
+/// key of the path is absent (a page without matches), `Err` with why when the document is not
 /// shaped as the path says.
-pub(crate) fn records<'a>(doc: &'a [u8], path: &[String]) -> Result<Option<Vec<&'a RawValue>>, String> {
-    let mut here: &'a RawValue = serde_json::from_slice(doc).map_err(|e| e.to_string())?;
+pub(crate) fn records<'a>(doc: &'a RawValue, path: &[String]) -> Result<Option<Vec<&'a RawValue>>, String> {
+    let mut here = doc;
     for (i, key) in path.iter().enumerate() {
         let object: BTreeMap<String, &'a RawValue> = serde_json::from_str(here.get())
             .map_err(|_| format!("{:?} is not an object, so it has no {key:?}", path_text(&path[..i])))?;
@@ -263,13 +263,14 @@ mod tests {
     #[test]
     fn records_are_found_at_their_path_and_a_page_without_matches_has_none() {
         let path = ["AcsEvent".to_string(), "InfoList".to_string()];
-        let doc = br#"{"AcsEvent":{"numOfMatches":2,"InfoList":[{"minor":75},{"minor":1}]}}"#;
+        let parsed = |doc: &'static str| -> &'static RawValue { serde_json::from_str(doc).unwrap() };
+        let doc = parsed(r#"{"AcsEvent":{"numOfMatches":2,"InfoList":[{"minor":75},{"minor":1}]}}"#);
         let found = records(doc, &path).unwrap().unwrap();
         assert_eq!(found.iter().map(|r| r.get()).collect::<Vec<_>>(), [r#"{"minor":75}"#, r#"{"minor":1}"#]);
-        assert!(records(br#"{"AcsEvent":{"responseStatusStrg":"NO MATCH"}}"#, &path).unwrap().is_none());
-        let e = records(br#"{"statusCode":4,"statusString":"Invalid Operation"}"#, &path).unwrap_err();
+        assert!(records(parsed(r#"{"AcsEvent":{"responseStatusStrg":"NO MATCH"}}"#), &path).unwrap().is_none());
+        let e = records(parsed(r#"{"statusCode":4,"statusString":"Invalid Operation"}"#), &path).unwrap_err();
         assert!(e.contains("\"AcsEvent\"") && e.contains("statusString"), "{e}");
-        assert!(records(br#"{"AcsEvent":{"InfoList":3}}"#, &path).unwrap_err().contains("not an array"));
-        assert_eq!(records(b"[{\"a\":1}]", &[]).unwrap().unwrap().len(), 1);
+        assert!(records(parsed(r#"{"AcsEvent":{"InfoList":3}}"#), &path).unwrap_err().contains("not an array"));
+        assert_eq!(records(parsed("[{\"a\":1}]"), &[]).unwrap().unwrap().len(), 1);
     }
 }

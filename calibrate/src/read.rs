@@ -439,20 +439,22 @@ fn read_json<R: Read>(
         };
         documents += 1;
         progress(docs.bytes);
-        let records = match serde_json::from_slice::<&serde_json::value::RawValue>(&buf) {
+        // Parsed once: the records are borrowed from this document's text.
+        let root = match serde_json::from_slice::<&serde_json::value::RawValue>(&buf) {
+            Ok(root) => root,
             Err(e) => {
                 let (at, message) = crate::json::locate(doc, &e);
                 let why = format!("document {documents}: bad JSON at column {}: {message}", at.column);
                 admit.issue(issues, at.line, IssueKind::BadRow, why)?;
                 continue;
             }
-            Ok(_) => match crate::json::records(&buf, &json.records) {
-                Err(why) => {
-                    admit.issue(issues, doc.line, IssueKind::BadRow, format!("document {documents}: {why}"))?;
-                    continue;
-                }
-                Ok(records) => records.unwrap_or_default(),
-            },
+        };
+        let records = match crate::json::records(root, &json.records) {
+            Ok(records) => records.unwrap_or_default(),
+            Err(why) => {
+                admit.issue(issues, doc.line, IssueKind::BadRow, format!("document {documents}: {why}"))?;
+                continue;
+            }
         };
         // Each record's line: the document's first line plus the line breaks before it.
         let (mut line, mut scanned) = (doc.line, 0usize);
