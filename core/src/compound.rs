@@ -43,6 +43,15 @@ impl Compound {
         Ok(compound)
     }
 
+    /// A compound of terminals already set up elsewhere (a simulation's registration day,
+    /// done once and cloned for several runs). Each terminal must belong to compound `id`.
+    pub fn from_terminals(id: CompoundId, policy: Policy, terminals: Vec<Terminal>) -> Compound {
+        debug_assert!(terminals.iter().all(|t| t.config().compound == id));
+        let mut compound = Compound { id, policy, terminals, trace: None, next_timeout: None };
+        compound.refresh_timeout();
+        compound
+    }
+
     pub fn id(&self) -> CompoundId {
         self.id
     }
@@ -70,8 +79,7 @@ impl Compound {
     /// Broadcast an admin command to every terminal, appending `(terminal, action)` pairs.
     /// Enrolments go only to terminals with a camera (the others must never hold templates).
     pub fn admin(&mut self, now: Timestamp, cmd: &AdminCommand, out: &mut Vec<(TerminalId, Action)>) {
-        let enrolment = matches!(cmd, AdminCommand::Enroll { .. });
-        for (i, t) in self.terminals.iter_mut().enumerate().filter(|(_, t)| !enrolment || t.config().camera) {
+        for (i, t) in self.terminals.iter_mut().enumerate().filter(|(_, t)| t.takes_broadcast(cmd)) {
             if let Some(trace) = &mut self.trace {
                 trace.push(TraceEntry { terminal: i as u16, at: now, event: Event::Admin(cmd.clone()) });
             }

@@ -224,7 +224,7 @@ pub enum SyncRefusal {
 // ---- the terminal's side ------------------------------------------------------------------
 
 /// The link state a provisioned terminal keeps (inside [`Terminal`]).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Replica {
     pub key: LinkKey,
     /// Every entry up to this version is applied (and, on a persistent terminal, on flash).

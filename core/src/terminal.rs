@@ -244,7 +244,9 @@ pub struct TerminalStats {
     pub presentations_refused: u64,
 }
 
-#[derive(Debug)]
+/// `Clone` lets a simulation register a compound once and start several runs from it; a
+/// terminal on a device is never cloned (its templates live in one store).
+#[derive(Clone, Debug)]
 pub struct Terminal {
     config: TerminalConfig,
     policy: Policy,
@@ -492,6 +494,12 @@ impl Terminal {
             Event::Tick | Event::Admin(_) => {}
         }
         self.finish()
+    }
+
+    /// Whether a compound's broadcast of `cmd` reaches this terminal: enrolments go only to
+    /// terminals with a camera (the others must never hold templates), everything else to all.
+    pub fn takes_broadcast(&self, cmd: &AdminCommand) -> bool {
+        !matches!(cmd, AdminCommand::Enroll { .. }) || self.config.camera
     }
 
     /// [`Terminal::handle`] for an admin command the caller keeps: a compound broadcasting one

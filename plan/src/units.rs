@@ -1,13 +1,15 @@
 //! Running units — (configuration, replication) — in parallel, each a simulated replication.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use gatelab_scenario::Scenario;
-use gatelab_sim::engine::{Keep, simulate_keeping};
+use gatelab_sim::engine::{Keep, SharedRegistration, simulate_sharing};
 use gatelab_sim::figures::{AttackFigures, Figures, GateFigures, NetworkFigures};
 use gatelab_sim::progress::Progress;
 use gatelab_sim::run::{add_liveness_cost, add_outage_cost, no_liveness_twin, perfect_lan_twin, replication_seed};
@@ -96,6 +98,10 @@ pub fn run_units(
 }
 
 /// Simulate the given units in parallel; results in the order given.
+///
+/// They run replication by replication: the configurations of one replication register the
+/// same people (common random numbers), so they share that registration day
+/// ([`SharedRegistration`]), which is dropped once the replication's last unit is done.
 pub fn run_list(
     mine: &[(Config, u32)],
     spec: &SweepSpec,
@@ -104,58 +110,108 @@ pub fn run_list(
 ) -> Result<Vec<UnitResult>> {
     let seed = spec.seed.unwrap_or(scenario.run.seed);
     progress.start(mine.len() as u64, &format!("planning {} ({} runs)", scenario.name, mine.len()));
-    let results: Result<Vec<UnitResult>> = mine
+    let mut order: Vec<usize> = (0..mine.len()).collect();
+    order.sort_by_key(|&u| mine[u].1);
+    let mut units_of: BTreeMap<u32, usize> = BTreeMap::new();
+    for (_, r) in mine {
+        *units_of.entry(*r).or_default() += 1;
+    }
+    let days: BTreeMap<u32, SharedDay> = units_of.into_iter().map(|(r, units)| (r, SharedDay::new(units))).collect();
+    let results: Result<Vec<(usize, UnitResult)>> = order
         .par_iter()
-        .map(|(config, r)| {
+        .map(|&u| {
+            let (config, r) = &mine[u];
             anyhow::ensure!(!progress.cancelled(), "cancelled");
             let r = *r;
-            let s = config.apply(scenario);
-            let label = config.label(scenario);
-            s.validate().map_err(|e| anyhow::anyhow!("{label}: {}: {}", e.field, e.message))?;
-            let keep = r == 0;
-            // The report needs rows of the first replication, never the audit log.
-            let mut rep =
-                simulate_keeping(&s, replication_seed(seed, r), Keep { rows: keep, ..Keep::NOTHING }, &|_| {})
-                    .with_context(|| format!("{label} replication {r}"))?;
-            if let Some(twin) = perfect_lan_twin(&s) {
-                let perfect = simulate_keeping(&twin, replication_seed(seed, r), Keep::NOTHING, &|_| {})
-                    .with_context(|| format!("{label} replication {r} on a perfect LAN"))?;
-                add_outage_cost(&mut rep, &perfect);
-            }
-            if let Some(twin) = no_liveness_twin(&s) {
-                let unchecked = simulate_keeping(&twin, replication_seed(seed, r), Keep::NOTHING, &|_| {})
-                    .with_context(|| format!("{label} replication {r} without the liveness check"))?;
-                add_liveness_cost(&mut rep, &unchecked);
-            }
+            let day = &days[&r];
+            let shared = day.take();
+            let result = run_unit(config, r, seed, scenario, &shared);
+            drop(shared);
+            day.done();
             progress.advance(1);
-            let detail = keep.then(|| Detail {
-                queue: rep.queue.iter().map(|q| (q.t_s, format!("{} {}", q.gate, q.lane), q.queue)).collect(),
-                waits: rep
-                    .passages
-                    .iter()
-                    .filter(|p| !p.decision.is_denied())
-                    .map(|p| (p.credential.to_string(), p.wait_s))
-                    .collect(),
-                passages_per_lane: {
-                    let mut m: BTreeMap<String, u64> = BTreeMap::new();
-                    for p in rep.passages.iter().filter(|p| !p.decision.is_denied()) {
-                        *m.entry(format!("{} {}", p.gate, p.lane)).or_default() += 1;
-                    }
-                    m.into_iter().collect()
-                },
-                hours: f64::from(s.run.duration_min) / 60.0,
-            });
-            Ok(UnitResult {
-                config: config.clone(),
-                replication: r,
-                figures: rep.figures,
-                gates: rep.gates,
-                detail,
-                network: rep.network,
-                attacks: rep.attacks,
-            })
+            Ok((u, result?))
         })
         .collect();
     progress.finish();
-    results
+    let mut results = results?;
+    results.sort_by_key(|(u, _)| *u);
+    Ok(results.into_iter().map(|(_, result)| result).collect())
+}
+
+/// One replication's registration day while units of it are still to run.
+struct SharedDay {
+    shared: Mutex<Option<Arc<SharedRegistration>>>,
+    units_left: AtomicUsize,
+}
+
+impl SharedDay {
+    fn new(units: usize) -> SharedDay {
+        SharedDay { shared: Mutex::new(None), units_left: AtomicUsize::new(units) }
+    }
+
+    fn take(&self) -> Arc<SharedRegistration> {
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        shared.get_or_insert_with(|| Arc::new(SharedRegistration::new())).clone()
+    }
+
+    /// One unit done; after the last, the day's memory is freed.
+    fn done(&self) {
+        if self.units_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.lock().unwrap_or_else(PoisonError::into_inner).take();
+        }
+    }
+}
+
+/// One unit: replication `r` of `config`, and its twins where the scenario needs them.
+fn run_unit(
+    config: &Config,
+    r: u32,
+    seed: u64,
+    scenario: &Scenario,
+    shared: &SharedRegistration,
+) -> Result<UnitResult> {
+    let s = config.apply(scenario);
+    let label = config.label(scenario);
+    s.validate().map_err(|e| anyhow::anyhow!("{label}: {}: {}", e.field, e.message))?;
+    let keep = r == 0;
+    let seed = replication_seed(seed, r);
+    // The report needs rows of the first replication, never the audit log.
+    let mut rep = simulate_sharing(&s, seed, Keep { rows: keep, ..Keep::NOTHING }, shared, &|_| {})
+        .with_context(|| format!("{label} replication {r}"))?;
+    if let Some(twin) = perfect_lan_twin(&s) {
+        let perfect = simulate_sharing(&twin, seed, Keep::NOTHING, shared, &|_| {})
+            .with_context(|| format!("{label} replication {r} on a perfect LAN"))?;
+        add_outage_cost(&mut rep, &perfect);
+    }
+    if let Some(twin) = no_liveness_twin(&s) {
+        let unchecked = simulate_sharing(&twin, seed, Keep::NOTHING, shared, &|_| {})
+            .with_context(|| format!("{label} replication {r} without the liveness check"))?;
+        add_liveness_cost(&mut rep, &unchecked);
+    }
+    let detail = keep.then(|| Detail {
+        queue: rep.queue.iter().map(|q| (q.t_s, format!("{} {}", q.gate, q.lane), q.queue)).collect(),
+        waits: rep
+            .passages
+            .iter()
+            .filter(|p| !p.decision.is_denied())
+            .map(|p| (p.credential.to_string(), p.wait_s))
+            .collect(),
+        passages_per_lane: {
+            let mut m: BTreeMap<String, u64> = BTreeMap::new();
+            for p in rep.passages.iter().filter(|p| !p.decision.is_denied()) {
+                *m.entry(format!("{} {}", p.gate, p.lane)).or_default() += 1;
+            }
+            m.into_iter().collect()
+        },
+        hours: f64::from(s.run.duration_min) / 60.0,
+    });
+    Ok(UnitResult {
+        config: config.clone(),
+        replication: r,
+        figures: rep.figures,
+        gates: rep.gates,
+        detail,
+        network: rep.network,
+        attacks: rep.attacks,
+    })
 }

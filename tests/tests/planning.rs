@@ -4,7 +4,7 @@
 
 use gatelab_plan::{self as plan, Config, SweepSpec, Verdict};
 use gatelab_scenario::Scenario;
-use gatelab_sim::engine::{Keep, simulate_keeping};
+use gatelab_sim::engine::{Keep, Replication, SharedRegistration, simulate_keeping, simulate_sharing};
 use gatelab_sim::progress::Silent;
 use gatelab_tests::{queue_scenario, shipped};
 
@@ -204,4 +204,44 @@ fn a_per_gate_plan_gives_a_busy_gate_more_lanes_than_a_quiet_one() {
     let more: Vec<u32> = rec.config.lanes.iter().map(|&l| if l > 0 { (l + 1).min(4) } else { 0 }).collect();
     let check = result.configurations.iter().find(|c| c.config.lanes == more && c.config.desks.is_none());
     assert!(check.is_some_and(|c| c.lanes == Verdict::Meets), "{table}");
+}
+
+/// What a replication put out, as bytes: figures, rows, audit log, violations.
+fn outputs(rep: &Replication) -> (String, String, String, Vec<u8>, String) {
+    (
+        format!("{:?} {:?} {}", rep.figures, rep.gates, rep.updates),
+        format!("{:?}", rep.passages),
+        format!("{:?}", rep.queue),
+        rep.audit_jsonl.clone().unwrap_or_default(),
+        format!("{:?}", rep.violations),
+    )
+}
+
+/// A plan's lane counts share one registration day per replication (issue 22): the runs that
+/// take it — fewer lanes than the first run, and more, and after a night's re-confirmation —
+/// put out the same figures, rows, audit log (hash chain included) and checker verdicts, byte
+/// for byte, as runs that register everyone themselves.
+#[test]
+fn lane_counts_sharing_registration_day_put_out_the_same_bytes() {
+    let mut scenario = shipped("tianjin-reconfirmation");
+    scenario.run.duration_min = 15;
+    // Registration through a network's authority is never shared.
+    scenario.network = None;
+    let shared = SharedRegistration::new();
+    let mut terminals = 0;
+    for lanes in [2, 1, 3] {
+        let s = Config::uniform(&scenario, lanes).apply(&scenario);
+        let own = simulate_keeping(&s, 5, Keep::ALL, &|_| {}).unwrap_or_else(|e| panic!("{e:#}"));
+        let taken = simulate_sharing(&s, 5, Keep::ALL, &shared, &|_| {}).unwrap_or_else(|e| panic!("{e:#}"));
+        let (own, taken) = (outputs(&own), outputs(&taken));
+        assert!(own.3.len() > 100_000, "{lanes} lanes: an audit log of {} bytes", own.3.len());
+        assert!(own == taken, "{lanes} lanes: a run taking the shared registration day differs from its own");
+        terminals += 4 * lanes as usize + 2 * s.gates.len();
+    }
+    let sharing = shared.sharing();
+    assert_eq!((sharing.days, sharing.taken), (1, 2), "one replication: one registration day, taken twice");
+    let registered = sharing.terminals;
+    // Lanes keep their terminal ids from one lane count to the next where the lanes before
+    // them are the same: those were registered once.
+    assert!(registered < terminals, "{registered} terminals registered for {terminals} in the runs");
 }

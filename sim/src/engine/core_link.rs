@@ -52,6 +52,19 @@ pub struct CoreLink {
     pub counts: AuditCounts,
     /// The authority and the LAN, when the scenario has a `[network]`.
     net: Option<Box<Net>>,
+    /// Every admin command and what each terminal answered, while registration day is being
+    /// recorded to be shared ([`super::registration`]).
+    admin_log: Option<Vec<AdminLogged>>,
+}
+
+/// One admin command of an unlinked compound, as [`CoreLink::admin`] carried it out.
+#[derive(Debug)]
+pub(super) struct AdminLogged {
+    pub at: Timestamp,
+    pub command: AdminCommand,
+    /// Each terminal's actions, in terminal order.
+    pub actions: Vec<(TerminalId, Action)>,
+    pub rejected: bool,
 }
 
 /// The compound's master key in the simulation (every terminal's link key derives from it).
@@ -117,7 +130,20 @@ impl CoreLink {
             doors: BTreeMap::new(),
             counts: AuditCounts::default(),
             net: None,
+            admin_log: None,
         }
+    }
+
+    /// Keep every admin command from now on with what the terminals answered (unlinked
+    /// compounds only: a linked one's commands go through the authority).
+    pub(super) fn log_admin(&mut self) {
+        debug_assert!(self.net.is_none());
+        self.admin_log = Some(Vec::new());
+    }
+
+    /// The admin commands kept since [`CoreLink::log_admin`]; stops keeping them.
+    pub(super) fn take_admin_log(&mut self) -> Vec<AdminLogged> {
+        self.admin_log.take().unwrap_or_default()
     }
 
     /// Link every terminal to a new authority of the compound over `lan`, at `now` (before
@@ -200,8 +226,12 @@ impl CoreLink {
         }
         let mut out = std::mem::take(&mut self.out);
         self.compound.admin(now, cmd, &mut out);
+        let logged = self.admin_log.is_some().then(|| out.clone());
         let reply = self.absorb(&mut out);
         self.out = out;
+        if let (Some(log), Some(actions)) = (&mut self.admin_log, logged) {
+            log.push(AdminLogged { at: now, command: cmd.clone(), actions, rejected: reply.rejected });
+        }
         reply
     }
 
@@ -298,50 +328,63 @@ impl CoreLink {
         [terminals, net.authority.poll_timeout(), edge].into_iter().flatten().min()
     }
 
+    /// Carry out the terminals' actions (drained from `out`) and say what they amounted to.
     fn absorb(&mut self, out: &mut Vec<(TerminalId, Action)>) -> Reply {
         let mut reply = Reply::default();
         for (terminal, action) in out.drain(..) {
-            match action {
-                Action::Audit(record) => {
-                    if let Some(net) = self.net.as_mut() {
-                        match record.event {
-                            AuditEvent::LeaseLapsed { .. } => {
-                                if let Some(slot) = net.lapsed_since.get_mut(&terminal) {
-                                    slot.get_or_insert(record.at.0);
-                                }
-                            }
-                            AuditEvent::LeaseRenewed { .. } => net.lapse_ended(terminal, record.at.0),
-                            _ => {}
-                        }
-                    }
-                    self.record(&record, &mut reply)
-                }
-                Action::Grant { person, credential } => reply.grant = Some((person, credential)),
-                Action::Deny { reason, .. } => {
-                    if reason == DecisionReason::LeaseLapsed
-                        && let Some(net) = self.net.as_mut()
-                    {
-                        net.tally.faces_refused_lapsed += 1;
-                    }
-                    reply.deny = Some(reason)
-                }
-                Action::OpenDoor { cause } => {
-                    reply.opened = true;
-                    self.doors.insert(terminal, cause);
-                }
-                Action::CloseDoor => {
-                    self.doors.remove(&terminal);
-                }
-                Action::AdminRejected(_) => reply.rejected = true,
-                Action::ToAuthority(up) => {
-                    if let Some(net) = self.net.as_mut() {
-                        net.uplinks.push_back(up);
-                    }
-                }
-                Action::Alarm(_) => {}
-            }
+            self.absorb_one(terminal, &action, &mut reply);
         }
         reply
+    }
+
+    /// Carry out actions one terminal produced earlier (a shared registration day's answers),
+    /// as [`CoreLink::absorb`] would have, into `reply`.
+    pub(super) fn absorb_answers(&mut self, terminal: TerminalId, actions: &[Action], reply: &mut Reply) {
+        for action in actions {
+            self.absorb_one(terminal, action, reply);
+        }
+    }
+
+    fn absorb_one(&mut self, terminal: TerminalId, action: &Action, reply: &mut Reply) {
+        match action {
+            Action::Audit(record) => {
+                if let Some(net) = self.net.as_mut() {
+                    match record.event {
+                        AuditEvent::LeaseLapsed { .. } => {
+                            if let Some(slot) = net.lapsed_since.get_mut(&terminal) {
+                                slot.get_or_insert(record.at.0);
+                            }
+                        }
+                        AuditEvent::LeaseRenewed { .. } => net.lapse_ended(terminal, record.at.0),
+                        _ => {}
+                    }
+                }
+                self.record(record, reply)
+            }
+            &Action::Grant { person, credential } => reply.grant = Some((person, credential)),
+            &Action::Deny { reason, .. } => {
+                if reason == DecisionReason::LeaseLapsed
+                    && let Some(net) = self.net.as_mut()
+                {
+                    net.tally.faces_refused_lapsed += 1;
+                }
+                reply.deny = Some(reason)
+            }
+            &Action::OpenDoor { cause } => {
+                reply.opened = true;
+                self.doors.insert(terminal, cause);
+            }
+            Action::CloseDoor => {
+                self.doors.remove(&terminal);
+            }
+            Action::AdminRejected(_) => reply.rejected = true,
+            &Action::ToAuthority(up) => {
+                if let Some(net) = self.net.as_mut() {
+                    net.uplinks.push_back(up);
+                }
+            }
+            Action::Alarm(_) => {}
+        }
     }
 
     fn record(&mut self, record: &AuditRecord, reply: &mut Reply) {

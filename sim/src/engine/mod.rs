@@ -20,6 +20,7 @@ pub mod model;
 pub mod network;
 pub mod outcomes;
 pub mod population;
+pub mod registration;
 pub mod service_level;
 pub mod trajectories;
 pub mod walking;
@@ -38,6 +39,7 @@ use self::gates::Gatehouse;
 use self::metrics::{Completed, Group, Metrics, Via};
 use self::model::{Activity, Clock, Layout, Rngs, ScenarioRes, SimSet, Used};
 use self::population::{COMPOUND, Population};
+pub use self::registration::{SharedRegistration, Sharing};
 use crate::figures::{
     AtBooth, AtLanes, AttackFigures, Figures, GateFigures, NetworkFigures, QueueAreaFigures, Residents, Tailgating,
     Visitors, Waits,
@@ -123,12 +125,23 @@ impl Keep {
 
 /// Build the Bevy app for one replication of `scenario`.
 pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
+    build_app_sharing(scenario, seed, keep, None)
+}
+
+/// [`build_app`], taking registration day from `shared` when another run of the same
+/// replication has done it (see [`registration`]).
+pub fn build_app_sharing(
+    scenario: &Scenario,
+    seed: u64,
+    keep: Keep,
+    shared: Option<&SharedRegistration>,
+) -> Result<App> {
     let policy = scenario
         .policy()
         .with_context(|| format!("policy.name = {:?} in scenario {:?}", scenario.policy.name, scenario.name))?;
     let layout = ground::place(Layout::new(scenario), scenario)?;
     let dim = scenario.matcher.dim;
-    let configs = layout
+    let configs: Vec<TerminalConfig> = layout
         .lanes
         .iter()
         .map(|l| (l.terminal, scenario.gates[l.gate].door_open_s, l.has_camera))
@@ -142,28 +155,36 @@ pub fn build_app(scenario: &Scenario, seed: u64, keep: Keep) -> Result<App> {
             config.door_open_ms = (door_open_s * 1000.0).round() as u64;
             config.camera = camera;
             config
-        });
-    let mut compound = Compound::new(COMPOUND, policy.clone(), configs)
-        .map_err(|e| anyhow::anyhow!("the scenario's terminals could not be built: {e:?}"))?;
-    if keep.trace {
-        compound.record();
-    }
-    let mut core = CoreLink::new(compound, keep.audit);
+        })
+        .collect();
     let mut rngs = Rngs::new(seed);
     let dt_ms = (scenario.run.dt_s * 1000.0).round().max(1.0) as u64;
     let start_ms = u64::from(scenario.start_min()) * 60_000;
-    if let Some(network) = &scenario.network {
-        if keep.trace {
-            anyhow::bail!(
-                "scenario {:?} has a [network]: a terminal trace for the rig replays unlinked terminals only \
-                 (the rig tests the linked firmware with its own authority); run without --trace",
-                scenario.name
-            );
-        }
-        let window = (start_ms, start_ms + u64::from(scenario.run.duration_min) * 60_000);
-        core.connect(Timestamp(0), network::Lan::new(network, &layout, &rngs), window)?;
+    if scenario.network.is_some() && keep.trace {
+        anyhow::bail!(
+            "scenario {:?} has a [network]: a terminal trace for the rig replays unlinked terminals only \
+             (the rig tests the linked firmware with its own authority); run without --trace",
+            scenario.name
+        );
     }
-    let mut population = Population::register(scenario, &policy, &mut rngs, &mut core);
+    // A trace records what each terminal received, registration included: it registers itself.
+    let (mut core, mut population) = match shared.filter(|_| scenario.network.is_none() && !keep.trace) {
+        Some(shared) => registration::register(shared, scenario, seed, &policy, configs, keep.audit, &mut rngs)?,
+        None => {
+            let mut compound = Compound::new(COMPOUND, policy.clone(), configs)
+                .map_err(|e| anyhow::anyhow!("the scenario's terminals could not be built: {e:?}"))?;
+            if keep.trace {
+                compound.record();
+            }
+            let mut core = CoreLink::new(compound, keep.audit);
+            if let Some(network) = &scenario.network {
+                let window = (start_ms, start_ms + u64::from(scenario.run.duration_min) * 60_000);
+                core.connect(Timestamp(0), network::Lan::new(network, &layout, &rngs), window)?;
+            }
+            let population = Population::register(scenario, &policy, &mut rngs, &mut core);
+            (core, population)
+        }
+    };
     let mut lapsed_at_reconfirmation = 0;
     if let Some(rc) = &scenario.reconfirmation {
         let at = Timestamp(u64::from(gatelab_scenario::parse_clock(&rc.at).unwrap_or(0)) * 60_000);
@@ -300,6 +321,20 @@ pub fn simulate_keeping(scenario: &Scenario, seed: u64, keep: Keep, progress: &d
     Ok(sim.finish())
 }
 
+/// [`simulate_keeping`], sharing registration day with the other runs of this replication
+/// through `shared` (a plan's lane counts): the same bytes out, less work.
+pub fn simulate_sharing(
+    scenario: &Scenario,
+    seed: u64,
+    keep: Keep,
+    shared: &SharedRegistration,
+    progress: &dyn Fn(u64),
+) -> Result<Replication> {
+    let mut sim = Simulation::new_sharing(scenario, seed, keep, Some(shared))?;
+    sim.run_to_end(progress);
+    Ok(sim.finish())
+}
+
 /// One replication, stepped: the only stepping loop there is. The runner runs it to the end,
 /// the viewer steps it to the time its clock shows, the benches time it.
 pub struct Simulation {
@@ -325,7 +360,18 @@ impl std::fmt::Debug for Simulation {
 
 impl Simulation {
     pub fn new(scenario: &Scenario, seed: u64, keep: Keep) -> Result<Simulation> {
-        let mut app = build_app(scenario, seed, keep)?;
+        Simulation::new_sharing(scenario, seed, keep, None)
+    }
+
+    /// [`Simulation::new`], taking registration day from `shared` when another run of the same
+    /// replication has done it.
+    pub fn new_sharing(
+        scenario: &Scenario,
+        seed: u64,
+        keep: Keep,
+        shared: Option<&SharedRegistration>,
+    ) -> Result<Simulation> {
+        let mut app = build_app_sharing(scenario, seed, keep, shared)?;
         // The first update runs Startup only (Bevy's fixed clock has not advanced yet).
         app.update();
         let mut world = std::mem::take(app.world_mut());

@@ -58,7 +58,7 @@ pub struct Courier {
 }
 
 /// Everyone the simulation can send to a gate, and the faces the office enrolled.
-#[derive(Resource, Debug)]
+#[derive(Resource, Debug, Clone)]
 pub struct Population {
     pub residents: Vec<Resident>,
     /// Couriers with a registered card (fixed couriers), some enrolled.

@@ -209,10 +209,15 @@ fn sample_queues(
     mut next_sample_ms: Local<u64>,
     gatehouse: Res<Gatehouse>,
     layout: Res<Layout>,
+    keep: Res<crate::engine::KeepRes>,
 ) {
     let now = clock.now_ms();
-    let lengths = (now >= *next_sample_ms).then(|| {
+    let sample = now >= *next_sample_ms;
+    if sample {
         *next_sample_ms = now - now % (QUEUE_SAMPLE_S * 1000) + QUEUE_SAMPLE_S * 1000;
+    }
+    // The rows are written only where the run keeps them (a plan keeps its first replication's).
+    let lengths = (sample && (keep.0.rows || keep.0.frames)).then(|| {
         gatehouse
             .queue_lengths(&layout)
             .into_iter()
