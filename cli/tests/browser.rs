@@ -149,10 +149,11 @@ fn a_planner_changes_lanes_plans_compares_and_downloads_in_chromium() {
         shots.push(client.screenshot().await.unwrap());
         client.goto(&page).await.unwrap();
         // Keep a copy, compare the two.
-        client.find(Locator::Id("copy")).await.unwrap().click().await.unwrap();
+        client.wait().for_element(Locator::Id("copy")).await.unwrap().click().await.unwrap();
         client.wait().for_element(Locator::Id("edit")).await.unwrap();
         client.goto(&base).await.unwrap();
-        client.find(Locator::Css("#compare button")).await.unwrap().click().await.unwrap();
+        // The page may still be loading after `goto`: wait for the button rather than look once.
+        client.wait().for_element(Locator::Css("#compare button")).await.unwrap().click().await.unwrap();
         let comparison = client.wait().for_element(Locator::Id("comparison")).await.unwrap().text().await.unwrap();
         assert!(
             comparison.contains("Dongcheng, two lanes out") && comparison.contains("not planned yet"),
@@ -162,7 +163,8 @@ fn a_planner_changes_lanes_plans_compares_and_downloads_in_chromium() {
         // The scenario's download link, fetched as the browser would.
         client.goto(&page).await.unwrap();
         let href = client
-            .find(Locator::Css("a[href$='/files/scenario.toml']"))
+            .wait()
+            .for_element(Locator::Css("a[href$='/files/scenario.toml']"))
             .await
             .unwrap()
             .attr("href")
