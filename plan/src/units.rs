@@ -112,11 +112,10 @@ pub fn run_list(
     progress.start(mine.len() as u64, &format!("planning {} ({} runs)", scenario.name, mine.len()));
     let mut order: Vec<usize> = (0..mine.len()).collect();
     order.sort_by_key(|&u| mine[u].1);
-    let mut units_of: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut days: BTreeMap<u32, SharedDay> = BTreeMap::new();
     for (_, r) in mine {
-        *units_of.entry(*r).or_default() += 1;
+        *days.entry(*r).or_default().units_left.get_mut() += 1;
     }
-    let days: BTreeMap<u32, SharedDay> = units_of.into_iter().map(|(r, units)| (r, SharedDay::new(units))).collect();
     let results: Result<Vec<(usize, UnitResult)>> = order
         .par_iter()
         .map(|&u| {
@@ -139,16 +138,13 @@ pub fn run_list(
 }
 
 /// One replication's registration day while units of it are still to run.
+#[derive(Default)]
 struct SharedDay {
     shared: Mutex<Option<Arc<SharedRegistration>>>,
     units_left: AtomicUsize,
 }
 
 impl SharedDay {
-    fn new(units: usize) -> SharedDay {
-        SharedDay { shared: Mutex::new(None), units_left: AtomicUsize::new(units) }
-    }
-
     fn take(&self) -> Arc<SharedRegistration> {
         let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
         shared.get_or_insert_with(|| Arc::new(SharedRegistration::new())).clone()

@@ -226,11 +226,18 @@ impl CoreLink {
         }
         let mut out = std::mem::take(&mut self.out);
         self.compound.admin(now, cmd, &mut out);
-        let logged = self.admin_log.is_some().then(|| out.clone());
-        let reply = self.absorb(&mut out);
-        self.out = out;
-        if let (Some(log), Some(actions)) = (&mut self.admin_log, logged) {
-            log.push(AdminLogged { at: now, command: cmd.clone(), actions, rejected: reply.rejected });
+        if self.admin_log.is_none() {
+            let reply = self.absorb(&mut out);
+            self.out = out;
+            return reply;
+        }
+        // Registration day being kept: the answers are read in place and move into the log.
+        let mut reply = Reply::default();
+        for (terminal, action) in &out {
+            self.absorb_one(*terminal, action, &mut reply);
+        }
+        if let Some(log) = &mut self.admin_log {
+            log.push(AdminLogged { at: now, command: cmd.clone(), actions: out, rejected: reply.rejected });
         }
         reply
     }

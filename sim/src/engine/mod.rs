@@ -32,7 +32,7 @@ use anyhow::{Context, Result};
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use gatelab_core::checker::Violation;
-use gatelab_core::{Compound, Direction, TerminalConfig, Timestamp};
+use gatelab_core::{Direction, TerminalConfig, Timestamp};
 
 use self::core_link::CoreLink;
 use self::gates::Gatehouse;
@@ -171,8 +171,7 @@ pub fn build_app_sharing(
     let (mut core, mut population) = match shared.filter(|_| scenario.network.is_none() && !keep.trace) {
         Some(shared) => registration::register(shared, scenario, seed, &policy, configs, keep.audit, &mut rngs)?,
         None => {
-            let mut compound = Compound::new(COMPOUND, policy.clone(), configs)
-                .map_err(|e| anyhow::anyhow!("the scenario's terminals could not be built: {e:?}"))?;
+            let mut compound = registration::compound(&policy, configs)?;
             if keep.trace {
                 compound.record();
             }

@@ -17,10 +17,11 @@
 //! registers itself instead. Scenarios with a `[network]` (commands go through the
 //! authority) and runs keeping a terminal trace always register themselves.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use gatelab_core::{Action, AdminCommand, Compound, Policy, Terminal, TerminalConfig, Timestamp};
+use gatelab_core::{Action, AdminCommand, Compound, Policy, Terminal, TerminalConfig, TerminalId, Timestamp};
 use gatelab_scenario::Scenario;
 use rand_chacha::ChaCha8Rng;
 
@@ -195,14 +196,18 @@ pub fn register(
         shared.taken.fetch_add(1, Ordering::Relaxed);
         return Ok((core, day.population.clone()));
     }
-    let compound = Compound::new(COMPOUND, policy.clone(), configs)
-        .map_err(|e| anyhow::anyhow!("the scenario's terminals could not be built: {e:?}"))?;
-    let mut core = CoreLink::new(compound, keep_audit);
+    let mut core = CoreLink::new(compound(policy, configs)?, keep_audit);
     core.log_admin();
     let population = Population::register(scenario, policy, rngs, &mut core);
     let log = core.take_admin_log();
-    shared.keep(day_of(key, &log, &core, &population, rngs));
+    shared.keep(day_of(key, log, &core, &population, rngs));
     Ok((core, population))
+}
+
+/// A new compound of the scenario's terminals, none registered yet.
+pub(super) fn compound(policy: &Policy, configs: Vec<TerminalConfig>) -> anyhow::Result<Compound> {
+    Compound::new(COMPOUND, policy.clone(), configs)
+        .map_err(|e| anyhow::anyhow!("the scenario's terminals could not be built: {e:?}"))
 }
 
 /// This run's terminals after registration day, in compound order: those seen before as they
@@ -210,36 +215,41 @@ pub fn register(
 fn terminals_of(day: &Day, configs: &[TerminalConfig], policy: &Policy) -> Option<Vec<Arc<RegisteredTerminal>>> {
     let terminals = configs
         .iter()
-        .map(|config| {
-            let mut config = config.clone();
-            config.compound = COMPOUND;
-            day.terminal(&config).or_else(|| day.register_terminal(&config, policy))
-        })
+        .map(|config| day.terminal(config).or_else(|| day.register_terminal(config, policy)))
         .collect::<Option<Vec<_>>>()?;
     let same_answers = (0..day.commands.len()).all(|c| terminals.iter().any(|t| t.refused[c]) == day.refused[c]);
     same_answers.then_some(terminals)
 }
 
-fn day_of(key: DayKey, log: &[AdminLogged], core: &CoreLink, population: &Population, rngs: &Rngs) -> Day {
-    let terminals = core
-        .compound
-        .terminals()
-        .iter()
-        .map(|terminal| {
-            let id = terminal.id();
-            let mut actions = Vec::new();
-            let mut ends = Vec::with_capacity(log.len());
-            for logged in log {
-                actions.extend(logged.actions.iter().filter(|(t, _)| *t == id).map(|(_, a)| a.clone()));
-                ends.push(actions.len());
+fn day_of(key: DayKey, log: Vec<AdminLogged>, core: &CoreLink, population: &Population, rngs: &Rngs) -> Day {
+    let terminals = core.compound.terminals();
+    let index: BTreeMap<TerminalId, usize> = terminals.iter().enumerate().map(|(i, t)| (t.id(), i)).collect();
+    // Each terminal's answers, and where each command's end.
+    let mut answers: Vec<(Vec<Action>, Vec<usize>)> =
+        vec![(Vec::new(), Vec::with_capacity(log.len())); terminals.len()];
+    let mut commands = Vec::with_capacity(log.len());
+    let mut refused = Vec::with_capacity(log.len());
+    for logged in log {
+        for (terminal, action) in logged.actions {
+            if let Some(&i) = index.get(&terminal) {
+                answers[i].0.push(action);
             }
-            Arc::new(RegisteredTerminal::new(terminal.clone(), actions, ends))
-        })
+        }
+        for (actions, ends) in &mut answers {
+            ends.push(actions.len());
+        }
+        commands.push((logged.at, logged.command));
+        refused.push(logged.rejected);
+    }
+    let terminals = terminals
+        .iter()
+        .zip(answers)
+        .map(|(terminal, (actions, ends))| Arc::new(RegisteredTerminal::new(terminal.clone(), actions, ends)))
         .collect();
     Day {
         key,
-        commands: log.iter().map(|l| (l.at, l.command.clone())).collect(),
-        refused: log.iter().map(|l| l.rejected).collect(),
+        commands,
+        refused,
         population: population.clone(),
         population_rng: rngs.population.clone(),
         terminals: Mutex::new(terminals),
@@ -299,6 +309,7 @@ mod tests {
         let mut fewer = s.clone();
         fewer.population.owners -= 10;
         simulate_sharing(&fewer, 3, Keep::NOTHING, &shared, &|_| {}).expect("runs");
-        assert_eq!(shared.sharing(), Sharing { days: 3, terminals: shared.sharing().terminals, taken: 0 });
+        let sharing = shared.sharing();
+        assert_eq!((sharing.days, sharing.taken), (3, 0), "three days, none taken by another");
     }
 }
